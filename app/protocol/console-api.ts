@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { AgentIdentitySchema } from './agent-api';
+import { AddressSchema, FingerprintSchema, IdSchema } from './common';
+import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from './inventory';
+import { NoParams, method, type DomainApi, type EventApi, type NotificationTable } from './method-table';
+import type { ErrorCodeName } from '../errors';
+
+/**
+ * The ConsoleApi: what the renderer may ask of the console core. Electron's preload/IPC and
+ * browser mode's WebSocket are both generated from this one table.
+ */
+
+export const AgentTokenSchema = z
+  .string()
+  .trim()
+  .min(16, 'is too short: paste the whole token printed by "tideline-agent init"')
+  .max(512)
+  .regex(/^[A-Za-z0-9._~+/=-]+$/, 'contains characters a token never has');
+
+/**
+ * connecting: a connection attempt is under way; connected: hello done, inventory live;
+ * retrying: lost or unreachable, next attempt at nextRetryAt (back-off);
+ * unauthorized / fingerprint-mismatch / incompatible: the admin must act, no automatic retry.
+ */
+export const AgentConnectionStateSchema = z.enum([
+  'connecting',
+  'connected',
+  'retrying',
+  'unauthorized',
+  'fingerprint-mismatch',
+  'incompatible',
+]);
+export type AgentConnectionState = z.infer<typeof AgentConnectionStateSchema>;
+
+export const ErrorViewSchema = z.object({
+  code: z.string() as z.ZodType<ErrorCodeName | string>,
+  message: z.string(),
+});
+export type ErrorView = z.infer<typeof ErrorViewSchema>;
+
+export const AgentViewSchema = z.object({
+  /** The console's own id for this agent entry (stable across renames and restarts). */
+  key: IdSchema,
+  address: AddressSchema,
+  /** The pinned certificate fingerprint. */
+  fingerprint: FingerprintSchema,
+  state: AgentConnectionStateSchema,
+  lastError: ErrorViewSchema.optional(),
+  /** Epoch ms of the next reconnect attempt while retrying. */
+  nextRetryAt: z.number().optional(),
+  connectedSince: z.number().optional(),
+  /** From the agent's last hello; absent until the first successful connection. */
+  identity: AgentIdentitySchema.optional(),
+});
+export type AgentView = z.infer<typeof AgentViewSchema>;
+
+export const SiteViewSchema = SiteDetailsSchema.extend({ agentKeys: z.array(IdSchema) });
+export type SiteView = z.infer<typeof SiteViewSchema>;
+export const HostViewSchema = HostSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
+export type HostView = z.infer<typeof HostViewSchema>;
+export const VmViewSchema = VmSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
+export type VmView = z.infer<typeof VmViewSchema>;
+
+export const EstateSnapshotSchema = z.object({
+  agents: z.array(AgentViewSchema),
+  sites: z.array(SiteViewSchema),
+  hosts: z.array(HostViewSchema),
+  vms: z.array(VmViewSchema),
+});
+export type EstateSnapshot = z.infer<typeof EstateSnapshotSchema>;
+
+export const CertificateInfoSchema = z.object({
+  address: AddressSchema,
+  fingerprint: FingerprintSchema,
+  subject: z.string(),
+  issuer: z.string(),
+  validFrom: z.string(),
+  validTo: z.string(),
+});
+export type CertificateInfo = z.infer<typeof CertificateInfoSchema>;
+
+export const ConsoleInfoSchema = z.object({
+  version: z.string(),
+  mode: z.enum(['electron', 'browser']),
+});
+export type ConsoleInfo = z.infer<typeof ConsoleInfoSchema>;
+
+export const consoleMethods = {
+  'console.info': method(NoParams, ConsoleInfoSchema, 'Console version and shell.'),
+  'agents.probe': method(
+    z.strictObject({ address: AddressSchema }),
+    CertificateInfoSchema,
+    'Fetch the certificate an agent presents, for the admin to confirm; sends no token.',
+  ),
+  'agents.add': method(
+    z.strictObject({ address: AddressSchema, token: AgentTokenSchema, fingerprint: FingerprintSchema }),
+    AgentViewSchema,
+    'Pin the confirmed fingerprint, connect with the token, and keep the agent in settings.',
+  ),
+  'agents.remove': method(
+    z.strictObject({ key: IdSchema }),
+    z.object({ removed: z.literal(true) }),
+    'Forget an agent: disconnect and drop it (and its pinned fingerprint) from settings.',
+  ),
+  'agents.reconnect': method(
+    z.strictObject({ key: IdSchema }),
+    AgentViewSchema,
+    'Try to connect now instead of waiting for the next back-off attempt.',
+  ),
+  'estate.get': method(NoParams, EstateSnapshotSchema, 'Sites, agents, hosts and VMs as cached.'),
+  'sites.setDetails': method(
+    z.strictObject({ siteId: IdSchema, patch: SiteDetailsPatchSchema }),
+    SiteViewSchema,
+    'Change a site’s name, location or contact through one of its connected agents.',
+  ),
+} as const;
+export type ConsoleMethods = typeof consoleMethods;
+
+export const consoleNotifications = {
+  'estate.changed': EstateSnapshotSchema,
+} as const satisfies NotificationTable;
+export type ConsoleNotifications = typeof consoleNotifications;
+
+/** What the renderer sees, identical in Electron and in browser mode. */
+export type ConsoleApi = DomainApi<ConsoleMethods> & EventApi<ConsoleNotifications>;
+
+/**
+ * What crosses Electron's contextBridge: Error objects lose their code there, so each call
+ * resolves to an envelope and the renderer side turns failures back into TidelineErrors.
+ */
+export type BridgeEnvelope =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: string; message: string; data?: unknown } };
+
+/** IPC channel names derived from the table; the preload and main both use these. */
+export const ipcChannel = (name: keyof ConsoleMethods & string): string => `tideline:${name}`;
+export const ipcEventChannel = (name: keyof ConsoleNotifications & string): string =>
+  `tideline-event:${name}`;

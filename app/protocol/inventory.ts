@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { IdSchema } from './common';
+
+const Text = (max: number) => z.string().trim().max(max);
+
+export const SiteDetailsSchema = z.object({
+  siteId: IdSchema,
+  name: Text(80).min(1),
+  location: Text(200),
+  contact: Text(200),
+});
+export type SiteDetails = z.infer<typeof SiteDetailsSchema>;
+
+export const SiteDetailsPatchSchema = z
+  .strictObject({
+    name: Text(80).min(1, 'must not be empty').optional(),
+    location: Text(200).optional(),
+    contact: Text(200).optional(),
+  })
+  .refine((p) => Object.values(p).some((v) => v !== undefined), {
+    message: 'give at least one of name, location, contact',
+  });
+export type SiteDetailsPatch = z.infer<typeof SiteDetailsPatchSchema>;
+
+export const HypervisorKindSchema = z.enum(['sim', 'libvirt']);
+export type HypervisorKind = z.infer<typeof HypervisorKindSchema>;
+
+/** Whether a host runs a Tideline agent (deploying over SSH moves it through these). */
+export const AgentStateSchema = z.enum(['installed', 'installing', 'uninstalling', 'not-installed']);
+
+export const DatastoreSchema = z.object({
+  name: IdSchema,
+  capacityBytes: z.number().int().nonnegative(),
+  freeBytes: z.number().int().nonnegative(),
+});
+export type Datastore = z.infer<typeof DatastoreSchema>;
+
+export const HostSchema = z.object({
+  hostId: IdSchema,
+  name: Text(253).min(1),
+  hypervisor: HypervisorKindSchema,
+  hypervisorVersion: Text(80),
+  agentState: AgentStateSchema,
+  cpuCores: z.number().int().positive(),
+  memoryMiB: z.number().int().positive(),
+  datastores: z.array(DatastoreSchema),
+});
+export type Host = z.infer<typeof HostSchema>;
+
+export const PowerStateSchema = z.enum(['running', 'stopped', 'suspended']);
+export type PowerState = z.infer<typeof PowerStateSchema>;
+
+export const NicSchema = z.object({
+  name: Text(64).min(1),
+  mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+  network: Text(128).min(1),
+  ipAddress: Text(64).optional(),
+});
+export type Nic = z.infer<typeof NicSchema>;
+
+export const DiskSchema = z.object({
+  diskId: IdSchema,
+  name: Text(128).min(1),
+  sizeBytes: z.number().int().positive(),
+  datastore: IdSchema,
+  /** Where the hypervisor serves the disk from (a file path for sim and raw images). */
+  location: Text(4096),
+});
+export type Disk = z.infer<typeof DiskSchema>;
+
+export const VmSchema = z.object({
+  vmId: IdSchema,
+  name: Text(128).min(1),
+  hostId: IdSchema,
+  powerState: PowerStateSchema,
+  cpus: z.number().int().positive(),
+  memoryMiB: z.number().int().positive(),
+  guestOs: Text(128),
+  nics: z.array(NicSchema),
+  disks: z.array(DiskSchema),
+});
+export type Vm = z.infer<typeof VmSchema>;
+
+export const InventoryKindSchema = z.enum(['site', 'host', 'vm']);
+export type InventoryKind = z.infer<typeof InventoryKindSchema>;

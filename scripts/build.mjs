@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Builds every runtime: esbuild bundles agent, console core (web and Electron main) and the
+// preload; Vite builds the renderer. `--only agent,main,renderer` narrows it.
+import { build } from 'esbuild';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { only: { type: 'string' }, quiet: { type: 'boolean' } } });
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+const want = (part) => only === undefined || only.has(part);
+
+// ESM bundles of CommonJS dependencies still call require(); give them one.
+const requireShim = {
+  js: "import { createRequire as __tlCreateRequire } from 'node:module'; const require = __tlCreateRequire(import.meta.url);",
+};
+const nodeEsm = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: 'linked',
+  banner: requireShim,
+  // Optional native speed-ups of ws; it works without them.
+  external: ['bufferutil', 'utf-8-validate'],
+  logLevel: values.quiet ? 'warning' : 'info',
+};
+
+const entries = [
+  { part: 'agent', entry: 'agent/cli.ts', outfile: 'dist/agent/cli.mjs', options: nodeEsm },
+  { part: 'main', entry: 'main/web/cli.ts', outfile: 'dist/main/web.mjs', options: nodeEsm },
+  {
+    part: 'main',
+    entry: 'main/electron/main.ts',
+    outfile: 'dist/main/electron.mjs',
+    options: { ...nodeEsm, external: [...nodeEsm.external, 'electron'] },
+  },
+  {
+    // Sandboxed preloads must be CommonJS and may only require('electron').
+    part: 'main',
+    entry: 'main/electron/preload.ts',
+    outfile: 'dist/main/preload.cjs',
+    options: { ...nodeEsm, format: 'cjs', banner: undefined, external: ['electron'] },
+  },
+];
+
+for (const { part, entry, outfile, options } of entries) {
+  if (!want(part) || !existsSync(join(root, entry))) continue;
+  await build({ ...options, absWorkingDir: root, entryPoints: [entry], outfile });
+}
+
+if (want('renderer') && existsSync(join(root, 'renderer/index.html'))) {
+  const { build: viteBuild } = await import('vite');
+  rmSync(join(root, 'dist/renderer'), { recursive: true, force: true });
+  await viteBuild({
+    configFile: join(root, 'renderer/vite.config.ts'),
+    logLevel: values.quiet ? 'warn' : 'info',
+  });
+}
