@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:f
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { findElectronBinary } from './lib/electron-binary.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const artifacts = join(root, 'artifacts');
@@ -86,12 +87,12 @@ async function nodeSuite(suite, dir) {
 async function e2eSuite() {
   const results = join(artifacts, 'e2e', 'results.json');
   rmSync(results, { force: true });
-  const code = await run(process.execPath, [
-    join(root, 'node_modules/@playwright/test/cli.js'),
-    'test',
-    '-c',
-    'e2e/playwright.config.ts',
-  ]);
+  const playwright = [join(root, 'node_modules/@playwright/test/cli.js'), 'test', '-c', 'e2e/playwright.config.ts'];
+  // Electron needs a display; headless Chromium does not.
+  const xvfb = !process.env.DISPLAY && findElectronBinary() && (await run('sh', ['-c', 'command -v xvfb-run >/dev/null'])) === 0;
+  const code = xvfb
+    ? await run('xvfb-run', ['-a', process.execPath, ...playwright])
+    : await run(process.execPath, playwright);
   let stats;
   try {
     stats = JSON.parse(readFileSync(results, 'utf8')).stats;

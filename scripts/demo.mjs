@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// The demo lab: two agents with simulated hypervisors ("Headquarters", "Recovery DC") on
+// 127.0.0.1 and the console already connected to both. Data is kept in --data-dir between
+// runs. Electron is used when its binary is installed, browser mode otherwise (or --browser).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { findElectronBinary } from './lib/electron-binary.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opts } = parseArgs({
+  options: {
+    browser: { type: 'boolean', default: false },
+    'no-open': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: join(root, '.demo') },
+    'base-port': { type: 'string' },
+    port: { type: 'string', default: '0' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (opts.help) {
+  console.log(`usage: npm run demo -- [--browser] [--data-dir DIR] [--base-port N] [--port N] [--no-build]
+  --browser      serve the console to a browser even when Electron is installed
+  --data-dir     where agents and console keep their data (default .demo/, kept between runs)
+  --base-port    first agent port (default from resources/demo-lab.json; 0 = any free ports)
+  --port         browser-mode console port on 127.0.0.1 (default: any free port)
+  --no-open      do not open the console link in the desktop's browser`);
+  process.exit(0);
+}
+
+const dataDir = resolve(opts['data-dir']);
+const lab = JSON.parse(readFileSync(join(root, 'resources/demo-lab.json'), 'utf8'));
+const children = new Set();
+let stopping = false;
+
+function fail(message) {
+  console.error(`demo: ${message}`);
+  void stopAll(1);
+}
+
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          child.once('exit', done);
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+function runToEnd(args) {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => done({ code, out, err }));
+  });
+}
+
+/** Starts a long-running child and resolves with the first stdout line `match` accepts. */
+function startChild(command, args, match, env = {}) {
+  const child = spawn(command, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  children.add(child);
+  return new Promise((resolveLine, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    let found = false;
+    lines.on('line', (line) => {
+      if (found) return;
+      const value = match(line);
+      if (value !== undefined) {
+        found = true;
+        resolveLine({ child, value });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (!found) reject(new Error(`${args[0]} exited (${code ?? signal}) before it was ready`));
+      else if (!stopping) fail(`${args[0]} stopped unexpectedly (${code ?? signal})`);
+    });
+  });
+}
+
+function listeningPort(line) {
+  try {
+    const entry = JSON.parse(line);
+    return entry.msg === 'listening' && typeof entry.port === 'number' ? entry.port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One JSON-RPC exchange with a freshly initialized agent to fill in location and contact. */
+function setSiteDetails(port, agent, site) {
+  return new Promise((done, reject) => {
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
+      headers: { Authorization: `Bearer ${agent.token}` },
+      rejectUnauthorized: false,
+    });
+    const calls = [
+      { method: 'hello', params: { protocolVersion: 1, client: { product: 'tideline-demo', version: '1' } } },
+      { method: 'site.setDetails', params: { location: site.location, contact: site.contact } },
+    ];
+    let next = 0;
+    const send = () => ws.send(JSON.stringify({ jsonrpc: '2.0', id: next, ...calls[next] }));
+    ws.on('open', send);
+    ws.on('message', (data) => {
+      const reply = JSON.parse(String(data));
+      if (reply.id === undefined) return;
+      if (reply.error) return reject(new Error(reply.error.message));
+      if (++next < calls.length) return send();
+      ws.close();
+      done();
+    });
+    ws.on('error', reject);
+  });
+}
+
+async function main() {
+  if (!opts['no-build']) {
+    console.log('demo: building…');
+    const build = await runToEnd(['scripts/build.mjs', '--quiet']);
+    if (build.code !== 0) throw new Error(`build failed:\n${build.err || build.out}`);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const statePath = join(dataDir, 'lab.json');
+  const state = existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : { agents: {} };
+  const fresh = new Set();
+
+  for (const site of lab.sites) {
+    const dir = join(dataDir, 'agents', site.slug);
+    if (state.agents[site.slug] !== undefined) continue;
+    if (existsSync(dir)) {
+      throw new Error(`${dir} exists but ${statePath} has no token for it; delete ${dataDir} to start over`);
+    }
+    const init = await runToEnd(['bin/tideline-agent.mjs', 'init', '--data-dir', dir, '--site', site.name]);
+    const token = init.out.match(/^token: (\S+)$/m)?.[1];
+    const fingerprint = init.out.match(/^fingerprint: (\S+)$/m)?.[1];
+    if (init.code !== 0 || !token || !fingerprint) {
+      throw new Error(`tideline-agent init for ${site.name} failed: ${init.err || init.out}`);
+    }
+    state.agents[site.slug] = { token, fingerprint };
+    fresh.add(site.slug);
+    // The lab file holds the demo agents' admin tokens: readable by this user only.
+    writeFileSync(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+    chmodSync(statePath, 0o600);
+  }
+
+  const basePort = opts['base-port'] === undefined ? undefined : Number(opts['base-port']);
+  const seed = [];
+  const started = [];
+  for (const [index, site] of lab.sites.entries()) {
+    const port = basePort === undefined ? site.port : basePort === 0 ? 0 : basePort + index;
+    const dir = join(dataDir, 'agents', site.slug);
+    const agent = state.agents[site.slug];
+    const { value: actual } = await startChild(
+      process.execPath,
+      ['bin/tideline-agent.mjs', 'run', '--data-dir', dir, '--listen', `127.0.0.1:${port}`],
+      listeningPort,
+    ).catch((err) => {
+      throw new Error(`${err.message}; is port ${port} in use (another demo running)? Try --base-port`);
+    });
+    if (fresh.has(site.slug)) await setSiteDetails(actual, agent, site);
+    seed.push({ address: `127.0.0.1:${actual}`, token: agent.token, fingerprint: agent.fingerprint });
+    started.push({ site, port: actual, agent });
+  }
+  const seedPath = join(dataDir, 'console-seed.json');
+  writeFileSync(seedPath, JSON.stringify(seed, null, 2), { mode: 0o600 });
+  const settingsDir = join(dataDir, 'console');
+
+  console.log('\nTideline demo lab');
+  for (const { site, port, agent } of started) {
+    console.log(`  ${site.name.padEnd(14)} wss://127.0.0.1:${port}/  fingerprint ${agent.fingerprint}`);
+  }
+  console.log(`  data: ${dataDir}`);
+
+  const electron = opts.browser ? undefined : findElectronBinary();
+  if (electron !== undefined) {
+    console.log('  console: Electron');
+    await startChild(electron, [root], () => undefined, {
+      TIDELINE_SETTINGS_DIR: settingsDir,
+      TIDELINE_SEED: seedPath,
+    }).catch(() => stopAll(0)); // closing the window stops the lab
+    return;
+  }
+  if (!opts.browser) console.log('  console: Electron is not installed here, serving it to a browser');
+  const { value: url } = await startChild(
+    process.execPath,
+    ['dist/main/web.mjs', '--settings-dir', settingsDir, '--seed', seedPath, '--port', opts.port],
+    (line) => line.match(/^Console: (http:\/\/\S+)$/)?.[1],
+  );
+  console.log(`\nConsole: ${url}`);
+  const desktop = process.env.DISPLAY || process.env.WAYLAND_DISPLAY;
+  if (!opts['no-open'] && desktop && !process.env.CI) {
+    // The link is single-use: once the browser opened it, the printed one is spent.
+    spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+    console.log('(opened in your browser; Ctrl+C stops the lab)');
+  } else {
+    console.log('(open it once in a browser; Ctrl+C stops the lab)');
+  }
+}
+
+main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,0 +1,2 @@
+export function findElectronBinary(): string | undefined;
+export const ELECTRON_MISSING_REASON: string;
