@@ -3,7 +3,7 @@
 // 127.0.0.1 and the console already connected to both. Data is kept in --data-dir between
 // runs. Electron is used when its binary is installed, browser mode otherwise (or --browser).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,11 +73,15 @@ function runToEnd(args) {
   });
 }
 
-/** Starts a long-running child and resolves with the first stdout line `match` accepts. */
-function startChild(command, args, match, env = {}) {
+/**
+ * Starts a long-running child and resolves with the first stdout line `match` accepts. Its
+ * stderr (where the console logs) goes to `logFile`, so the terminal shows only the lab.
+ */
+function startChild(command, args, match, logFile, env = {}) {
+  mkdirSync(dirname(logFile), { recursive: true });
   const child = spawn(command, args, {
     cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', openSync(logFile, 'a')],
     env: { ...process.env, ...env },
   });
   children.add(child);
@@ -94,8 +98,9 @@ function startChild(command, args, match, env = {}) {
     });
     child.on('exit', (code, signal) => {
       children.delete(child);
-      if (!found) reject(new Error(`${args[0]} exited (${code ?? signal}) before it was ready`));
-      else if (!stopping) fail(`${args[0]} stopped unexpectedly (${code ?? signal})`);
+      const why = `${args[0]} exited (${code ?? signal})`;
+      if (!found) reject(new Error(`${why} before it was ready; see ${logFile}`));
+      else if (!stopping) fail(`${why} unexpectedly; see ${logFile}`);
     });
   });
 }
@@ -176,6 +181,7 @@ async function main() {
       process.execPath,
       ['bin/tideline-agent.mjs', 'run', '--data-dir', dir, '--listen', `127.0.0.1:${port}`],
       listeningPort,
+      join(dataDir, 'logs', `${site.slug}.stderr.log`),
     ).catch((err) => {
       throw new Error(`${err.message}; is port ${port} in use (another demo running)? Try --base-port`);
     });
@@ -191,12 +197,12 @@ async function main() {
   for (const { site, port, agent } of started) {
     console.log(`  ${site.name.padEnd(14)} wss://127.0.0.1:${port}/  fingerprint ${agent.fingerprint}`);
   }
-  console.log(`  data: ${dataDir}`);
+  console.log(`  data: ${dataDir} (logs in ${join(dataDir, 'logs')} and each agent's folder)`);
 
   const electron = opts.browser ? undefined : findElectronBinary();
   if (electron !== undefined) {
     console.log('  console: Electron');
-    await startChild(electron, [root], () => undefined, {
+    await startChild(electron, [root], () => undefined, join(dataDir, 'logs', 'console.log'), {
       TIDELINE_SETTINGS_DIR: settingsDir,
       TIDELINE_SEED: seedPath,
     }).catch(() => stopAll(0)); // closing the window stops the lab
@@ -207,6 +213,7 @@ async function main() {
     process.execPath,
     ['dist/main/web.mjs', '--settings-dir', settingsDir, '--seed', seedPath, '--port', opts.port],
     (line) => line.match(/^Console: (http:\/\/\S+)$/)?.[1],
+    join(dataDir, 'logs', 'console.log'),
   );
   console.log(`\nConsole: ${url}`);
   const desktop = process.env.DISPLAY || process.env.WAYLAND_DISPLAY;
