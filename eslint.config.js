@@ -42,7 +42,11 @@ export default defineConfig([
   tseslint.configs.recommended,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        // vite.config.ts runs in Node at build time and belongs to no runtime's tsconfig.
+        projectService: { allowDefaultProject: ['renderer/vite.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
   },
   {

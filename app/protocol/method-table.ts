@@ -63,7 +63,9 @@ export function buildDomainApi<T extends MethodTable>(
   const api: Record<string, Record<string, (params?: unknown) => Promise<unknown>>> = {};
   for (const name of Object.keys(table)) {
     const dot = name.indexOf('.');
-    if (dot <= 0) throw new Error(`method ${name} has no group (expected group.name)`);
+    // Methods outside a group (the `hello` handshake) are for the transport, not the domain
+    // API; they stay reachable through RpcClient.call.
+    if (dot <= 0) continue;
     const group = name.slice(0, dot);
     const member = name.slice(dot + 1);
     const target = (api[group] ??= {});

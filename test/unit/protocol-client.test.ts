@@ -5,7 +5,12 @@ import { TidelineError } from '../../app/errors';
 import { Dispatcher, RpcClient, method, type Handlers, type Timers } from '../../app/protocol';
 
 const table = {
-  'site.rename': method(z.strictObject({ name: z.string().min(1) }), z.object({ name: z.string() }), 'r'),
+  hello: method(z.undefined().optional(), z.literal('hi'), 'handshake: not part of the domain API'),
+  'site.rename': method(
+    z.strictObject({ name: z.string().min(1) }),
+    z.object({ name: z.string() }),
+    'r',
+  ),
   'site.slow': method(z.undefined().optional(), z.literal('late'), 'never answers in time'),
 };
 const notifications = { 'inventory.changed': z.object({ kinds: z.array(z.string()) }) };
@@ -18,23 +23,41 @@ const timers: Timers = {
 function pair(handlers: Handlers<typeof table, null>) {
   const server = new Dispatcher(table, handlers);
   const sent: string[] = [];
-  const client: RpcClient<typeof table, typeof notifications> = new RpcClient(table, notifications, {
-    timers,
-    send: (text) => {
-      sent.push(text);
-      void server.handleText(text, null).then((out) => out && client.handleText(out));
+  const client: RpcClient<typeof table, typeof notifications> = new RpcClient(
+    table,
+    notifications,
+    {
+      timers,
+      send: (text) => {
+        sent.push(text);
+        void server.handleText(text, null).then((out) => out && client.handleText(out));
+      },
     },
-  });
+  );
   return { client, sent };
 }
 
 test('the domain API calls through and returns the validated result', async () => {
-  const { client } = pair({ 'site.rename': (p) => ({ name: p.name }), 'site.slow': () => 'late' });
+  const { client } = pair({
+    hello: () => 'hi',
+    'site.rename': (p) => ({ name: p.name }),
+    'site.slow': () => 'late',
+  });
   assert.deepEqual(await client.api.site.rename({ name: 'HQ' }), { name: 'HQ' });
+  assert.equal(await client.call('hello'), 'hi');
+  assert.deepEqual(
+    Object.keys(client.api),
+    ['site'],
+    'ungrouped methods are not in the domain API',
+  );
 });
 
 test('params are validated before anything is sent', async () => {
-  const { client, sent } = pair({ 'site.rename': (p) => p, 'site.slow': () => 'late' });
+  const { client, sent } = pair({
+    hello: () => 'hi',
+    'site.rename': (p) => p,
+    'site.slow': () => 'late',
+  });
   await assert.rejects(client.api.site.rename({ name: '' }), (e: TidelineError) => {
     assert.equal(e.code, 'INVALID_PARAMS');
     assert.equal(e.data?.['path'], 'name');
@@ -45,6 +68,7 @@ test('params are validated before anything is sent', async () => {
 
 test('server errors arrive as TidelineErrors with their code', async () => {
   const { client } = pair({
+    hello: () => 'hi',
     'site.rename': () => {
       throw new TidelineError('CONFLICT', 'Site was renamed meanwhile');
     },

@@ -1,0 +1,157 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Level } from 'pino';
+import { TidelineError } from '../app/errors';
+import { HypervisorKindSchema, SiteDetailsSchema, type HypervisorKind } from '../app/protocol';
+import { initDataDir } from './commands/init';
+import { runAgent } from './commands/run';
+import {
+  EXIT_ALREADY_INITIALIZED,
+  EXIT_USAGE,
+  INIT_HELP,
+  MAIN_HELP,
+  RUN_HELP,
+  UsageError,
+} from './commands/usage';
+import { parseListen } from './config/listen';
+import { SUPPORTED_HYPERVISORS } from './hypervisor/registry';
+import { LOG_LEVELS } from './log';
+import { AGENT_PRODUCT, AGENT_VERSION } from './version';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const INIT_OPTIONS = {
+  'data-dir': { type: 'string' },
+  site: { type: 'string' },
+  hypervisor: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+const RUN_OPTIONS = {
+  'data-dir': { type: 'string' },
+  listen: { type: 'string' },
+  'log-level': { type: 'string' },
+  keepalive: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+/** The tideline-agent command line; resolves with the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    switch (command) {
+      case undefined:
+        process.stderr.write(MAIN_HELP);
+        return EXIT_USAGE;
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(MAIN_HELP);
+        return 0;
+      case '-V':
+      case '--version':
+        process.stdout.write(`${AGENT_PRODUCT} ${AGENT_VERSION}\n`);
+        return 0;
+      case 'init':
+        return await init(rest);
+      case 'run':
+        return await run(rest);
+      default:
+        throw new UsageError(`Unknown command "${command}"; the commands are init and run`);
+    }
+  } catch (err) {
+    return report(err);
+  }
+}
+
+async function init(args: readonly string[]): Promise<number> {
+  const values = parse(args, INIT_OPTIONS);
+  if (values.help === true) {
+    process.stdout.write(INIT_HELP);
+    return 0;
+  }
+  const dataDir = requireDataDir(values['data-dir']);
+  if (values.site === undefined)
+    throw new UsageError('Missing --site NAME (the name of this site)');
+  const site = SiteDetailsSchema.shape.name.safeParse(values.site);
+  if (!site.success) throw new UsageError('--site must be 1–80 characters (not only spaces)');
+  const result = await initDataDir({
+    dataDir,
+    siteName: site.data,
+    hypervisor: hypervisorKind(values.hypervisor),
+  });
+  process.stdout.write(`token: ${result.token}\nfingerprint: ${result.fingerprint}\n`);
+  process.stderr.write(
+    `Initialized ${result.dataDir} (site "${site.data}", agent ${result.agentId}).\n` +
+      'Keep the token now: it is not shown again. Start the agent with "tideline-agent run --data-dir DIR".\n',
+  );
+  return 0;
+}
+
+async function run(args: readonly string[]): Promise<number> {
+  const values = parse(args, RUN_OPTIONS);
+  if (values.help === true) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  const dataDir = requireDataDir(values['data-dir']);
+  const listenText = values.listen ?? '0.0.0.0:7443';
+  const listen = parseListen(listenText);
+  if (listen === undefined)
+    throw new UsageError(`--listen must be HOST:PORT (e.g. 127.0.0.1:7443), not "${listenText}"`);
+  const level = values['log-level'] ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const keepalive = Number(values.keepalive ?? '30');
+  if (!Number.isFinite(keepalive) || keepalive <= 0 || keepalive > 3600) {
+    throw new UsageError('--keepalive must be a number of seconds between 0 and 3600');
+  }
+  return runAgent({
+    dataDir,
+    listen,
+    logLevel: level as Level,
+    keepaliveMs: Math.round(keepalive * 1000),
+  });
+}
+
+function parse<O extends Options>(args: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function requireDataDir(value: string | undefined): string {
+  const dir = value ?? process.env['TIDELINE_DATA_DIR'];
+  if (dir === undefined || dir.trim() === '')
+    throw new UsageError('Missing --data-dir DIR (or $TIDELINE_DATA_DIR)');
+  return dir;
+}
+
+function hypervisorKind(value: string | undefined): HypervisorKind {
+  const kind = HypervisorKindSchema.safeParse(value ?? 'sim');
+  if (!kind.success || !SUPPORTED_HYPERVISORS.includes(kind.data)) {
+    throw new UsageError(`--hypervisor must be one of: ${SUPPORTED_HYPERVISORS.join(', ')}`);
+  }
+  return kind.data;
+}
+
+function report(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(
+      `tideline-agent: ${err.message}\nRun "tideline-agent --help" for usage.\n`,
+    );
+    return EXIT_USAGE;
+  }
+  if (err instanceof TidelineError) {
+    process.stderr.write(`tideline-agent: ${err.message}\n`);
+    return err.code === 'ALREADY_EXISTS' ? EXIT_ALREADY_INITIALIZED : 1;
+  }
+  process.stderr.write(
+    `tideline-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  return 1;
+}
+
+process.exit(await main(process.argv.slice(2)));

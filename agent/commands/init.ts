@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { hostname } from 'node:os';
+import { TidelineError } from '../../app/errors';
+import type { HypervisorKind } from '../../app/protocol';
+import { AgentConfigSchema, type AgentConfig } from '../config/agent-config';
+import { dataDirLayout, type DataDirLayout } from '../config/data-dir';
+import { provisionHypervisor } from '../hypervisor/registry';
+import { createSelfSignedIdentity, defaultAltNames } from '../security/certificate';
+import { generateToken, hashToken } from '../security/token';
+import { SiteFileSchema, SiteStore } from '../site/site-store';
+import { writeFileAtomic, writeJsonAtomic } from '../store/atomic-file';
+import { isErrno, readJsonFile } from '../store/json-file';
+
+export interface InitOptions {
+  readonly dataDir: string;
+  readonly siteName: string;
+  readonly hypervisor: HypervisorKind;
+}
+
+export interface InitResult {
+  readonly dataDir: string;
+  /** The admin token in clear: shown once, never stored. */
+  readonly token: string;
+  readonly fingerprint: string;
+  readonly agentId: string;
+  readonly siteId: string;
+}
+
+/**
+ * Creates an agent's data directory: identity, key pair and self-signed certificate, site
+ * details, the hypervisor's state, and the admin token (only its hash is kept). config.json is
+ * written last and never replaced, so it marks a finished init: an initialized directory is
+ * refused (ALREADY_EXISTS) without touching anything. A failed init removes what it made.
+ */
+export async function initDataDir(options: InitOptions): Promise<InitResult> {
+  const layout = dataDirLayout(options.dataDir);
+  await mkdir(layout.root, { recursive: true, mode: 0o750 });
+  await refuseIfInitialized(layout);
+  const lock = await acquireInitLock(layout);
+  try {
+    await refuseIfInitialized(layout); // again: another init may have finished meanwhile
+    await refuseIfNotEmpty(layout);
+    try {
+      return await create(layout, options);
+    } catch (err) {
+      await Promise.all(
+        [layout.tlsDir, layout.stateDir, layout.datastoresDir].map((dir) =>
+          rm(dir, { recursive: true, force: true }),
+        ),
+      );
+      throw err;
+    }
+  } finally {
+    await lock.close();
+    await rm(layout.initLock, { force: true });
+  }
+}
+
+async function create(layout: DataDirLayout, options: InitOptions): Promise<InitResult> {
+  const agentId = randomUUID();
+  const siteId = randomUUID();
+
+  const identity = await createSelfSignedIdentity({
+    commonName: `tideline-agent ${agentId}`,
+    altNames: defaultAltNames(hostname()),
+  });
+  await mkdir(layout.tlsDir, { mode: 0o700 });
+  await writeFileAtomic(layout.keyFile, identity.keyPem, { mode: 0o600, exclusive: true });
+  await writeFileAtomic(layout.certFile, identity.certPem, { mode: 0o644, exclusive: true });
+
+  await mkdir(layout.stateDir, { mode: 0o750 });
+  await SiteStore.create(layout.siteFile, {
+    siteId,
+    name: options.siteName,
+    location: '',
+    contact: '',
+  });
+  await provisionHypervisor(options.hypervisor, layout, { siteName: options.siteName, agentId });
+
+  const token = generateToken();
+  const config: AgentConfig = AgentConfigSchema.parse({
+    version: 1,
+    agentId,
+    siteId,
+    hypervisor: options.hypervisor,
+    createdAt: new Date().toISOString(),
+    adminToken: hashToken(token),
+  });
+  await writeJsonAtomic(layout.configFile, config, { mode: 0o600, exclusive: true });
+  return { dataDir: layout.root, token, fingerprint: identity.fingerprint, agentId, siteId };
+}
+
+async function refuseIfInitialized(layout: DataDirLayout): Promise<void> {
+  let config: AgentConfig;
+  try {
+    config = await readJsonFile(layout.configFile, AgentConfigSchema, 'agent configuration');
+  } catch (err) {
+    if (err instanceof TidelineError && err.code === 'NOT_FOUND') return;
+    throw new TidelineError(
+      'ALREADY_EXISTS',
+      `${layout.root} is already initialized (its config.json is unreadable: ${err instanceof Error ? err.message : String(err)}); use a new directory or delete it to start over`,
+    );
+  }
+  let site = '(unknown)';
+  try {
+    site = `"${(await readJsonFile(layout.siteFile, SiteFileSchema, 'site details')).details.name}"`;
+  } catch {
+    // the site name only decorates the message
+  }
+  throw new TidelineError(
+    'ALREADY_EXISTS',
+    `${layout.root} is already initialized (site ${site}, agent ${config.agentId}); use a new directory or delete it to start over`,
+    { agentId: config.agentId, siteId: config.siteId },
+  );
+}
+
+async function acquireInitLock(layout: DataDirLayout): Promise<Awaited<ReturnType<typeof open>>> {
+  try {
+    return await open(layout.initLock, 'wx', 0o600);
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    throw new TidelineError(
+      'CONFLICT',
+      `Another init is running in ${layout.root} (or one was interrupted: then delete ${layout.initLock} and the directory's contents)`,
+    );
+  }
+}
+
+async function refuseIfNotEmpty(layout: DataDirLayout): Promise<void> {
+  const lockName = basename(layout.initLock);
+  const entries = (await readdir(layout.root)).filter((name) => name !== lockName);
+  if (entries.length === 0) return;
+  const shown = entries.slice(0, 5).map((name) => join(layout.root, name));
+  throw new TidelineError(
+    'CONFLICT',
+    `${layout.root} is not empty and is not an agent data directory (found ${shown.join(', ')}${entries.length > 5 ? ', …' : ''}); use a new or empty directory`,
+  );
+}

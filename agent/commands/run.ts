@@ -1,0 +1,96 @@
+import type { Level } from 'pino';
+import { loadAgentConfig } from '../config/agent-config';
+import { dataDirLayout } from '../config/data-dir';
+import type { ListenAddress } from '../control/control-server';
+import { Daemon } from '../daemon';
+import { createAgentLog } from '../log';
+import { AGENT_VERSION } from '../version';
+
+export interface RunOptions {
+  readonly dataDir: string;
+  readonly listen: ListenAddress;
+  readonly logLevel: Level;
+  readonly keepaliveMs: number;
+}
+
+export const EXIT_CRASH = 70;
+
+/**
+ * Runs the daemon until SIGTERM or SIGINT; resolves with the process exit code. A second
+ * signal while stopping exits at once.
+ */
+export async function runAgent(options: RunOptions): Promise<number> {
+  const layout = dataDirLayout(options.dataDir);
+  // Refuse a directory that is not a data directory before creating logs/ in it.
+  const config = await loadAgentConfig(layout);
+  const { log, flush } = createAgentLog({
+    logFile: layout.logFile,
+    logsDir: layout.logsDir,
+    level: options.logLevel,
+  });
+  const crash = (err: unknown, what: string): void => {
+    log.fatal({ err }, what);
+    flush();
+    process.exit(EXIT_CRASH);
+  };
+  process.on('uncaughtException', (err) => crash(err, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => crash(err, 'unhandled rejection'));
+
+  log.info(
+    {
+      version: AGENT_VERSION,
+      agentId: config.agentId,
+      siteId: config.siteId,
+      dataDir: layout.root,
+      node: process.version,
+    },
+    'starting',
+  );
+  const daemon = new Daemon({
+    dataDir: layout.root,
+    listen: options.listen,
+    keepaliveMs: options.keepaliveMs,
+    log,
+  });
+  let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    stopRequested = resolve;
+  });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal while stopping: exiting now');
+      flush();
+      process.exit(1);
+    }
+    stopping = true;
+    stopRequested(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    const info = await daemon.start();
+    log.info({ url: info.url, port: info.port, fingerprint: info.fingerprint }, 'listening');
+  } catch (err) {
+    const message = err instanceof Error ? err.message : 'failed to start';
+    log.error({ err }, message);
+    process.stderr.write(`tideline-agent: ${message}\n`);
+    await daemon.stop();
+    flush();
+    return 1;
+  }
+
+  const signal = await signalled;
+  log.info({ signal }, 'stopping');
+  try {
+    await daemon.stop();
+    log.info({ signal }, 'stopped');
+    return 0;
+  } catch (err) {
+    log.error({ err }, 'stop failed');
+    return 1;
+  } finally {
+    flush();
+  }
+}

@@ -1,0 +1,58 @@
+/** A command line the agent cannot act on: message on stderr, exit status 64 (EX_USAGE). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const EXIT_USAGE = 64;
+export const EXIT_ALREADY_INITIALIZED = 2;
+
+export const MAIN_HELP = `Usage: tideline-agent <command> [options]
+
+The Tideline agent: protects the VMs of a hypervisor host and serves the console.
+
+Commands:
+  init    Create a data directory: key pair, certificate, admin token, hypervisor
+  run     Serve the control channel (wss://HOST:PORT/) until SIGTERM or SIGINT
+
+Options:
+  -h, --help      Show this help ("tideline-agent <command> --help" for a command)
+  -V, --version   Show the agent version
+`;
+
+export const INIT_HELP = `Usage: tideline-agent init --data-dir DIR --site NAME [--hypervisor sim]
+
+Creates the agent's data directory DIR: an ECDSA P-256 key pair and a self-signed
+certificate, the site, the hypervisor (sim: simulated VMs whose disks are sparse files),
+and an admin token. Prints on stdout:
+
+  token: <admin token>        shown only this once; the agent keeps only a hash
+  fingerprint: <SHA-256>      the certificate fingerprint to confirm in the console
+
+Options:
+  --data-dir DIR        Directory to create (new or empty); default $TIDELINE_DATA_DIR
+  --site NAME           Name of the site this agent belongs to (1–80 characters)
+  --hypervisor KIND     sim (default)
+  -h, --help            Show this help
+
+Exit status: 0 initialized; 2 DIR is already initialized (nothing was changed);
+64 bad usage; 1 any other error.
+`;
+
+export const RUN_HELP = `Usage: tideline-agent run --data-dir DIR [--listen HOST:PORT] [options]
+
+Serves the control channel at wss://HOST:PORT/ (JSON-RPC 2.0; "Authorization: Bearer
+<token>"). Logs JSON lines to DIR/logs/agent.log and stdout; the line with msg "listening"
+carries the url and port. SIGTERM or SIGINT stops it cleanly (exit status 0).
+
+Options:
+  --data-dir DIR          An initialized data directory; default $TIDELINE_DATA_DIR
+  --listen HOST:PORT      Address to serve on (default 0.0.0.0:7443; port 0 = any free port)
+  --log-level LEVEL       fatal, error, warn, info (default), debug or trace
+  --keepalive SECONDS     Ping interval; a console silent for a whole interval is dropped (default 30)
+  -h, --help              Show this help
+
+Exit status: 0 stopped by a signal; 64 bad usage; 1 could not start; 70 crashed.
+`;

@@ -1,0 +1,47 @@
+import { join, resolve } from 'node:path';
+
+/**
+ * Where everything lives in an agent's data directory. The one place that knows the layout:
+ *
+ *   config.json                 identity and token hash (written once, by init)
+ *   tls/key.pem, tls/cert.pem   the agent's key pair and self-signed certificate
+ *   state/site.json             site details (site.setDetails)
+ *   state/inventory.json        the sim hypervisor's inventory
+ *   datastores/<ds>/<vm>/*.raw  the sim hypervisor's disks (sparse files)
+ *   logs/agent.log              structured logs (JSON lines)
+ */
+export interface DataDirLayout {
+  readonly root: string;
+  readonly configFile: string;
+  readonly initLock: string;
+  readonly tlsDir: string;
+  readonly keyFile: string;
+  readonly certFile: string;
+  readonly stateDir: string;
+  readonly siteFile: string;
+  readonly inventoryFile: string;
+  readonly datastoresDir: string;
+  readonly logsDir: string;
+  readonly logFile: string;
+}
+
+export function dataDirLayout(dataDir: string): DataDirLayout {
+  const root = resolve(dataDir);
+  const tlsDir = join(root, 'tls');
+  const stateDir = join(root, 'state');
+  const logsDir = join(root, 'logs');
+  return {
+    root,
+    configFile: join(root, 'config.json'),
+    initLock: join(root, '.init.lock'),
+    tlsDir,
+    keyFile: join(tlsDir, 'key.pem'),
+    certFile: join(tlsDir, 'cert.pem'),
+    stateDir,
+    siteFile: join(stateDir, 'site.json'),
+    inventoryFile: join(stateDir, 'inventory.json'),
+    datastoresDir: join(root, 'datastores'),
+    logsDir,
+    logFile: join(logsDir, 'agent.log'),
+  };
+}

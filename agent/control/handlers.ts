@@ -1,0 +1,87 @@
+import { TidelineError } from '../../app/errors';
+import {
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type AgentIdentity,
+  type AgentMethods,
+  type Handlers,
+  type InventoryKind,
+} from '../../app/protocol';
+import type { HypervisorAdapter } from '../hypervisor/adapter';
+import type { SiteStore } from '../site/site-store';
+import { isHandshaken, type Session } from './session';
+
+export interface VersionRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface HandlerDeps {
+  /** The agent's identity; siteName is read from the site store at each call. */
+  readonly identity: Omit<AgentIdentity, 'siteName'>;
+  readonly site: SiteStore;
+  readonly hypervisor: HypervisorAdapter;
+  /** Tells every connected console that part of the inventory changed. */
+  readonly inventoryChanged: (kinds: InventoryKind[]) => void;
+  /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
+  readonly versions?: VersionRange;
+}
+
+/** Everything but hello needs a finished handshake (the Dispatcher's `guard`). */
+export function handshakeGuard(method: string, session: Session): void {
+  if (method === 'hello' || isHandshaken(session)) return;
+  throw new TidelineError(
+    'HANDSHAKE_REQUIRED',
+    `Call hello first: "${method}" is refused until this connection has agreed on a protocol version`,
+  );
+}
+
+/**
+ * The version both sides speak: the highest the agent serves up to the requested one (the
+ * console speaks every version up to the one it asks for), as negotiateVersion in app/.
+ */
+export function negotiate(requested: number, range: VersionRange): number | undefined {
+  if (requested < range.min) return undefined;
+  return Math.min(requested, range.max);
+}
+
+export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Session> {
+  const versions = deps.versions ?? { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION };
+  return {
+    hello: (params, session) => {
+      const agreed = negotiate(params.protocolVersion, versions);
+      if (agreed === undefined) {
+        throw new TidelineError(
+          'PROTOCOL_VERSION',
+          `This agent speaks protocol versions ${versions.min}–${versions.max}; the console asked for ${params.protocolVersion}. Upgrade the console or the agent.`,
+          { supported: { ...versions }, requested: params.protocolVersion },
+        );
+      }
+      session.protocolVersion = agreed;
+      return {
+        protocolVersion: agreed,
+        supported: { ...versions },
+        agent: { ...deps.identity, siteName: deps.site.details.name },
+      };
+    },
+    'site.details': () => deps.site.details,
+    'site.setDetails': async (patch) => {
+      const details = await deps.site.update(patch);
+      deps.inventoryChanged(['site']);
+      return details;
+    },
+    'host.list': () => deps.hypervisor.listHosts(),
+    'vm.list': async (params) => {
+      const hostId = params?.hostId;
+      if (hostId !== undefined) {
+        const hosts = await deps.hypervisor.listHosts();
+        if (!hosts.some((h) => h.hostId === hostId)) {
+          throw new TidelineError('NOT_FOUND', `Host "${hostId}" is not managed by this agent`, {
+            hostId,
+          });
+        }
+      }
+      return deps.hypervisor.listVms(hostId === undefined ? {} : { hostId });
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { hostname } from 'node:os';
+import {
+  Dispatcher,
+  agentMethods,
+  agentNotifications,
+  encodeNotification,
+  type InventoryKind,
+} from '../app/protocol';
+import { loadAgentConfig } from './config/agent-config';
+import { dataDirLayout } from './config/data-dir';
+import { ControlServer, type ListenAddress } from './control/control-server';
+import { createHandlers, handshakeGuard } from './control/handlers';
+import { DEFAULT_LIMITS, DEFAULT_MAX_CONNECTIONS, type ConnectionLimits } from './control/limits';
+import type { HypervisorAdapter } from './hypervisor/adapter';
+import { createHypervisorAdapter } from './hypervisor/registry';
+import type { Logger } from './log';
+import { AuthThrottle } from './security/auth-throttle';
+import { readTlsIdentity } from './security/certificate';
+import { SiteStore } from './site/site-store';
+import { removeStaleTempFiles } from './store/atomic-file';
+import { AGENT_VERSION } from './version';
+
+export interface DaemonOptions {
+  readonly dataDir: string;
+  readonly listen: ListenAddress;
+  readonly keepaliveMs: number;
+  readonly log: Logger;
+  readonly limits?: Partial<ConnectionLimits>;
+}
+
+export interface DaemonInfo {
+  readonly url: string;
+  readonly port: number;
+  readonly fingerprint: string;
+  readonly agentId: string;
+  readonly siteId: string;
+}
+
+/**
+ * The agent's lifecycle: start() loads the data directory and brings the parts up in order
+ * (state, hypervisor, control channel); stop() takes them down in reverse, each part's
+ * failure isolated so the others still stop.
+ */
+export class Daemon {
+  private hypervisor: HypervisorAdapter | undefined;
+  private server: ControlServer | undefined;
+
+  constructor(private readonly options: DaemonOptions) {}
+
+  async start(): Promise<DaemonInfo> {
+    const { log } = this.options;
+    const layout = dataDirLayout(this.options.dataDir);
+    const config = await loadAgentConfig(layout);
+    const removed = await removeStaleTempFiles(layout.stateDir);
+    if (removed > 0) log.info({ removed }, 'removed temp files left by an interrupted write');
+    const tls = await readTlsIdentity(layout.keyFile, layout.certFile);
+    const site = new SiteStore(layout.siteFile);
+    await site.load();
+
+    this.hypervisor = createHypervisorAdapter(config.hypervisor, layout, log);
+    await this.hypervisor.start();
+
+    const inventoryChanged = (kinds: InventoryKind[]): void => {
+      const frame = encodeNotification(agentNotifications, 'inventory.changed', {
+        siteId: config.siteId,
+        kinds,
+      });
+      this.server?.broadcast(frame);
+    };
+    const handlers = createHandlers({
+      identity: {
+        agentId: config.agentId,
+        siteId: config.siteId,
+        hostName: hostname(),
+        version: AGENT_VERSION,
+        fingerprint: tls.fingerprint,
+      },
+      site,
+      hypervisor: this.hypervisor,
+      inventoryChanged,
+    });
+    const dispatcher = new Dispatcher(agentMethods, handlers, {
+      guard: handshakeGuard,
+      onInternalError: (err, method) =>
+        log.error({ err, method }, 'internal error in a request handler'),
+    });
+    this.server = new ControlServer({
+      listen: this.options.listen,
+      tls,
+      adminToken: config.adminToken,
+      throttle: new AuthThrottle(),
+      dispatcher,
+      limits: { ...DEFAULT_LIMITS, ...this.options.limits },
+      maxConnections: DEFAULT_MAX_CONNECTIONS,
+      keepaliveMs: this.options.keepaliveMs,
+      log: log.child({ component: 'control' }),
+    });
+    const { url, port } = await this.server.start();
+    return {
+      url,
+      port,
+      fingerprint: tls.fingerprint,
+      agentId: config.agentId,
+      siteId: config.siteId,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.stopPart('control server', this.server);
+    this.server = undefined;
+    await this.stopPart('hypervisor', this.hypervisor);
+    this.hypervisor = undefined;
+  }
+
+  private async stopPart(name: string, part: { stop(): Promise<void> } | undefined): Promise<void> {
+    try {
+      await part?.stop();
+    } catch (err) {
+      this.options.log.error({ err, part: name }, 'failed to stop cleanly');
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { HostSchema, VmSchema, type Host, type Nic, type Vm } from '../../../app/protocol';
+import { NETWORK_OCTETS, SIM_ROLES, type SimRole } from './catalog';
+import { Prng, stableHex } from './prng';
+
+const GiB = 1024 ** 3;
+const TiB = 1024 ** 4;
+const DATASTORE_CAPACITY = 2 * TiB;
+
+/**
+ * The sim hypervisor's whole state: hosts and VMs as the protocol shows them, except that a
+ * disk's `location` is relative to the data directory (the directory may move).
+ */
+export const SimInventorySchema = z.strictObject({
+  version: z.literal(1),
+  site: z.string(),
+  hosts: z.array(HostSchema),
+  vms: z.array(VmSchema),
+});
+export type SimInventory = z.infer<typeof SimInventorySchema>;
+
+export interface SimGeneratorOptions {
+  /** Seeds names, sizes and shapes: two sites with different names get different estates. */
+  readonly siteName: string;
+  /** Mixed into ids and MAC addresses, so two agents of same-named sites don't collide. */
+  readonly idSalt?: string;
+  readonly hostCount?: number;
+  /** [min, max] VMs per host. */
+  readonly vmsPerHost?: readonly [number, number];
+}
+
+/** Where a sim disk lives, relative to the data directory. */
+export function simDiskLocation(datastore: string, vmName: string, diskName: string): string {
+  return `datastores/${datastore}/${vmName}/${diskName}.raw`;
+}
+
+/**
+ * A deterministic, schema-valid inventory for a site: a pure function of its options. Each
+ * host gets a handful of VMs (one of them stopped), with NICs on named networks and 1–8 GiB
+ * disks on the host's datastore.
+ */
+export function generateSimInventory(options: SimGeneratorOptions): SimInventory {
+  const site = options.siteName;
+  const salt = options.idSalt ?? '';
+  const rng = new Prng(`tideline-sim/${site}`);
+  const slug = siteSlug(site);
+  const siteOctet = 1 + (parseInt(stableHex('site-octet', site).slice(0, 4), 16) % 200);
+  const [minVms, maxVms] = options.vmsPerHost ?? [4, 6];
+  const roles = rng.shuffle(SIM_ROLES);
+  const used = new Map<string, number>();
+  const hosts: Host[] = [];
+  const vms: Vm[] = [];
+
+  for (let h = 0; h < (options.hostCount ?? 1); h += 1) {
+    const hostName = `${slug}-hv${pad2(h + 1)}`;
+    const hostId = `host-${stableHex(salt, site, hostName).slice(0, 12)}`;
+    const datastore = `datastore${h + 1}`;
+    const count = rng.int(minVms, maxVms);
+    const stopped = rng.int(0, count - 1);
+    let provisioned = 0;
+    for (let i = 0; i < count; i += 1) {
+      const role = roles[(vms.length + i) % roles.length] as SimRole;
+      const n = (used.get(role.role) ?? 0) + 1;
+      used.set(role.role, n);
+      const vm = makeVm(rng, {
+        role,
+        name: `${role.role}-${pad2(n)}`,
+        hostId,
+        datastore,
+        salt,
+        site,
+        running: i !== stopped,
+        ipHost: 10 + vms.length + i,
+        siteOctet,
+      });
+      provisioned += vm.disks.reduce((sum, d) => sum + d.sizeBytes, 0);
+      vms.push(vm);
+    }
+    hosts.push({
+      hostId,
+      name: hostName,
+      hypervisor: 'sim',
+      hypervisorVersion: 'tideline-sim 1.0',
+      agentState: 'installed',
+      cpuCores: rng.pick([16, 24, 32, 48]),
+      memoryMiB: rng.pick([131072, 196608, 262144]),
+      datastores: [
+        {
+          name: datastore,
+          capacityBytes: DATASTORE_CAPACITY,
+          freeBytes: DATASTORE_CAPACITY - provisioned,
+        },
+      ],
+    });
+  }
+  return { version: 1, site, hosts, vms };
+}
+
+interface VmSpec {
+  readonly role: SimRole;
+  readonly name: string;
+  readonly hostId: string;
+  readonly datastore: string;
+  readonly salt: string;
+  readonly site: string;
+  readonly running: boolean;
+  readonly ipHost: number;
+  readonly siteOctet: number;
+}
+
+function makeVm(rng: Prng, spec: VmSpec): Vm {
+  const { role, name, salt, site } = spec;
+  const nics: Nic[] = role.networks.map((network, i) => ({
+    name: `eth${i}`,
+    mac: macAddress(salt, site, name, i),
+    network,
+    ipAddress: `10.${spec.siteOctet}.${NETWORK_OCTETS[network] ?? 50}.${spec.ipHost}`,
+  }));
+  const disks = role.disksGiB.map(([min, max], i) => {
+    const diskName = `${name}-disk${i}`;
+    return {
+      diskId: `disk-${stableHex(salt, site, diskName).slice(0, 12)}`,
+      name: diskName,
+      sizeBytes: rng.int(min, max) * GiB,
+      datastore: spec.datastore,
+      location: simDiskLocation(spec.datastore, name, diskName),
+    };
+  });
+  return {
+    vmId: `vm-${stableHex(salt, site, name).slice(0, 12)}`,
+    name,
+    hostId: spec.hostId,
+    powerState: spec.running ? 'running' : 'stopped',
+    cpus: rng.pick(role.cpus),
+    memoryMiB: rng.pick(role.memoryMiB),
+    guestOs: rng.pick(role.guestOs),
+    nics,
+    disks,
+  };
+}
+
+/** A locally administered unicast MAC in QEMU's 52:54:00 range. */
+function macAddress(salt: string, site: string, vm: string, nic: number): string {
+  const hex = stableHex('mac', salt, site, vm, String(nic));
+  return `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
+}
+
+export function siteSlug(site: string): string {
+  const slug = site
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return slug === '' ? 'site' : slug;
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}

@@ -1,0 +1,71 @@
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Host, Vm } from '../../../app/protocol';
+import type { DataDirLayout } from '../../config/data-dir';
+import { readJsonFile } from '../../store/json-file';
+import type { HypervisorAdapter } from '../adapter';
+import { SimInventorySchema, type SimInventory } from './generator';
+import type { Logger } from '../../log';
+
+/** The embedded simulated hypervisor: its inventory is a state file, its disks sparse files. */
+export class SimHypervisor implements HypervisorAdapter {
+  readonly kind = 'sim' as const;
+  private inventory: SimInventory | undefined;
+
+  constructor(
+    private readonly layout: DataDirLayout,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const inventory = await readJsonFile(
+      this.layout.inventoryFile,
+      SimInventorySchema,
+      'sim inventory',
+    );
+    const missing: string[] = [];
+    for (const vm of inventory.vms) {
+      for (const disk of vm.disks) {
+        const path = resolve(this.layout.root, disk.location);
+        if (!(await exists(path))) missing.push(path);
+      }
+    }
+    if (missing.length > 0) this.log.warn({ missing }, 'sim disks are missing');
+    this.inventory = inventory;
+    this.log.info(
+      { hosts: inventory.hosts.length, vms: inventory.vms.length },
+      'sim hypervisor ready',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.inventory = undefined;
+  }
+
+  async listHosts(): Promise<Host[]> {
+    return structuredClone(this.loaded().hosts);
+  }
+
+  async listVms(filter: { readonly hostId?: string } = {}): Promise<Vm[]> {
+    return this.loaded()
+      .vms.filter((vm) => filter.hostId === undefined || vm.hostId === filter.hostId)
+      .map((vm) => ({
+        ...structuredClone(vm),
+        disks: vm.disks.map((d) => ({ ...d, location: resolve(this.layout.root, d.location) })),
+      }));
+  }
+
+  private loaded(): SimInventory {
+    if (this.inventory === undefined) throw new Error('sim hypervisor used before start()');
+    return this.inventory;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

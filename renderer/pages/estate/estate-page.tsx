@@ -1,0 +1,78 @@
+import Add from '@mui/icons-material/Add';
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import CircularProgress from '@mui/material/CircularProgress';
+import Stack from '@mui/material/Stack';
+import Typography from '@mui/material/Typography';
+import { useMemo } from 'react';
+import { ErrorAlert } from '../../components/error-alert';
+import { groupBySite, isEstateEmpty } from '../../lib/estate-groups';
+import { useAddAgentStore } from '../../stores/add-agent-store';
+import { selectLoadError, selectSnapshot, useEstateStore } from '../../stores/estate-store';
+import { AddAgentDialog } from './add-agent/add-agent-dialog';
+import { EmptyEstate } from './empty-estate';
+import { EstateSummary } from './estate-summary';
+import { SiteSection } from './site-section';
+
+/** Sites, their agents, hosts and VMs, live from the console's estate cache. */
+export function EstatePage() {
+  const snapshot = useEstateStore(selectSnapshot);
+  const loadError = useEstateStore(selectLoadError);
+  const refresh = useEstateStore((s) => s.refresh);
+  const openAddAgent = useAddAgentStore((s) => s.openDialog);
+  const groups = useMemo(() => (snapshot ? groupBySite(snapshot) : []), [snapshot]);
+  const empty = snapshot !== undefined && isEstateEmpty(snapshot);
+
+  return (
+    <Box>
+      <Stack direction="row" sx={{ alignItems: 'center', mb: 3, gap: 2 }}>
+        <Box sx={{ flexGrow: 1 }}>
+          <Typography variant="h1">Estate</Typography>
+          <Typography color="text.secondary">Sites, agents, hosts and virtual machines</Typography>
+        </Box>
+        {snapshot && !empty && (
+          <Button variant="contained" color="secondary" startIcon={<Add />} onClick={openAddAgent}>
+            Add agent
+          </Button>
+        )}
+      </Stack>
+
+      {loadError && (
+        <ErrorAlert
+          error={loadError}
+          title="Could not load the estate"
+          sx={{ mb: 3 }}
+          action={
+            <Button color="inherit" size="small" onClick={() => void refresh()}>
+              Try again
+            </Button>
+          }
+        />
+      )}
+
+      {snapshot === undefined && !loadError && (
+        <Stack
+          direction="row"
+          spacing={2}
+          sx={{ alignItems: 'center', py: 6, justifyContent: 'center' }}
+        >
+          <CircularProgress size={24} />
+          <Typography color="text.secondary">Loading the estate…</Typography>
+        </Stack>
+      )}
+
+      {empty && <EmptyEstate onAdd={openAddAgent} />}
+
+      {snapshot && !empty && (
+        <Stack spacing={3}>
+          <EstateSummary snapshot={snapshot} />
+          {groups.map((group) => (
+            <SiteSection key={group.key} group={group} />
+          ))}
+        </Stack>
+      )}
+
+      <AddAgentDialog />
+    </Box>
+  );
+}
