@@ -11,20 +11,30 @@ import tseslint from 'typescript-eslint';
  * A later config object replaces the rule for its files, so each folder lists its whole set.
  */
 const banned = {
-  main: { regex: '^(\\.{1,2}/)+main(/|$)', message: 'Import boundary: this part must not import main/ (see ARCHITECTURE.md).' },
-  agent: { regex: '^(\\.{1,2}/)+agent(/|$)', message: 'Import boundary: this part must not import agent/ (see ARCHITECTURE.md).' },
-  renderer: { regex: '^(\\.{1,2}/)+renderer(/|$)', message: 'Import boundary: only the renderer build imports renderer/.' },
-  node: { regex: '^node:', message: 'Import boundary: app/ is pure and runs everywhere; no Node built-ins.' },
+  main: {
+    regex: '^(\\.{1,2}/)+main(/|$)',
+    message: 'Import boundary: this part must not import main/ (see ARCHITECTURE.md).',
+  },
+  agent: {
+    regex: '^(\\.{1,2}/)+agent(/|$)',
+    message: 'Import boundary: this part must not import agent/ (see ARCHITECTURE.md).',
+  },
+  renderer: {
+    regex: '^(\\.{1,2}/)+renderer(/|$)',
+    message: 'Import boundary: only the renderer build imports renderer/.',
+  },
+  node: {
+    regex: '^node:',
+    message: 'Import boundary: app/ is pure and runs everywhere; no Node built-ins.',
+  },
 };
 const electron = {
   name: 'electron',
-  message: 'Import boundary: only main/electron/ may import electron (main/services runs under plain Node).',
+  message:
+    'Import boundary: only main/electron/ may import electron (main/services runs under plain Node).',
 };
 const boundary = (/** @type {Array<keyof typeof banned>} */ parts) => ({
-  'no-restricted-imports': [
-    'error',
-    { paths: [electron], patterns: parts.map((p) => banned[p]) },
-  ],
+  'no-restricted-imports': ['error', { paths: [electron], patterns: parts.map((p) => banned[p]) }],
 });
 
 export default defineConfig([
@@ -61,10 +71,16 @@ export default defineConfig([
           ],
         },
       ],
-      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
+      '@typescript-eslint/no-misused-promises': [
+        'error',
+        { checksVoidReturn: { attributes: false } },
+      ],
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-restricted-imports': ['error', { paths: [electron] }],
     },
   },

@@ -20,15 +20,23 @@ const total = Number(values.requests);
 const dir = mkdtempSync(join(tmpdir(), 'tideline-bench-'));
 const agentBin = join(root, 'bin/tideline-agent.mjs');
 
-const init = spawnSync(process.execPath, [agentBin, 'init', '--data-dir', join(dir, 'agent'), '--site', 'Bench'], {
-  encoding: 'utf8',
-});
+const init = spawnSync(
+  process.execPath,
+  [agentBin, 'init', '--data-dir', join(dir, 'agent'), '--site', 'Bench'],
+  {
+    encoding: 'utf8',
+  },
+);
 const token = init.stdout.match(/^token: (\S+)$/m)?.[1];
 if (init.status !== 0 || !token) throw new Error(`init failed: ${init.stderr}`);
 
-const agent = spawn(process.execPath, [agentBin, 'run', '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const agent = spawn(
+  process.execPath,
+  [agentBin, 'run', '--data-dir', join(dir, 'agent'), '--listen', '127.0.0.1:0'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 const agentPort = await new Promise((resolve, reject) => {
   const lines = createInterface({ input: agent.stdout });
   lines.on('line', (line) => {
@@ -72,7 +80,14 @@ function measure(ws, depth, frame) {
 const request = (id) => `{"jsonrpc":"2.0","id":${id},"method":"site.details"}`;
 const client = await connect(agentPort, { Authorization: `Bearer ${token}` });
 const helloReply = new Promise((resolve) => client.once('message', resolve));
-client.send(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'hello', params: { protocolVersion: 1, client: { product: 'bench', version: '1' } } }));
+client.send(
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'hello',
+    params: { protocolVersion: 1, client: { product: 'bench', version: '1' } },
+  }),
+);
 await helloReply;
 const sample = await new Promise((resolve) => {
   client.once('message', (data) => resolve(String(data)));
@@ -80,7 +95,10 @@ const sample = await new Promise((resolve) => {
 });
 
 // The anchor answers with the agent's own reply, so both move the same bytes.
-const tls = { key: readFileSync(join(dir, 'agent/tls/key.pem')), cert: readFileSync(join(dir, 'agent/tls/cert.pem')) };
+const tls = {
+  key: readFileSync(join(dir, 'agent/tls/key.pem')),
+  cert: readFileSync(join(dir, 'agent/tls/cert.pem')),
+};
 const https = createServer(tls);
 const wss = new WebSocketServer({ server: https });
 wss.on('connection', (ws) => ws.on('message', () => ws.send(sample)));

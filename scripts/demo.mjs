@@ -122,7 +122,10 @@ function setSiteDetails(port, agent, site) {
       rejectUnauthorized: false,
     });
     const calls = [
-      { method: 'hello', params: { protocolVersion: 1, client: { product: 'tideline-demo', version: '1' } } },
+      {
+        method: 'hello',
+        params: { protocolVersion: 1, client: { product: 'tideline-demo', version: '1' } },
+      },
       { method: 'site.setDetails', params: { location: site.location, contact: site.contact } },
     ];
     let next = 0;
@@ -148,16 +151,27 @@ async function main() {
   }
   mkdirSync(dataDir, { recursive: true });
   const statePath = join(dataDir, 'lab.json');
-  const state = existsSync(statePath) ? JSON.parse(readFileSync(statePath, 'utf8')) : { agents: {} };
+  const state = existsSync(statePath)
+    ? JSON.parse(readFileSync(statePath, 'utf8'))
+    : { agents: {} };
   const fresh = new Set();
 
   for (const site of lab.sites) {
     const dir = join(dataDir, 'agents', site.slug);
     if (state.agents[site.slug] !== undefined) continue;
     if (existsSync(dir)) {
-      throw new Error(`${dir} exists but ${statePath} has no token for it; delete ${dataDir} to start over`);
+      throw new Error(
+        `${dir} exists but ${statePath} has no token for it; delete ${dataDir} to start over`,
+      );
     }
-    const init = await runToEnd(['bin/tideline-agent.mjs', 'init', '--data-dir', dir, '--site', site.name]);
+    const init = await runToEnd([
+      'bin/tideline-agent.mjs',
+      'init',
+      '--data-dir',
+      dir,
+      '--site',
+      site.name,
+    ]);
     const token = init.out.match(/^token: (\S+)$/m)?.[1];
     const fingerprint = init.out.match(/^fingerprint: (\S+)$/m)?.[1];
     if (init.code !== 0 || !token || !fingerprint) {
@@ -183,10 +197,16 @@ async function main() {
       listeningPort,
       join(dataDir, 'logs', `${site.slug}.stderr.log`),
     ).catch((err) => {
-      throw new Error(`${err.message}; is port ${port} in use (another demo running)? Try --base-port`);
+      throw new Error(
+        `${err.message}; is port ${port} in use (another demo running)? Try --base-port`,
+      );
     });
     if (fresh.has(site.slug)) await setSiteDetails(actual, agent, site);
-    seed.push({ address: `127.0.0.1:${actual}`, token: agent.token, fingerprint: agent.fingerprint });
+    seed.push({
+      address: `127.0.0.1:${actual}`,
+      token: agent.token,
+      fingerprint: agent.fingerprint,
+    });
     started.push({ site, port: actual, agent });
   }
   const seedPath = join(dataDir, 'console-seed.json');
@@ -195,7 +215,9 @@ async function main() {
 
   console.log('\nTideline demo lab');
   for (const { site, port, agent } of started) {
-    console.log(`  ${site.name.padEnd(14)} wss://127.0.0.1:${port}/  fingerprint ${agent.fingerprint}`);
+    console.log(
+      `  ${site.name.padEnd(14)} wss://127.0.0.1:${port}/  fingerprint ${agent.fingerprint}`,
+    );
   }
   console.log(`  data: ${dataDir} (logs in ${join(dataDir, 'logs')} and each agent's folder)`);
 
@@ -208,7 +230,8 @@ async function main() {
     }).catch(() => stopAll(0)); // closing the window stops the lab
     return;
   }
-  if (!opts.browser) console.log('  console: Electron is not installed here, serving it to a browser');
+  if (!opts.browser)
+    console.log('  console: Electron is not installed here, serving it to a browser');
   const { value: url } = await startChild(
     process.execPath,
     ['dist/main/web.mjs', '--settings-dir', settingsDir, '--seed', seedPath, '--port', opts.port],
@@ -219,7 +242,9 @@ async function main() {
   const desktop = process.env.DISPLAY || process.env.WAYLAND_DISPLAY;
   if (!opts['no-open'] && desktop && !process.env.CI) {
     // The link is single-use: once the browser opened it, the printed one is spent.
-    spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+    spawn('xdg-open', [url], { stdio: 'ignore', detached: true })
+      .on('error', () => undefined)
+      .unref();
     console.log('(opened in your browser; Ctrl+C stops the lab)');
   } else {
     console.log('(open it once in a browser; Ctrl+C stops the lab)');

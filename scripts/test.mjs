@@ -87,9 +87,17 @@ async function nodeSuite(suite, dir) {
 async function e2eSuite() {
   const results = join(artifacts, 'e2e', 'results.json');
   rmSync(results, { force: true });
-  const playwright = [join(root, 'node_modules/@playwright/test/cli.js'), 'test', '-c', 'e2e/playwright.config.ts'];
+  const playwright = [
+    join(root, 'node_modules/@playwright/test/cli.js'),
+    'test',
+    '-c',
+    'e2e/playwright.config.ts',
+  ];
   // Electron needs a display; headless Chromium does not.
-  const xvfb = !process.env.DISPLAY && findElectronBinary() && (await run('sh', ['-c', 'command -v xvfb-run >/dev/null'])) === 0;
+  const xvfb =
+    !process.env.DISPLAY &&
+    findElectronBinary() &&
+    (await run('sh', ['-c', 'command -v xvfb-run >/dev/null'])) === 0;
   const code = xvfb
     ? await run('xvfb-run', ['-a', process.execPath, ...playwright])
     : await run(process.execPath, playwright);
@@ -119,8 +127,10 @@ if (!values['no-build']) {
     process.exit(1);
   }
 }
-if (want('typecheck')) await checkStep('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-b']);
-if (want('lint')) await checkStep('lint', process.execPath, ['node_modules/eslint/bin/eslint.js', '.']);
+if (want('typecheck'))
+  await checkStep('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-b']);
+if (want('lint'))
+  await checkStep('lint', process.execPath, ['node_modules/eslint/bin/eslint.js', '.']);
 if (want('unit')) await nodeSuite('unit', 'test/unit');
 if (want('integration')) await nodeSuite('integration', 'test/integration');
 if (want('e2e')) await e2eSuite();

@@ -64,7 +64,9 @@ export class RpcClient<T extends MethodTable, N extends NotificationTable> {
     }
     const checked = spec.params.safeParse(params);
     if (!checked.success) {
-      return Promise.reject(schemaError('INVALID_PARAMS', `Invalid params for ${method}`, checked.error));
+      return Promise.reject(
+        schemaError('INVALID_PARAMS', `Invalid params for ${method}`, checked.error),
+      );
     }
     const id = this.nextId++;
     const frame: Record<string, unknown> = { jsonrpc: '2.0', id, method };
@@ -76,7 +78,9 @@ export class RpcClient<T extends MethodTable, N extends NotificationTable> {
         timeoutMs > 0 && timers
           ? timers.set(timeoutMs, () => {
               this.pending.delete(id);
-              reject(new TidelineError('TIMEOUT', `${method} got no answer within ${timeoutMs} ms`));
+              reject(
+                new TidelineError('TIMEOUT', `${method} got no answer within ${timeoutMs} ms`),
+              );
             })
           : undefined;
       this.pending.set(id, {
@@ -98,7 +102,10 @@ export class RpcClient<T extends MethodTable, N extends NotificationTable> {
     });
   }
 
-  on<K extends keyof N & string>(event: K, listener: (params: z.output<N[K]>) => void): Unsubscribe {
+  on<K extends keyof N & string>(
+    event: K,
+    listener: (params: z.output<N[K]>) => void,
+  ): Unsubscribe {
     let set = this.listeners.get(event);
     if (set === undefined) this.listeners.set(event, (set = new Set()));
     const l = listener as Listener;
@@ -164,7 +171,8 @@ export class RpcClient<T extends MethodTable, N extends NotificationTable> {
   }
 
   private handleNotification(frame: { method: unknown; params?: unknown }): void {
-    if (typeof frame.method !== 'string') return this.protocolError('Notification without a method');
+    if (typeof frame.method !== 'string')
+      return this.protocolError('Notification without a method');
     const schema = Object.hasOwn(this.notifications, frame.method)
       ? this.notifications[frame.method]
       : undefined;

@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { AgentIdentitySchema } from './agent-api';
 import { AddressSchema, FingerprintSchema, IdSchema } from './common';
 import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from './inventory';
-import { NoParams, method, type DomainApi, type EventApi, type NotificationTable } from './method-table';
+import {
+  NoParams,
+  method,
+  type DomainApi,
+  type EventApi,
+  type NotificationTable,
+} from './method-table';
 import type { ErrorCodeName } from '../errors';
 
 /**
@@ -93,7 +99,11 @@ export const consoleMethods = {
     'Fetch the certificate an agent presents, for the admin to confirm; sends no token.',
   ),
   'agents.add': method(
-    z.strictObject({ address: AddressSchema, token: AgentTokenSchema, fingerprint: FingerprintSchema }),
+    z.strictObject({
+      address: AddressSchema,
+      token: AgentTokenSchema,
+      fingerprint: FingerprintSchema,
+    }),
     AgentViewSchema,
     'Pin the confirmed fingerprint, connect with the token, and keep the agent in settings.',
   ),

@@ -36,17 +36,22 @@ export function consoleApiFromBridge(bridge: TidelineBridge): ConsoleApi {
     const fn = groups[name.slice(0, dot)]?.[name.slice(dot + 1)];
     if (fn === undefined) throw new TidelineError('METHOD_NOT_FOUND', `The console has no ${name}`);
     const checked = consoleMethods[name].params.safeParse(params);
-    if (!checked.success) throw schemaError('INVALID_PARAMS', `Invalid params for ${name}`, checked.error);
+    if (!checked.success)
+      throw schemaError('INVALID_PARAMS', `Invalid params for ${name}`, checked.error);
     const envelope = await fn(checked.data);
     if (!envelope.ok) {
       throw errorFromWire({
         code: -32603,
         message: envelope.error.message,
-        data: { ...(isRecord(envelope.error.data) ? envelope.error.data : {}), code: envelope.error.code },
+        data: {
+          ...(isRecord(envelope.error.data) ? envelope.error.data : {}),
+          code: envelope.error.code,
+        },
       });
     }
     const result = consoleMethods[name].result.safeParse(envelope.result);
-    if (!result.success) throw schemaError('INVALID_RESULT', `Unexpected result from ${name}`, result.error);
+    if (!result.success)
+      throw schemaError('INVALID_RESULT', `Unexpected result from ${name}`, result.error);
     return result.data;
   });
   return {

@@ -1,5 +1,12 @@
 import { TidelineError, toTidelineError } from '../errors';
-import { RequestIdSchema, RequestSchema, failure, schemaError, success, type Response } from './jsonrpc';
+import {
+  RequestIdSchema,
+  RequestSchema,
+  failure,
+  schemaError,
+  success,
+  type Response,
+} from './jsonrpc';
 import type { MethodTable, NotificationTable, ParamsOut, ResultIn } from './method-table';
 import type { z } from 'zod';
 

@@ -26,7 +26,12 @@ export const HypervisorKindSchema = z.enum(['sim', 'libvirt']);
 export type HypervisorKind = z.infer<typeof HypervisorKindSchema>;
 
 /** Whether a host runs a Tideline agent (deploying over SSH moves it through these). */
-export const AgentStateSchema = z.enum(['installed', 'installing', 'uninstalling', 'not-installed']);
+export const AgentStateSchema = z.enum([
+  'installed',
+  'installing',
+  'uninstalling',
+  'not-installed',
+]);
 
 export const DatastoreSchema = z.object({
   name: IdSchema,

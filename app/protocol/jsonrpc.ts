@@ -60,7 +60,11 @@ export function errorFromWire(error: ErrorObject): TidelineError {
       ? (named as keyof typeof ErrorCodes)
       : errorCodeName(error.code);
   if (data) delete data['code'];
-  return new TidelineError(code, error.message, data && Object.keys(data).length ? data : undefined);
+  return new TidelineError(
+    code,
+    error.message,
+    data && Object.keys(data).length ? data : undefined,
+  );
 }
 
 /** `a.b[0].c` style path of a schema issue, for error messages an admin can act on. */

@@ -4,7 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules', 'electron');
+const pkgDir = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'node_modules',
+  'electron',
+);
 
 /** @returns {string | undefined} the executable, or undefined when none is installed */
 export function findElectronBinary() {

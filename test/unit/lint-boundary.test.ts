@@ -42,6 +42,10 @@ for (const [path, source, expected] of cases) {
   test(`${expected ? 'refuses' : 'allows'} ${source} in ${path.split('/__')[0]}`, async () => {
     const messages = await lint(path, `${source}\nexport {};\n`);
     if (expected === null) assert.deepEqual(messages, []);
-    else assert.ok(messages.some((m) => expected.test(m)), `got: ${messages.join(' | ') || 'nothing'}`);
+    else
+      assert.ok(
+        messages.some((m) => expected.test(m)),
+        `got: ${messages.join(' | ') || 'nothing'}`,
+      );
   });
 }

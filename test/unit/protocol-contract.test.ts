@@ -44,7 +44,9 @@ function fakeBridge(answers: Record<string, BridgeEnvelope>): TidelineBridge {
   for (const name of Object.keys(consoleMethods)) {
     const [g, m] = name.split('.') as [string, string];
     (bridge[g] ??= {})[m] = () =>
-      Promise.resolve(answers[name] ?? { ok: false, error: { code: 'UNAVAILABLE', message: 'no' } });
+      Promise.resolve(
+        answers[name] ?? { ok: false, error: { code: 'UNAVAILABLE', message: 'no' } },
+      );
   }
   return { ...bridge, on: () => () => undefined } as unknown as TidelineBridge;
 }

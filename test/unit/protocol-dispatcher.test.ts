@@ -5,7 +5,11 @@ import { TidelineError } from '../../app/errors';
 import { Dispatcher, NoParams, method, type Handlers } from '../../app/protocol';
 
 const table = {
-  'demo.echo': method(z.strictObject({ text: z.string().max(10) }), z.object({ text: z.string() }), 'echo'),
+  'demo.echo': method(
+    z.strictObject({ text: z.string().max(10) }),
+    z.object({ text: z.string() }),
+    'echo',
+  ),
   'demo.nested': method(
     z.strictObject({ vms: z.array(z.strictObject({ name: z.string().min(1) })) }),
     z.number(),
@@ -38,7 +42,10 @@ const call = async (d: Dispatcher<typeof table, Ctx>, text: string) => {
 };
 
 test('answers a valid request with its result', async () => {
-  const res = await call(dispatcher(), '{"jsonrpc":"2.0","id":1,"method":"demo.echo","params":{"text":"hi"}}');
+  const res = await call(
+    dispatcher(),
+    '{"jsonrpc":"2.0","id":1,"method":"demo.echo","params":{"text":"hi"}}',
+  );
   assert.deepEqual(res, { jsonrpc: '2.0', id: 1, result: { text: 'hi' } });
 });
 
@@ -61,7 +68,11 @@ test('invalid params are -32602 with the path of the bad field', async () => {
     dispatcher(),
     '{"jsonrpc":"2.0","id":2,"method":"demo.nested","params":{"vms":[{"name":"a"},{"name":""}]}}',
   );
-  const error = res?.['error'] as { code: number; message: string; data: { path: string; code: string } };
+  const error = res?.['error'] as {
+    code: number;
+    message: string;
+    data: { path: string; code: string };
+  };
   assert.equal(error.code, -32602);
   assert.equal(error.data.path, 'vms[1].name');
   assert.equal(error.data.code, 'INVALID_PARAMS');
@@ -69,7 +80,10 @@ test('invalid params are -32602 with the path of the bad field', async () => {
 });
 
 test('unknown fields are refused, not ignored', async () => {
-  const res = await call(dispatcher(), '{"jsonrpc":"2.0","id":3,"method":"demo.echo","params":{"text":"a","x":1}}');
+  const res = await call(
+    dispatcher(),
+    '{"jsonrpc":"2.0","id":3,"method":"demo.echo","params":{"text":"a","x":1}}',
+  );
   assert.equal((res?.['error'] as { code: number }).code, -32602);
 });
 
@@ -89,7 +103,11 @@ test('a batch with garbage answers each item on its own', async () => {
     ]),
     ctx,
   );
-  const res = JSON.parse(out ?? '[]') as { id: unknown; result?: unknown; error?: { code: number } }[];
+  const res = JSON.parse(out ?? '[]') as {
+    id: unknown;
+    result?: unknown;
+    error?: { code: number };
+  }[];
   assert.equal(res.length, 3, 'the notification gets no response');
   assert.deepEqual(res[0], { jsonrpc: '2.0', id: 1, result: { text: 'ok' } });
   assert.equal(res[1]?.error?.code, -32600);
@@ -99,7 +117,9 @@ test('a batch with garbage answers each item on its own', async () => {
 test('empty and oversized batches are refused whole', async () => {
   const empty = await call(dispatcher(), '[]');
   assert.equal((empty?.['error'] as { code: number }).code, -32600);
-  const big = JSON.stringify(Array.from({ length: 5 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'demo.fail' })));
+  const big = JSON.stringify(
+    Array.from({ length: 5 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'demo.fail' })),
+  );
   const res = await call(dispatcher(), big);
   assert.match((res?.['error'] as { message: string }).message, /batch of 5 .* limit of 4/);
 });
