@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The test command: build, typecheck, lint, unit, integration and end-to-end suites, then one
 // closing line "N passed, N failed, N skipped" counting every test of every suite (the
-// typecheck and lint steps count as one test each).
+// typecheck, lint and format steps count as one test each).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -17,7 +17,7 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean' },
   },
 });
-const suites = ['typecheck', 'lint', 'unit', 'integration', 'e2e'];
+const suites = ['typecheck', 'lint', 'format', 'unit', 'integration', 'e2e'];
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 for (const s of only ?? []) {
   if (!suites.includes(s)) {
@@ -131,6 +131,13 @@ if (want('typecheck'))
   await checkStep('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-b']);
 if (want('lint'))
   await checkStep('lint', process.execPath, ['node_modules/eslint/bin/eslint.js', '.']);
+if (want('format')) {
+  await checkStep('format', process.execPath, [
+    'node_modules/prettier/bin/prettier.cjs',
+    '--check',
+    '.',
+  ]);
+}
 if (want('unit')) await nodeSuite('unit', 'test/unit');
 if (want('integration')) await nodeSuite('integration', 'test/integration');
 if (want('e2e')) await e2eSuite();

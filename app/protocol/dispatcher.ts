@@ -70,33 +70,46 @@ export class Dispatcher<T extends MethodTable, C> {
     }
     const request = parsed.data;
     const isNotification = request.id === undefined;
-    const id = request.id ?? null;
-    const spec = Object.hasOwn(this.table, request.method) ? this.table[request.method] : undefined;
-    if (spec === undefined) {
+    try {
+      const result = await this.invoke(request.method, request.params, ctx);
+      return isNotification ? undefined : success(request.id ?? null, result);
+    } catch (err) {
       if (isNotification) return undefined;
-      const msg = `Method not found: "${request.method}" is not a method of this API`;
-      return failure(id, new TidelineError('METHOD_NOT_FOUND', msg, { method: request.method }));
+      return failure(request.id ?? null, toTidelineError(err));
+    }
+  }
+
+  /**
+   * One call by name, outside any envelope: guard, params checked against the table, handler,
+   * result checked against the table. Throws TidelineErrors only; transports that are not
+   * JSON-RPC (Electron IPC) use this so every transport validates the same way.
+   */
+  async invoke(method: string, rawParams: unknown, ctx: C): Promise<unknown> {
+    const spec = Object.hasOwn(this.table, method) ? this.table[method] : undefined;
+    if (spec === undefined) {
+      const msg = `Method not found: "${method}" is not a method of this API`;
+      throw new TidelineError('METHOD_NOT_FOUND', msg, { method });
     }
     try {
-      this.options.guard?.(request.method, ctx);
-      const params = spec.params.safeParse(request.params);
+      this.options.guard?.(method, ctx);
+      const params = spec.params.safeParse(rawParams);
       if (!params.success) {
-        throw schemaError('INVALID_PARAMS', `Invalid params for ${request.method}`, params.error);
+        throw schemaError('INVALID_PARAMS', `Invalid params for ${method}`, params.error);
       }
-      const handler = this.handlers[request.method as keyof T];
+      const handler = this.handlers[method as keyof T];
       const raw: unknown = await handler(params.data as ParamsOut<T, keyof T>, ctx);
       const result = spec.result.safeParse(raw);
       if (!result.success) {
         this.options.onInternalError?.(
-          schemaError('INVALID_RESULT', `Result of ${request.method}`, result.error),
-          request.method,
+          schemaError('INVALID_RESULT', `Result of ${method}`, result.error),
+          method,
         );
-        throw new TidelineError('INTERNAL_ERROR', `Internal error in ${request.method}`);
+        throw new TidelineError('INTERNAL_ERROR', `Internal error in ${method}`);
       }
-      return isNotification ? undefined : success(id, result.data);
+      return result.data;
     } catch (err) {
-      if (!(err instanceof TidelineError)) this.options.onInternalError?.(err, request.method);
-      return isNotification ? undefined : failure(id, toTidelineError(err));
+      if (!(err instanceof TidelineError)) this.options.onInternalError?.(err, method);
+      throw toTidelineError(err);
     }
   }
 }

@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { app, session } from 'electron';
+import { ConsoleCore } from '../services/console-core';
+import { parseSeed, readSeedFile, type SeedEntry } from '../services/settings/seed';
+import { drop } from '../services/util/drop';
+import { createLogger } from '../services/util/log';
+import { APP_URL, registerAppScheme, serveRenderer } from './app-protocol';
+import { registerConsoleIpc } from './ipc';
+import { safeStorageSecretBox } from './secrets';
+import { openElectronSettings } from './settings';
+import { createMainWindow, hardenWebContents } from './window';
+
+/**
+ * Electron entry (bundled to dist/main/electron.mjs). Env overrides for tests and the demo:
+ * TIDELINE_SETTINGS_DIR (default: userData), TIDELINE_SEED (a seed file path, or its JSON).
+ */
+const here = fileURLToPath(new URL('.', import.meta.url));
+const logger = createLogger('tideline-console');
+
+function seedEntries(value: string | undefined): SeedEntry[] {
+  if (value === undefined || value.trim() === '') return [];
+  return value.trim().startsWith('[') ? parseSeed(value, 'TIDELINE_SEED') : readSeedFile(value);
+}
+
+async function start(): Promise<void> {
+  const dir = process.env['TIDELINE_SETTINGS_DIR'] || app.getPath('userData');
+  const core = new ConsoleCore({
+    settings: openElectronSettings(dir, safeStorageSecretBox(logger)),
+    mode: 'electron',
+    logger,
+  });
+  core.seed(seedEntries(process.env['TIDELINE_SEED']));
+  core.start();
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) =>
+    callback(false),
+  );
+  serveRenderer(join(here, '../renderer'));
+  const win = createMainWindow({ preload: join(here, 'preload.cjs'), url: APP_URL, logger });
+  const unregister = registerConsoleIpc(core, win, logger);
+  win.on('closed', unregister);
+  app.once('will-quit', (event) => {
+    event.preventDefault();
+    drop(core.stop().finally(() => app.exit(0)));
+  });
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.enableSandbox();
+  registerAppScheme();
+  app.on('web-contents-created', (_event, contents) => hardenWebContents(contents));
+  app.on('window-all-closed', () => app.quit());
+  drop(app.whenReady().then(start), (err) => {
+    logger.fatal({ err }, 'the console could not start');
+    app.exit(1);
+  });
+}

@@ -1,0 +1,20 @@
+import { mkdirSync } from 'node:fs';
+import Store from 'electron-store';
+import type { SecretBox } from '../services/settings/secret-box';
+import { SETTINGS_NAME, settingsFileOptions } from '../services/settings/settings-schema';
+import {
+  openSettings,
+  type JsonFile,
+  type SettingsStore,
+} from '../services/settings/settings-store';
+
+/** The same settings file as browser mode (conf), through electron-store with the same options. */
+export function openElectronSettings(dir: string, box: SecretBox): SettingsStore {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const store = new Store<Record<string, unknown>>({
+    ...settingsFileOptions(dir),
+    name: SETTINGS_NAME,
+  });
+  const file: JsonFile = store;
+  return openSettings(file, box);
+}

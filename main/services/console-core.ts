@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { TidelineError } from '../../app/errors';
+import type {
+  AgentView,
+  CertificateInfo,
+  ConsoleMethods,
+  EstateSnapshot,
+  Handlers,
+  SiteDetailsPatch,
+  SiteView,
+} from '../../app/protocol';
+import {
+  AgentConnection,
+  type AgentEntry,
+  type ConnectionOptions,
+} from './agents/agent-connection';
+import type { BackoffOptions } from './agents/backoff';
+import { addRefused } from './agents/errors';
+import { probeCertificate } from './agents/tls';
+import { createConsoleHandlers } from './console-handlers';
+import { EstateCache } from './estate/estate-cache';
+import type { SeedEntry } from './settings/seed';
+import type { SettingsStore } from './settings/settings-store';
+import { systemClock, type Clock } from './util/clock';
+import { silentLogger, type Logger } from './util/log';
+import { CONSOLE_VERSION } from './version';
+
+export interface ConsoleCoreOptions {
+  readonly settings: SettingsStore;
+  readonly mode: 'electron' | 'browser';
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly connectTimeoutMs?: number;
+  readonly callTimeoutMs?: number;
+  readonly heartbeatMs?: number;
+  readonly backoff?: BackoffOptions;
+  /** Delay that coalesces bursts of changes into one estate.changed (default 50 ms). */
+  readonly coalesceMs?: number;
+}
+
+export type ConsoleEvents = { 'estate.changed': [EstateSnapshot] };
+
+/**
+ * The console core: the agents in settings, one connection each, the estate they report, and
+ * the ConsoleApi handlers both shells serve. Runs under plain Node (no electron import).
+ */
+export class ConsoleCore {
+  readonly events = new EventEmitter<ConsoleEvents>();
+  readonly handlers: Handlers<ConsoleMethods, unknown>;
+  private readonly connections = new Map<string, AgentConnection>();
+  private readonly adding = new Set<string>();
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly estate: EstateCache;
+  private started = false;
+
+  constructor(private readonly options: ConsoleCoreOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.clock = options.clock ?? systemClock;
+    this.estate = new EstateCache(this.clock, this.logger, options.coalesceMs);
+    this.events.setMaxListeners(100); // one per open browser tab or window
+    this.handlers = createConsoleHandlers(
+      this,
+      { version: CONSOLE_VERSION, mode: options.mode },
+      this.logger,
+    );
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.estate.on('estate.changed', (s) => this.events.emit('estate.changed', s));
+    for (const stored of this.options.settings.agents()) {
+      const { token, ...rest } = stored;
+      const connection = this.connection({ ...rest, token: token ?? '' });
+      this.connections.set(stored.key, connection);
+      this.estate.attach(connection);
+      if (token !== undefined) connection.start();
+      else connection.block('unauthorized', unreadableToken(stored.address));
+    }
+    this.logger.info(
+      { agents: this.connections.size, settings: this.options.settings.path },
+      'console core started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    for (const connection of this.connections.values()) {
+      try {
+        connection.stop();
+      } catch (err) {
+        this.logger.warn({ err, key: connection.key }, 'stopping an agent connection failed');
+      }
+    }
+    this.connections.clear();
+    this.estate.close();
+    this.estate.removeAllListeners();
+    await Promise.resolve();
+  }
+
+  snapshot(): EstateSnapshot {
+    return this.estate.snapshot();
+  }
+
+  /** Adds pre-trusted agents (demo lab); an address already known with the same pin and token is left alone. */
+  seed(entries: readonly SeedEntry[]): void {
+    for (const entry of entries) {
+      const known = this.options.settings.agents().find((a) => a.address === entry.address);
+      if (known && known.fingerprint === entry.fingerprint && known.token === entry.token) continue;
+      const key = known?.key ?? randomUUID();
+      this.options.settings.saveAgent({
+        ...entry,
+        key,
+        addedAt: known?.addedAt ?? this.clock.now(),
+      });
+      this.logger.info(
+        { key, address: entry.address },
+        known ? 'seeded agent updated' : 'seeded agent added',
+      );
+      if (!this.started) continue;
+      this.forget(key);
+      this.track(this.connection({ ...entry, key })).start();
+    }
+  }
+
+  probe(address: string): Promise<CertificateInfo> {
+    return probeCertificate(address, { timeoutMs: this.options.connectTimeoutMs ?? 10_000 });
+  }
+
+  async addAgent(params: {
+    address: string;
+    token: string;
+    fingerprint: string;
+  }): Promise<AgentView> {
+    const { address } = params;
+    if (
+      this.adding.has(address) ||
+      [...this.connections.values()].some((c) => c.entry.address === address)
+    ) {
+      throw new TidelineError('ALREADY_EXISTS', `The agent at ${address} is already added.`, {
+        address,
+      });
+    }
+    this.adding.add(address);
+    const connection = this.connection({ ...params, key: randomUUID() });
+    try {
+      await connection.connectOnce().catch((err: unknown) => {
+        throw addRefused(err, params.fingerprint);
+      });
+      if (!this.started) throw new TidelineError('UNAVAILABLE', 'The console is shutting down.');
+      const agentId = connection.agentIdentity?.agentId;
+      const twin = [...this.connections.values()].find((c) => c.agentIdentity?.agentId === agentId);
+      if (twin !== undefined) {
+        const msg = `This agent is already added as ${twin.entry.address}.`;
+        throw new TidelineError('ALREADY_EXISTS', msg, { address, key: twin.key });
+      }
+      this.options.settings.saveAgent({ ...connection.entry, addedAt: this.clock.now() });
+    } catch (err) {
+      connection.stop();
+      this.estate.detach(connection.key);
+      throw err;
+    } finally {
+      this.adding.delete(address);
+    }
+    this.track(connection).enableRetry();
+    this.logger.info({ key: connection.key, address }, 'agent added');
+    return connection.view();
+  }
+
+  removeAgent(key: string): { removed: true } {
+    const connection = this.find(key);
+    this.forget(key);
+    this.options.settings.removeAgent(key);
+    this.logger.info({ key, address: connection.entry.address }, 'agent removed');
+    return { removed: true };
+  }
+
+  reconnect(key: string): Promise<AgentView> {
+    return this.find(key).reconnect();
+  }
+
+  async setSiteDetails(siteId: string, patch: SiteDetailsPatch): Promise<SiteView> {
+    const site = this.snapshot().sites.find((s) => s.siteId === siteId);
+    if (site === undefined) {
+      throw new TidelineError('NOT_FOUND', `No agent of site ${siteId} is known to this console.`, {
+        siteId,
+      });
+    }
+    const via = site.agentKeys.map((k) => this.connections.get(k)).find((c) => c?.isConnected);
+    if (via === undefined) {
+      const msg = `No agent of site "${site.name}" is connected right now; try again once one is.`;
+      throw new TidelineError('UNAVAILABLE', msg, { siteId });
+    }
+    const details = await via.call('site.setDetails', patch);
+    this.estate.setSite(via.key, details);
+    const updated = this.snapshot().sites.find((s) => s.siteId === details.siteId);
+    return updated ?? { ...details, agentKeys: [via.key] };
+  }
+
+  private find(key: string): AgentConnection {
+    const connection = this.connections.get(key);
+    if (connection === undefined)
+      throw new TidelineError('NOT_FOUND', `No agent with key ${key}.`, { key });
+    return connection;
+  }
+
+  private connection(entry: AgentEntry): AgentConnection {
+    const options: ConnectionOptions = {
+      clock: this.clock,
+      logger: this.logger,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
+      callTimeoutMs: this.options.callTimeoutMs ?? 15_000,
+      heartbeatMs: this.options.heartbeatMs ?? 15_000,
+      initialize: (c) => this.estate.load(c),
+      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+    };
+    return new AgentConnection(entry, options);
+  }
+
+  private track(connection: AgentConnection): AgentConnection {
+    this.connections.set(connection.key, connection);
+    this.estate.attach(connection);
+    return connection;
+  }
+
+  private forget(key: string): void {
+    const connection = this.connections.get(key);
+    if (connection === undefined) return;
+    connection.stop();
+    this.connections.delete(key);
+    this.estate.detach(key);
+  }
+}
+
+function unreadableToken(address: string): TidelineError {
+  return new TidelineError(
+    'UNAUTHORIZED',
+    `The saved token of the agent at ${address} cannot be read here (it was sealed by another ` +
+      'keychain or shell). Remove the agent and add it again.',
+    { address },
+  );
+}

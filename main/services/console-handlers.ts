@@ -1,0 +1,42 @@
+import { toTidelineError, isTidelineError } from '../../app/errors';
+import type { ConsoleInfo, ConsoleMethods, Handlers } from '../../app/protocol';
+import type { ConsoleCore } from './console-core';
+import type { Logger } from './util/log';
+
+/**
+ * The ConsoleApi's server side, one function per method of consoleMethods. Params arrive
+ * validated (Dispatcher, IPC); anything thrown that is not a TidelineError is a bug: it is
+ * logged here and the UI only sees a generic INTERNAL_ERROR, never a stack trace.
+ */
+export function createConsoleHandlers(
+  core: ConsoleCore,
+  info: ConsoleInfo,
+  logger: Logger,
+): Handlers<ConsoleMethods, unknown> {
+  const guard =
+    <P, R>(name: string, fn: (params: P) => Promise<R> | R) =>
+    async (params: P): Promise<R> => {
+      try {
+        return await fn(params);
+      } catch (err) {
+        if (!isTidelineError(err)) logger.error({ err, method: name }, 'console method failed');
+        throw toTidelineError(err, `Internal error in ${name}`);
+      }
+    };
+  return {
+    'console.info': guard('console.info', () => info),
+    'agents.probe': guard('agents.probe', (p: { address: string }) => core.probe(p.address)),
+    'agents.add': guard(
+      'agents.add',
+      (p: { address: string; token: string; fingerprint: string }) => core.addAgent(p),
+    ),
+    'agents.remove': guard('agents.remove', (p: { key: string }) => core.removeAgent(p.key)),
+    'agents.reconnect': guard('agents.reconnect', (p: { key: string }) => core.reconnect(p.key)),
+    'estate.get': guard('estate.get', () => core.snapshot()),
+    'sites.setDetails': guard(
+      'sites.setDetails',
+      (p: { siteId: string; patch: Parameters<ConsoleCore['setSiteDetails']>[1] }) =>
+        core.setSiteDetails(p.siteId, p.patch),
+    ),
+  };
+}

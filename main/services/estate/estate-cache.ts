@@ -1,0 +1,163 @@
+import { EventEmitter } from 'node:events';
+import type { EstateSnapshot, InventoryKind, SiteDetails } from '../../../app/protocol';
+import { toTidelineError } from '../../../app/errors';
+import type { AgentConnection } from '../agents/agent-connection';
+import type { Clock } from '../util/clock';
+import { drop } from '../util/drop';
+import type { Logger } from '../util/log';
+import { buildSnapshot, type AgentInventory } from './snapshot';
+
+export type EstateEvents = { 'estate.changed': [EstateSnapshot] };
+
+interface Tracked {
+  readonly connection: AgentConnection;
+  inventory: AgentInventory | undefined;
+  /** Kinds asked for by inventory.changed and not fetched yet; fetched one batch at a time. */
+  readonly pending: Set<InventoryKind>;
+  refreshing: boolean;
+  readonly detach: () => void;
+}
+
+const ALL_KINDS: readonly InventoryKind[] = ['site', 'host', 'vm'];
+
+/**
+ * Sites, hosts and VMs as the agents last answered. Loads everything when an agent connects,
+ * re-fetches the kinds an inventory.changed names, and emits one coalesced 'estate.changed'
+ * after any burst of changes (connection states included).
+ */
+export class EstateCache extends EventEmitter<EstateEvents> {
+  private readonly agents = new Map<string, Tracked>();
+  /** Inventory loaded by an agent that is not attached yet (agents.add before it is saved). */
+  private readonly preloaded = new Map<string, AgentInventory>();
+  private emitTimer: unknown;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly coalesceMs = 50,
+  ) {
+    super();
+  }
+
+  attach(connection: AgentConnection): void {
+    const onChange = (): void => this.changed();
+    const onInventory = (p: { kinds: InventoryKind[] }): void =>
+      this.request(connection.key, p.kinds);
+    connection.on('change', onChange);
+    connection.on('inventory.changed', onInventory);
+    const inventory = this.preloaded.get(connection.key);
+    this.preloaded.delete(connection.key);
+    this.agents.set(connection.key, {
+      connection,
+      inventory,
+      pending: new Set(),
+      refreshing: false,
+      detach: () => {
+        connection.off('change', onChange);
+        connection.off('inventory.changed', onInventory);
+      },
+    });
+    this.changed();
+  }
+
+  detach(key: string): void {
+    this.preloaded.delete(key);
+    const tracked = this.agents.get(key);
+    if (tracked === undefined) return;
+    tracked.detach();
+    this.agents.delete(key);
+    this.changed();
+  }
+
+  /** Loads all inventory of a freshly connected agent (runs before it counts as connected). */
+  async load(connection: AgentConnection): Promise<void> {
+    await this.fetch(connection, ALL_KINDS);
+  }
+
+  setSite(key: string, site: SiteDetails): void {
+    const tracked = this.agents.get(key);
+    if (tracked === undefined) return;
+    tracked.inventory = {
+      hosts: [],
+      vms: [],
+      ...tracked.inventory,
+      site,
+      siteFetchedAt: this.clock.now(),
+    };
+    this.changed();
+  }
+
+  snapshot(): EstateSnapshot {
+    return buildSnapshot(
+      [...this.agents.values()].map((t) => ({ view: t.connection.view(), inventory: t.inventory })),
+    );
+  }
+
+  close(): void {
+    this.preloaded.clear();
+    for (const key of [...this.agents.keys()]) this.detach(key);
+    this.clock.clear(this.emitTimer);
+    this.emitTimer = undefined;
+  }
+
+  private request(key: string, kinds: readonly InventoryKind[]): void {
+    const tracked = this.agents.get(key);
+    if (tracked === undefined) return;
+    for (const k of kinds) tracked.pending.add(k);
+    if (!tracked.refreshing) drop(this.drain(tracked));
+  }
+
+  private async drain(tracked: Tracked): Promise<void> {
+    tracked.refreshing = true;
+    try {
+      while (tracked.pending.size > 0) {
+        const kinds = [...tracked.pending];
+        tracked.pending.clear();
+        try {
+          await this.fetch(tracked.connection, kinds);
+        } catch (err) {
+          const e = toTidelineError(err);
+          this.logger.warn(
+            { key: tracked.connection.key, code: e.code, reason: e.message },
+            'inventory refresh failed',
+          );
+        }
+      }
+    } finally {
+      tracked.refreshing = false;
+    }
+  }
+
+  private async fetch(connection: AgentConnection, kinds: readonly InventoryKind[]): Promise<void> {
+    const [site, hosts, vms] = await Promise.all([
+      kinds.includes('site') ? connection.call('site.details') : undefined,
+      kinds.includes('host') ? connection.call('host.list') : undefined,
+      kinds.includes('vm') ? connection.call('vm.list') : undefined,
+    ]);
+    const tracked = this.agents.get(connection.key);
+    if (tracked !== undefined && tracked.connection !== connection) return;
+    const inv: AgentInventory = (tracked
+      ? tracked.inventory
+      : this.preloaded.get(connection.key)) ?? {
+      hosts: [],
+      vms: [],
+    };
+    if (site !== undefined) {
+      inv.site = site;
+      inv.siteFetchedAt = this.clock.now();
+    }
+    if (hosts !== undefined) inv.hosts = hosts;
+    if (vms !== undefined) inv.vms = vms;
+    if (tracked === undefined) return void this.preloaded.set(connection.key, inv);
+    tracked.inventory = inv;
+    this.changed();
+  }
+
+  private changed(): void {
+    if (this.emitTimer !== undefined) return;
+    this.emitTimer = this.clock.set(this.coalesceMs, () => {
+      this.emitTimer = undefined;
+      this.emit('estate.changed', this.snapshot());
+    });
+  }
+}

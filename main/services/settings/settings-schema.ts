@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { AddressSchema, FingerprintSchema, IdSchema } from '../../../app/protocol';
+
+/** Bump on a change an older console could not read, and add a step to migrateSettings. */
+export const SETTINGS_SCHEMA_VERSION = 1;
+/** File name (without .json) of the settings, for conf and electron-store alike. */
+export const SETTINGS_NAME = 'settings';
+
+export const SealedSecretSchema = z.object({ scheme: z.string().min(1), value: z.string().min(1) });
+
+export const StoredAgentSchema = z.object({
+  key: IdSchema,
+  address: AddressSchema,
+  /** The pinned certificate fingerprint. */
+  fingerprint: FingerprintSchema,
+  token: SealedSecretSchema,
+  addedAt: z.number().int().nonnegative(),
+});
+export type StoredAgentRecord = z.infer<typeof StoredAgentSchema>;
+
+/** Unknown top-level keys are kept, so other features can share the file. */
+export const SettingsFileSchema = z.looseObject({
+  schemaVersion: z.number().int().positive(),
+  agents: z.array(StoredAgentSchema),
+});
+export type SettingsFile = z.infer<typeof SettingsFileSchema>;
+
+export const SETTINGS_DEFAULTS: SettingsFile = {
+  schemaVersion: SETTINGS_SCHEMA_VERSION,
+  agents: [],
+};
+
+/**
+ * The options conf (plain Node) and electron-store (Electron) both open the file with, so the
+ * two shells read and write the same JSON file in the same format.
+ */
+export function settingsFileOptions(dir: string) {
+  return {
+    cwd: dir,
+    configFileMode: 0o600,
+    accessPropertiesByDotNotation: false,
+    clearInvalidConfig: false,
+    defaults: SETTINGS_DEFAULTS,
+  } as const;
+}
