@@ -15,7 +15,7 @@ import {
   type AgentEntry,
   type ConnectionOptions,
 } from './agents/agent-connection';
-import type { BackoffOptions } from './agents/backoff';
+import type { BackoffOptions } from '../../app/backoff';
 import { addRefused } from './agents/errors';
 import { probeCertificate } from './agents/tls';
 import { createConsoleHandlers } from './console-handlers';

@@ -8,7 +8,7 @@ import {
   type ConsoleNotifications,
 } from '../../app/protocol/console-api';
 import type { Unsubscribe } from '../../app/protocol/method-table';
-import { backoffDelay } from './backoff';
+import { Backoff } from '../../app/backoff';
 import type { ConnectionStatus, ConsoleConnection } from './connection';
 
 const CALL_TIMEOUT_MS = 60_000;
@@ -38,6 +38,8 @@ export class SocketConnection implements ConsoleConnection {
   private socket: WebSocket | undefined;
   private retryTimer: number | undefined;
   private openTimer: number | undefined;
+  /** A page reconnects to its own console: a lower cap than the core's agent reconnects. */
+  private readonly backoff = new Backoff({ maxMs: 10_000 });
 
   constructor(private readonly url: string) {
     this.client = new RpcClient(consoleMethods, consoleNotifications, {
@@ -83,6 +85,7 @@ export class SocketConnection implements ConsoleConnection {
     this.openTimer = window.setTimeout(() => socket.close(), OPEN_TIMEOUT_MS);
     socket.addEventListener('open', () => {
       window.clearTimeout(this.openTimer);
+      this.backoff.reset();
       this.setStatus({ state: 'open', attempt: 0 });
     });
     socket.addEventListener('message', (event: MessageEvent<unknown>) => {
@@ -102,7 +105,7 @@ export class SocketConnection implements ConsoleConnection {
       ),
     );
     const attempt = this.current.attempt + 1;
-    const delay = backoffDelay(attempt);
+    const delay = this.backoff.next();
     this.setStatus({ state: 'lost', attempt, nextRetryAt: Date.now() + delay });
     this.retryTimer = window.setTimeout(() => {
       this.retryTimer = undefined;

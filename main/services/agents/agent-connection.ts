@@ -13,7 +13,7 @@ import {
 import { TidelineError, toTidelineError } from '../../../app/errors';
 import { CONSOLE_PRODUCT, CONSOLE_VERSION } from '../version';
 import { drop } from '../util/drop';
-import { Backoff, type BackoffOptions } from './backoff';
+import { Backoff, type BackoffOptions } from '../../../app/backoff';
 import { incompatible } from './errors';
 import { openSession, type AgentSession, type SessionOptions } from './agent-session';
 

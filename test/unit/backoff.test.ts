@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff } from '../../main/services/agents/backoff';
+import { Backoff } from '../../app/backoff';
 
 describe('console back-off', () => {
   it('doubles from 0.5 s to a 30 s cap with jitter in [d/2, d]', () => {

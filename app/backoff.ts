@@ -8,6 +8,7 @@ export interface BackoffOptions {
 }
 
 /**
+ * Reconnect delays for every client of the product (console → agent, renderer → console).
  * Exponential back-off with "equal jitter": the n-th delay is uniformly drawn from
  * [d/2, d] where d = min(max, initial * 2^n), so consoles don't reconnect in lockstep.
  */
