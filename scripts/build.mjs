@@ -2,7 +2,7 @@
 // Builds every runtime: esbuild bundles agent, console core (web and Electron main) and the
 // preload; Vite builds the renderer. `--only agent,main,renderer` narrows it.
 import { build } from 'esbuild';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -48,7 +48,15 @@ const entries = [
 
 for (const { part, entry, outfile, options } of entries) {
   if (!want(part) || !existsSync(join(root, entry))) continue;
-  await build({ ...options, absWorkingDir: root, entryPoints: [entry], outfile });
+  const result = await build({
+    ...options,
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    metafile: true,
+  });
+  // What each bundle still loads at run time, for the test that keeps the bundles self-contained.
+  writeFileSync(join(root, `${outfile}.meta.json`), JSON.stringify(result.metafile));
 }
 
 if (want('renderer') && existsSync(join(root, 'renderer/index.html'))) {
