@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { IdSchema } from '../protocol/common';
+
+/**
+ * Virtual protection groups: VMs that are recovered together, with one write sequence across
+ * all their disks so any checkpoint is a crash-consistent image of the whole group.
+ */
+
+export const VpgStatusSchema = z.enum([
+  'Initializing',
+  'Seeding',
+  'Protecting',
+  'RpoNotMet',
+  'Paused',
+  'Resyncing',
+  'RemoveInProgress',
+  'Error',
+]);
+export type VpgStatus = z.infer<typeof VpgStatusSchema>;
+
+const Seconds = z.number().int().positive();
+const Bytes = z.number().int().positive();
+
+export const JournalSettingsSchema = z
+  .object({
+    /** How far back checkpoints are kept (e.g. 4 h). */
+    historySeconds: Seconds.max(30 * 24 * 3600),
+    /** The journal never grows past this; the oldest history is applied to the replica first. */
+    hardLimitBytes: Bytes,
+    /** Above this an alert warns that the hard limit is near. */
+    warningBytes: Bytes,
+  })
+  .refine((j) => j.warningBytes < j.hardLimitBytes, {
+    message: 'the warning threshold must be below the hard limit',
+    path: ['warningBytes'],
+  });
+export type JournalSettings = z.infer<typeof JournalSettingsSchema>;
+
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5_000;
+
+export const VpgSettingsSchema = z.strictObject({
+  name: z.string().trim().min(1).max(80),
+  /** VMs of the protected site, with all their disks. */
+  vmIds: z.array(IdSchema).min(1, 'a VPG protects at least one VM'),
+  recoverySiteId: IdSchema,
+  recoveryHostId: IdSchema,
+  recoveryDatastore: IdSchema,
+  journal: JournalSettingsSchema,
+  checkpointIntervalMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(DEFAULT_CHECKPOINT_INTERVAL_MS),
+  rpoTargetSeconds: Seconds.max(24 * 3600),
+});
+export type VpgSettings = z.infer<typeof VpgSettingsSchema>;
+
+export const VpgDiskSchema = z.object({
+  vmId: IdSchema,
+  diskId: IdSchema,
+  sizeBytes: z.number().int().positive(),
+});
+export type VpgDisk = z.infer<typeof VpgDiskSchema>;
+
+export const VpgSchema = VpgSettingsSchema.extend({
+  vpgId: IdSchema,
+  protectedSiteId: IdSchema,
+  disks: z.array(VpgDiskSchema),
+  status: VpgStatusSchema,
+  createdAt: z.number().int(),
+  /** Bumped by every settings change, so concurrent edits are refused, not lost. */
+  version: z.number().int().nonnegative(),
+});
+export type Vpg = z.infer<typeof VpgSchema>;
+
+export const CheckpointInfoSchema = z.object({
+  vpgId: IdSchema,
+  seq: z.number().int().positive(),
+  /** Source time of the checkpoint: what the recovered VMs will have seen last. */
+  sourceTime: z.number().int(),
+  name: z.string().optional(),
+  /** Taken during initial sync or a resync: not offered for recovery. */
+  inconsistent: z.boolean().optional(),
+  /** Persisted at the recovery site. */
+  confirmed: z.boolean(),
+});
+export type CheckpointInfo = z.infer<typeof CheckpointInfoSchema>;
+
+/** One second of a VPG's replication, pushed to consoles as `rpo.tick`. */
+export const RpoTickSchema = z.object({
+  vpgId: IdSchema,
+  time: z.number().int(),
+  /** Seconds; absent until the first checkpoint reaches the recovery site. */
+  rpoSeconds: z.number().nonnegative().optional(),
+  rpoTargetSeconds: z.number().int().positive(),
+  writtenBytesPerSecond: z.number().nonnegative(),
+  sentBytesPerSecond: z.number().nonnegative(),
+  backlogBytes: z.number().int().nonnegative(),
+  journalBytes: z.number().int().nonnegative(),
+  journalHardLimitBytes: z.number().int().positive(),
+  status: VpgStatusSchema,
+});
+export type RpoTick = z.infer<typeof RpoTickSchema>;
