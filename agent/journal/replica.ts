@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDirectory } from '../store/atomic-file';
+import { isErrno } from '../store/json-file';
+import { formatBytes } from '../util/bytes';
+import { JournalConfigError } from './errors';
+import { readFully, writeAll } from './segment-file';
+
+const run = promisify(execFile);
+
+/** Extents at least this large are zeroed by punching a hole instead of writing zeros. */
+const PUNCH_MIN_BYTES = 4 * 1024 * 1024;
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+
+export interface ReplicaDiskSpec {
+  readonly diskId: string;
+  readonly sizeBytes: number;
+  readonly replicaPath: string;
+}
+
+/**
+ * One replica disk: a sparse raw file of the disk's size, holding the disk as of the journal's
+ * appliedSeq. Writes go straight to the file; `sync` makes them durable before appliedSeq moves.
+ */
+export class ReplicaDisk {
+  private handle: FileHandle | undefined;
+  /** Node has no fallocate(); the first failure of the util-linux tool turns punching off. */
+  private canPunch = true;
+
+  constructor(readonly spec: ReplicaDiskSpec) {}
+
+  get diskId(): string {
+    return this.spec.diskId;
+  }
+
+  get sizeBytes(): number {
+    return this.spec.sizeBytes;
+  }
+
+  /**
+   * Opens the file, creating it sparse (ftruncate to the disk size) when missing. A missing
+   * replica is refused once records were applied to it: recreating it empty would silently
+   * lose the disk's history.
+   */
+  async open(mayCreate: boolean): Promise<void> {
+    const { replicaPath, sizeBytes, diskId } = this.spec;
+    try {
+      this.handle = await open(replicaPath, 'r+');
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      if (!mayCreate) {
+        throw new JournalConfigError(
+          `Replica of disk ${diskId} is missing (${replicaPath}) although records were applied to it; the VPG needs a resync`,
+          { diskId, replicaPath },
+        );
+      }
+      await mkdir(dirname(replicaPath), { recursive: true, mode: 0o750 });
+      this.handle = await open(replicaPath, 'wx+', 0o600);
+      await this.handle.truncate(sizeBytes);
+      await this.handle.sync();
+      await fsyncDirectory(dirname(replicaPath));
+      return;
+    }
+    const { size } = await this.handle.stat();
+    if (size < sizeBytes) {
+      await this.handle.truncate(sizeBytes); // grown disk: the new space reads as zeros
+    } else if (size > sizeBytes) {
+      await this.close();
+      throw new JournalConfigError(
+        `Replica ${replicaPath} of disk ${diskId} is ${formatBytes(size)}, larger than the disk (${formatBytes(sizeBytes)})`,
+        { diskId, replicaPath },
+      );
+    }
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    await writeAll(this.file(), data, offset);
+  }
+
+  /** Makes [offset, offset + length) read as zeros. */
+  async zero(offset: number, length: number): Promise<void> {
+    if (length >= PUNCH_MIN_BYTES && this.canPunch) {
+      try {
+        await run('fallocate', [
+          '--punch-hole',
+          '--offset',
+          String(offset),
+          '--length',
+          String(length),
+          this.spec.replicaPath,
+        ]);
+        return;
+      } catch {
+        this.canPunch = false; // no tool, or a file system without hole punching
+      }
+    }
+    for (let at = offset; at < offset + length; at += ZERO_CHUNK.length) {
+      const n = Math.min(ZERO_CHUNK.length, offset + length - at);
+      await writeAll(this.file(), ZERO_CHUNK.subarray(0, n), at);
+    }
+  }
+
+  async read(target: Buffer, position: number): Promise<void> {
+    await readFully(this.file(), target, position);
+  }
+
+  /** fsync (not fdatasync): punched holes are metadata that must be durable too. */
+  async sync(): Promise<void> {
+    await this.file().sync();
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  private file(): FileHandle {
+    if (this.handle === undefined) throw new Error(`replica of disk ${this.diskId} is not open`);
+    return this.handle;
+  }
+}
