@@ -1,0 +1,644 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TidelineError } from '../../app/errors';
+import { encodeRecord, type StreamRecord } from '../replication/record';
+import { fsyncDirectory, removeStaleTempFiles } from '../store/atomic-file';
+import { errnoMessage } from '../store/json-file';
+import { drop } from '../util/drop';
+import { loadSegments, segmentDamaged } from './outbox-load';
+import { Segment, readFully, scanSegment, segmentFileName } from './outbox-segment';
+import {
+  currentBootId,
+  initialOutboxState,
+  readOutboxState,
+  writeOutboxState,
+  type OutboxState,
+} from './outbox-state';
+import { SeqWatermark } from './seq-watermark';
+
+/**
+ * When an append counts as done:
+ * - 'fdatasync' (default): the group commit's write() and an fdatasync of the segment. The
+ *   record is on stable storage before the disk file is written, so after any crash (process
+ *   or host) the outbox holds every write that may have reached the disk, and redo restores
+ *   disk == replay of the stream. FLUSH and FUA then cost nothing extra.
+ * - 'write': the group commit's write() only (survives a process crash); fdatasync every
+ *   syncIntervalMs and on sync(). Lower write latency, but after a host crash the disk may
+ *   hold writes whose records were lost: open() reports `diskMayBeAhead` and the VPG needs a
+ *   full resync (hash compare). Records are handed to the sender only once durable, so a lost
+ *   tail was never sent and its seqs may be reused.
+ */
+export type OutboxCommitMode = 'fdatasync' | 'write';
+
+export interface OutboxOptions {
+  /** `<dataDir>/outbox/<vpgId>`; created if missing. */
+  readonly dir: string;
+  readonly vpgId: string;
+  /** Backlog (appended, not yet acknowledged by the target) above which the VPG overflows. */
+  readonly limitBytes: number;
+  /** A segment is closed and a new one started once it holds this many bytes (default 64 MiB). */
+  readonly segmentBytes?: number;
+  readonly commit?: OutboxCommitMode;
+  /** 'write' mode: period of the background fdatasync (default 1000 ms). */
+  readonly syncIntervalMs?: number;
+  /**
+   * Called before acknowledged segments are deleted: make every applied record durable on the
+   * disk files (fdatasync them) and return the applied seq captured before syncing. Without
+   * it, a host crash after the deletion could lose a write that only the page cache held.
+   */
+  readonly syncData?: () => Promise<number>;
+}
+
+export interface OutboxOpenReport {
+  /** Records held (acknowledged ones included, until their segment is deleted). */
+  readonly records: number;
+  readonly firstSeq: number;
+  /** Highest seq ever held (the sequencer continues after it). */
+  readonly lastSeq: number;
+  /** Bytes of a torn or corrupt tail cut from the last segment. */
+  readonly cutBytes: number;
+  readonly cutReason?: string;
+  /** The previous run did not close the outbox (process or host crash). */
+  readonly uncleanShutdown: boolean;
+  /** 'write' mode after a host crash: the disks may hold writes the outbox lost; full resync. */
+  readonly diskMayBeAhead: boolean;
+}
+
+export interface OutboxEvents {
+  /** The readable limit (min of applied and durable seq) moved up to this seq. */
+  readable: [seq: number];
+  /** An append failed: the outbox refuses appends until it is reopened. */
+  failed: [error: TidelineError];
+}
+
+interface PendingAppend {
+  readonly seq: number;
+  readonly buf: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Batches above this are written as up to PARALLEL_WRITES parts of at least this size. */
+const PARALLEL_PART_BYTES = 256 * 1024;
+const PARALLEL_WRITES = 4;
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const MAX_BATCH_RECORDS = 1024;
+
+/**
+ * A VPG's persistent queue of encoded records (the one codec of record.ts) waiting for the
+ * target's acknowledgement: segment files named by first seq, appended by group commit (all
+ * appends that arrive while a commit is in flight go into the next single writev), read by the
+ * sender up to the applied watermark, deleted segment by segment once acknowledged.
+ */
+export class Outbox extends EventEmitter<OutboxEvents> {
+  private readonly segmentBytes: number;
+  private readonly commitMode: OutboxCommitMode;
+  private state: OutboxState = initialOutboxState();
+  private segments: Segment[] = [];
+  private queue: PendingAppend[] = [];
+  private queuedBytes = 0;
+  private pumping = false;
+  private failure: TidelineError | undefined;
+  private opened = false;
+  private closing = false;
+  /** Seq of the last record handed to append() (the next must be one higher). */
+  private lastQueuedSeq = 0;
+  private written = 0;
+  private durable = 0;
+  private applied = new SeqWatermark(0);
+  private acked = 0;
+  /** Bytes of held segments that hold acknowledged records. */
+  private ackedHeldBytes = 0;
+  private heldBytes = 0;
+  private syncing: Promise<void> | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private releasing: Promise<void> = Promise.resolve();
+  private activeReads = 0;
+  private readonly closeWhenIdle: Segment[] = [];
+  private pumpDone: Promise<void> = Promise.resolve();
+  private commits = 0;
+
+  constructor(private readonly options: OutboxOptions) {
+    super();
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.commitMode = options.commit ?? 'fdatasync';
+    if (this.segmentBytes > 1024 ** 3) throw new RangeError('segmentBytes above 1 GiB');
+  }
+
+  /**
+   * Loads the segments, verifies every record's checksum and continuity, cuts a torn tail of
+   * the last segment (a record whose write never completed, so never acknowledged to anyone).
+   * Corruption anywhere else is refused: those records were acknowledged to the VM.
+   */
+  async open(): Promise<OutboxOpenReport> {
+    const { dir } = this.options;
+    await mkdir(dir, { recursive: true });
+    await removeStaleTempFiles(dir);
+    const saved = await readOutboxState(dir);
+    const bootId = await currentBootId();
+    this.state = saved ?? initialOutboxState();
+    const uncleanShutdown = saved !== undefined && !saved.cleanShutdown;
+    const hostCrashed = uncleanShutdown && saved.bootId !== '' && saved.bootId !== bootId;
+
+    const loaded = await loadSegments(dir, this.options.vpgId, this.state.ackedSeq);
+    this.segments = loaded.segments;
+    const { cutBytes, cutReason } = loaded;
+    const oldest = this.segments[0];
+    if (oldest !== undefined && oldest.firstSeq > this.state.ackedSeq + 1) {
+      await Promise.allSettled(this.segments.map((seg) => seg.handle.close()));
+      this.segments = [];
+      throw segmentDamaged(
+        this.options.vpgId,
+        oldest.path,
+        0,
+        `records ${this.state.ackedSeq + 1}..${oldest.firstSeq - 1} are missing`,
+      );
+    }
+    // In 'write' mode the last group commits may only be in the page cache (process crash).
+    await this.lastSegment()?.handle.datasync();
+
+    const held = this.segments.reduce((n, s) => n + s.count, 0);
+    const lastRecord = this.lastSegment()?.lastSeq ?? 0;
+    const lastSeq = Math.max(lastRecord, this.state.ackedSeq);
+    this.lastQueuedSeq = lastSeq;
+    this.written = lastSeq;
+    this.durable = lastSeq;
+    this.acked = this.state.ackedSeq;
+    // Records above the disk-synced mark are not known to be on the disks until redo().
+    this.applied = new SeqWatermark(
+      Math.min(lastSeq, Math.max(this.state.diskSyncedSeq, this.acked)),
+    );
+    this.heldBytes = this.segments.reduce((n, s) => n + s.size, 0);
+    this.recomputeAckedBytes();
+
+    this.state = { ...this.state, cleanShutdown: false, bootId };
+    await writeOutboxState(dir, this.state);
+    this.opened = true;
+    if (this.commitMode === 'write') {
+      this.syncTimer = setInterval(
+        () => drop(this.sync(), () => undefined),
+        this.options.syncIntervalMs ?? 1000,
+      );
+      this.syncTimer.unref();
+    }
+    return {
+      records: held,
+      firstSeq: this.segments[0]?.firstSeq ?? lastSeq + 1,
+      lastSeq,
+      cutBytes,
+      ...(cutReason !== undefined && { cutReason }),
+      uncleanShutdown,
+      diskMayBeAhead: hostCrashed && this.commitMode === 'write',
+    };
+  }
+
+  /** Highest seq ever appended (or acknowledged): the sequencer continues after it. */
+  get lastSeq(): number {
+    return this.lastQueuedSeq;
+  }
+
+  /** Oldest seq still held (lastSeq + 1 when empty). */
+  get firstSeq(): number {
+    return this.segments[0]?.firstSeq ?? this.written + 1;
+  }
+
+  get writtenSeq(): number {
+    return this.written;
+  }
+
+  get durableSeq(): number {
+    return this.durable;
+  }
+
+  get appliedSeq(): number {
+    return this.applied.value;
+  }
+
+  get ackedSeq(): number {
+    return this.acked;
+  }
+
+  /** Every record up to here is durable on the disk files. */
+  get diskSyncedSeq(): number {
+    return this.state.diskSyncedSeq;
+  }
+
+  /** Bytes appended (or queued) and not yet acknowledged by the target. */
+  get backlogBytes(): number {
+    return this.heldBytes - this.ackedHeldBytes + this.queuedBytes;
+  }
+
+  get limitBytes(): number {
+    return this.options.limitBytes;
+  }
+
+  /** Group commits so far (each one writev, and an fdatasync in 'fdatasync' mode). */
+  get commitCount(): number {
+    return this.commits;
+  }
+
+  get failed(): TidelineError | undefined {
+    return this.failure;
+  }
+
+  /** Whether a record of `bytes` encoded bytes fits under the limit. */
+  hasRoom(bytes: number): boolean {
+    return this.backlogBytes + bytes <= this.options.limitBytes;
+  }
+
+  /**
+   * Appends a record (seq must be lastSeq + 1). Resolves once its group commit was written
+   * (and, in 'fdatasync' mode, synced). Records are queued synchronously, so callers that
+   * sequence and append in the same tick keep the file in seq order.
+   */
+  append(record: StreamRecord): Promise<void> {
+    return this.appendEncoded(record.seq, encodeRecord(record));
+  }
+
+  /** append() of a record already encoded with record.ts. */
+  appendEncoded(seq: number, buf: Buffer): Promise<void> {
+    if (!this.opened || this.closing) {
+      return Promise.reject(
+        new TidelineError('UNAVAILABLE', `Outbox of VPG ${this.options.vpgId} is not open`),
+      );
+    }
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (seq !== this.lastQueuedSeq + 1) {
+      return Promise.reject(
+        new RangeError(`outbox of ${this.options.vpgId}: seq ${seq} after ${this.lastQueuedSeq}`),
+      );
+    }
+    this.lastQueuedSeq = seq;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ seq, buf, resolve, reject });
+      this.queuedBytes += buf.length;
+      if (!this.pumping) {
+        this.pumping = true;
+        // Start on the next microtask: appends made in the same tick share the first write.
+        this.pumpDone = new Promise<void>((done) => {
+          queueMicrotask(() => drop(this.pump().finally(done), () => undefined));
+        });
+      }
+    });
+  }
+
+  /** The disk write of record `seq` completed (the tap calls this; checkpoints at append). */
+  markApplied(seq: number): void {
+    const before = this.readableSeq();
+    this.applied.complete(seq);
+    this.notifyReadable(before);
+  }
+
+  /** Highest seq the sender may read: applied to the disk and durable in the outbox. */
+  readableSeq(): number {
+    return Math.min(this.applied.value, this.durable);
+  }
+
+  /**
+   * Makes every record written so far durable (FLUSH/FUA). In 'fdatasync' mode they already
+   * are. Concurrent callers share one fdatasync.
+   */
+  async sync(): Promise<void> {
+    const target = this.written;
+    while (this.durable < target && this.failure === undefined) {
+      if (this.syncing === undefined) {
+        this.syncing = this.syncCurrent().finally(() => {
+          this.syncing = undefined;
+        });
+      }
+      await this.syncing;
+    }
+  }
+
+  /**
+   * Encoded records from `fromSeq` on, up to the readable seq, about `maxBytes` in all (at
+   * least one record). Each buffer is one whole record; they share one read buffer per segment.
+   */
+  async read(fromSeq: number, maxBytes: number): Promise<Buffer[]> {
+    const limit = this.readableSeq();
+    if (fromSeq > limit) return [];
+    if (fromSeq < this.firstSeq) {
+      throw new TidelineError(
+        'NOT_FOUND',
+        `Outbox of VPG ${this.options.vpgId} no longer holds seq ${fromSeq} (oldest ${this.firstSeq})`,
+        { vpgId: this.options.vpgId, fromSeq },
+      );
+    }
+    const out: Buffer[] = [];
+    let bytes = 0;
+    this.activeReads += 1;
+    try {
+      let seq = fromSeq;
+      for (const segment of this.segments) {
+        if (segment.lastSeq < seq) continue;
+        const last = Math.min(limit, segment.lastSeq);
+        if (seq > last) break;
+        const start = segment.start(seq);
+        let end = segment.end(seq);
+        let upto = seq;
+        while (upto < last && bytes + segment.end(upto + 1) - start <= maxBytes) {
+          upto += 1;
+          end = segment.end(upto);
+        }
+        const buf = Buffer.allocUnsafe(end - start);
+        const got = await readFully(segment.handle, buf, 0, buf.length, start);
+        if (got !== buf.length) throw this.ioError('read', new Error(`short read at ${start}`));
+        for (let s = seq; s <= upto; s += 1) {
+          out.push(buf.subarray(segment.start(s) - start, segment.end(s) - start));
+        }
+        bytes += buf.length;
+        seq = upto + 1;
+        // Stopped inside this segment (the byte budget), or reached the limit.
+        if (upto < last || seq > limit) break;
+      }
+    } finally {
+      this.activeReads -= 1;
+      if (this.activeReads === 0) await this.closeIdleSegments();
+    }
+    return out;
+  }
+
+  /**
+   * The target persisted every record up to `uptoSeq`. Deletes segments that hold only
+   * acknowledged records (never the one being appended to), after syncData() made their
+   * writes durable on the disks and the new acked position was saved atomically.
+   */
+  async release(uptoSeq: number): Promise<void> {
+    const run = this.releasing.then(() => this.releaseNow(uptoSeq));
+    this.releasing = run.catch(() => undefined);
+    await run;
+  }
+
+  /**
+   * Re-applies every record above the disk-synced mark, in seq order, to the disk files
+   * (idempotent: each record sets its extent to fixed content). Afterwards every held record is
+   * applied. Returns how many records were applied.
+   */
+  async redo(apply: (record: StreamRecord) => Promise<void>): Promise<number> {
+    const from = this.state.diskSyncedSeq + 1;
+    let count = 0;
+    for (const segment of this.segments) {
+      if (segment.lastSeq < from) continue;
+      const result = await scanSegment(segment.handle, segment.size, async (record) => {
+        if (record.seq < from) return undefined;
+        await apply(record);
+        count += 1;
+        return undefined;
+      });
+      if (result.outcome.kind !== 'end') {
+        throw this.ioError('redo', new Error(`segment ${segment.path} changed while open`));
+      }
+    }
+    const before = this.readableSeq();
+    this.applied.advanceTo(this.written);
+    this.notifyReadable(before);
+    return count;
+  }
+
+  /** Records that every record up to `seq` is durable on the disk files (redo starts after). */
+  async setDiskSynced(seq: number): Promise<void> {
+    if (seq <= this.state.diskSyncedSeq) return;
+    this.state = { ...this.state, diskSyncedSeq: seq };
+    await writeOutboxState(this.options.dir, this.state);
+  }
+
+  /** Waits for queued appends, syncs, saves a clean-shutdown state and closes every file. */
+  async close(): Promise<void> {
+    if (!this.opened) return;
+    this.closing = true;
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    await this.pumpDone;
+    await this.releasing;
+    if (this.failure === undefined) {
+      await this.sync();
+      this.state = {
+        ...this.state,
+        ackedSeq: Math.max(this.state.ackedSeq, this.acked),
+        cleanShutdown: true,
+      };
+      await writeOutboxState(this.options.dir, this.state);
+    }
+    const handles = [...this.segments, ...this.closeWhenIdle].map((s) => s.handle);
+    this.segments = [];
+    this.closeWhenIdle.length = 0;
+    this.opened = false;
+    await Promise.allSettled(handles.map((h) => h.close()));
+  }
+
+  // ---- group commit ----
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.failure === undefined) {
+        // A batch stops at the segment's end, so segments stay near their size (release
+        // frees space a segment at a time); a record that does not fit starts the next one.
+        const current = this.lastSegment();
+        const head = (this.queue[0] as PendingAppend).buf.length;
+        const roll =
+          current === undefined || (current.size > 0 && current.size + head > this.segmentBytes);
+        const room = roll ? this.segmentBytes : this.segmentBytes - current.size;
+        const cap = Math.min(MAX_BATCH_BYTES, room);
+        let take = 0;
+        let bytes = 0;
+        while (
+          take < this.queue.length &&
+          take < MAX_BATCH_RECORDS &&
+          (take === 0 || bytes + (this.queue[take] as PendingAppend).buf.length <= cap)
+        ) {
+          bytes += (this.queue[take] as PendingAppend).buf.length;
+          take += 1;
+        }
+        const batch = this.queue.splice(0, take);
+        try {
+          await this.commit(batch, bytes, roll);
+        } catch (err) {
+          this.fail(err, batch);
+          return;
+        }
+        this.queuedBytes -= bytes;
+        for (const p of batch) p.resolve();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async commit(batch: PendingAppend[], bytes: number, roll: boolean): Promise<void> {
+    const first = batch[0] as PendingAppend;
+    const current = this.lastSegment();
+    const segment = roll || current === undefined ? await this.roll(first.seq) : current;
+    // A large batch goes out as a few positioned writes in parallel: copying into the page
+    // cache then uses several thread-pool threads instead of one. Nothing is indexed (or
+    // acknowledged) until all of them completed, so a failure cuts back to `segment.size`.
+    let position = segment.size;
+    await Promise.all(
+      splitBatch(batch, bytes).map((part) => {
+        const at = position;
+        position += part.bytes;
+        return writeAll(segment.handle, part.bufs, at, part.bytes);
+      }),
+    );
+    if (this.commitMode === 'fdatasync') await segment.handle.datasync();
+    for (const p of batch) segment.push(p.buf.length);
+    this.commits += 1;
+    this.heldBytes += bytes;
+    const last = (batch[batch.length - 1] as PendingAppend).seq;
+    this.written = last;
+    if (this.commitMode === 'fdatasync') {
+      const before = this.readableSeq();
+      this.durable = last;
+      this.notifyReadable(before);
+    }
+  }
+
+  /** Starts a new segment named by its first seq; the previous one is synced first. */
+  private async roll(firstSeq: number): Promise<Segment> {
+    const previous = this.lastSegment();
+    if (previous !== undefined && this.commitMode === 'write') {
+      await previous.handle.datasync();
+    }
+    const path = join(this.options.dir, segmentFileName(firstSeq));
+    const handle = await open(path, 'wx+', 0o600);
+    // The new name must survive a host crash, or an fdatasync of the file would mean nothing.
+    await fsyncDirectory(this.options.dir);
+    const segment = new Segment(firstSeq, path, handle);
+    this.segments.push(segment);
+    if (previous !== undefined && this.commitMode === 'write') {
+      const before = this.readableSeq();
+      this.durable = Math.max(this.durable, previous.lastSeq);
+      this.notifyReadable(before);
+    }
+    return segment;
+  }
+
+  private fail(err: unknown, batch: PendingAppend[]): void {
+    const error = this.ioError('append to', err);
+    this.failure = error;
+    const rejected = [...batch, ...this.queue];
+    this.queue = [];
+    this.queuedBytes = 0;
+    // Whatever part of the batch reached the file is not indexed; cut it so a reopen agrees.
+    const segment = this.lastSegment();
+    if (segment !== undefined) drop(segment.handle.truncate(segment.size), () => undefined);
+    for (const p of rejected) p.reject(error);
+    this.emit('failed', error);
+  }
+
+  private async syncCurrent(): Promise<void> {
+    const upto = this.written;
+    const segment = this.lastSegment();
+    if (segment !== undefined) await segment.handle.datasync();
+    const before = this.readableSeq();
+    this.durable = Math.max(this.durable, upto);
+    this.notifyReadable(before);
+  }
+
+  // ---- release ----
+
+  private async releaseNow(uptoSeq: number): Promise<void> {
+    const limit = this.readableSeq();
+    if (uptoSeq > limit) {
+      throw new TidelineError(
+        'INVALID_PARAMS',
+        `Outbox of VPG ${this.options.vpgId}: release of seq ${uptoSeq}, which was never sent (readable up to ${limit})`,
+        { vpgId: this.options.vpgId, uptoSeq },
+      );
+    }
+    if (uptoSeq <= this.acked) return;
+    this.acked = uptoSeq;
+    const deletable: Segment[] = [];
+    for (let i = 0; i < this.segments.length - 1; i += 1) {
+      const segment = this.segments[i] as Segment;
+      if (segment.lastSeq > uptoSeq) break;
+      deletable.push(segment);
+    }
+    if (deletable.length > 0) {
+      const synced = this.options.syncData !== undefined ? await this.options.syncData() : 0;
+      this.state = {
+        ...this.state,
+        ackedSeq: Math.max(this.state.ackedSeq, uptoSeq),
+        diskSyncedSeq: Math.max(this.state.diskSyncedSeq, Math.min(synced, this.written)),
+      };
+      await writeOutboxState(this.options.dir, this.state);
+      this.segments = this.segments.slice(deletable.length);
+      for (const segment of deletable) {
+        this.heldBytes -= segment.size;
+        await unlink(segment.path);
+        this.closeWhenIdle.push(segment);
+      }
+      if (this.activeReads === 0) await this.closeIdleSegments();
+    }
+    this.recomputeAckedBytes();
+  }
+
+  private recomputeAckedBytes(): void {
+    let bytes = 0;
+    for (const segment of this.segments) {
+      if (segment.lastSeq <= this.acked) {
+        bytes += segment.size;
+        continue;
+      }
+      if (segment.firstSeq <= this.acked) bytes += segment.start(this.acked + 1);
+      break;
+    }
+    this.ackedHeldBytes = bytes;
+  }
+
+  private async closeIdleSegments(): Promise<void> {
+    const segments = this.closeWhenIdle.splice(0);
+    await Promise.allSettled(segments.map((s) => s.handle.close()));
+  }
+
+  // ---- helpers ----
+
+  private lastSegment(): Segment | undefined {
+    return this.segments[this.segments.length - 1];
+  }
+
+  private notifyReadable(before: number): void {
+    const now = this.readableSeq();
+    if (now > before) this.emit('readable', now);
+  }
+
+  private ioError(what: string, err: unknown): TidelineError {
+    return new TidelineError(
+      'INTERNAL_ERROR',
+      `Cannot ${what} the outbox of VPG ${this.options.vpgId} in ${this.options.dir}: ${errnoMessage(err)}`,
+      { vpgId: this.options.vpgId },
+    );
+  }
+}
+
+/** Cuts a batch into up to PARALLEL_WRITES runs of whole records, of similar size. */
+function splitBatch(
+  batch: readonly PendingAppend[],
+  bytes: number,
+): { bufs: Buffer[]; bytes: number }[] {
+  const parts = Math.max(1, Math.min(PARALLEL_WRITES, Math.floor(bytes / PARALLEL_PART_BYTES)));
+  if (parts === 1) return [{ bufs: batch.map((p) => p.buf), bytes }];
+  const target = bytes / parts;
+  const out: { bufs: Buffer[]; bytes: number }[] = [];
+  let current: { bufs: Buffer[]; bytes: number } = { bufs: [], bytes: 0 };
+  for (const p of batch) {
+    current.bufs.push(p.buf);
+    current.bytes += p.buf.length;
+    if (current.bytes >= target && out.length < parts - 1) {
+      out.push(current);
+      current = { bufs: [], bytes: 0 };
+    }
+  }
+  if (current.bufs.length > 0) out.push(current);
+  return out;
+}
+
+async function writeAll(
+  handle: FileHandle,
+  bufs: Buffer[],
+  position: number,
+  bytes: number,
+): Promise<void> {
+  const { bytesWritten } = await handle.writev(bufs, position);
+  if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
+}

@@ -1,0 +1,118 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { TidelineError } from '../../app/errors';
+import { errnoMessage } from '../store/json-file';
+
+/** Zeros for write-zeroes; shared and never written to. */
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/**
+ * One disk image file (raw, usually sparse), opened once and kept open: every request is a
+ * positioned read or write on the same descriptor, never an open per request.
+ */
+export class DiskFile {
+  /** Writes landed since the last datasync() started (flush() skips clean disks). */
+  private unsynced = false;
+
+  private constructor(
+    readonly diskId: string,
+    readonly path: string,
+    private readonly handle: FileHandle,
+    /** Fixed for the life of the handle: a disk does not grow under a running VM. */
+    readonly size: number,
+  ) {}
+
+  static async open(diskId: string, path: string): Promise<DiskFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r+');
+    } catch (err) {
+      throw new TidelineError(
+        'NOT_FOUND',
+        `Cannot open disk ${diskId} at ${path}: ${errnoMessage(err)}`,
+        { diskId },
+      );
+    }
+    try {
+      const { size } = await handle.stat();
+      return new DiskFile(diskId, path, handle, size);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  get dirty(): boolean {
+    return this.unsynced;
+  }
+
+  /** Throws INVALID_PARAMS unless [offset, offset + length) lies within the disk. */
+  checkExtent(offset: number, length: number): void {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
+      throw new TidelineError(
+        'INVALID_PARAMS',
+        `Extent ${offset}+${length} is outside disk ${this.diskId} (${this.size} bytes)`,
+        { diskId: this.diskId, offset, length },
+      );
+    }
+  }
+
+  async pwrite(data: Buffer, offset: number): Promise<void> {
+    this.unsynced = true;
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(
+        data,
+        done,
+        data.length - done,
+        offset + done,
+      );
+      done += bytesWritten;
+    }
+  }
+
+  /** Writes zeros over the extent (the source's meaning of both zero and trim). */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(ZEROS.length, length - done);
+      await this.pwrite(ZEROS.subarray(0, n), offset + done);
+      done += n;
+    }
+  }
+
+  /** Reads the extent; bytes past the end of the file (never written) read as zeros. */
+  async pread(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const out = into ?? Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        out.fill(0, done, length);
+        break;
+      }
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  async datasync(): Promise<void> {
+    this.unsynced = false;
+    await this.handle.datasync();
+  }
+
+  /** Allocated bytes on the filesystem (0 for a never-written sparse file). */
+  async allocatedBytes(): Promise<number> {
+    const stat = await this.handle.stat();
+    return stat.blocks * 512;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
