@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Level } from 'pino';
 import { TidelineError } from '../app/errors';
 import { HypervisorKindSchema, SiteDetailsSchema, type HypervisorKind } from '../app/protocol';
+import { exportDiskCli } from './commands/export-disk';
 import { initDataDir } from './commands/init';
 import { runAgent } from './commands/run';
 import {
@@ -13,6 +14,7 @@ import {
   UsageError,
 } from './commands/usage';
 import { parseListen } from './config/listen';
+import { parseReplicationFlags } from './config/replication-flags';
 import { SUPPORTED_HYPERVISORS } from './hypervisor/registry';
 import { LOG_LEVELS } from './log';
 import { AGENT_PRODUCT, AGENT_VERSION } from './version';
@@ -29,6 +31,9 @@ const INIT_OPTIONS = {
 const RUN_OPTIONS = {
   'data-dir': { type: 'string' },
   listen: { type: 'string' },
+  'replication-listen': { type: 'string' },
+  advertise: { type: 'string' },
+  'pairing-token-ttl': { type: 'string' },
   'log-level': { type: 'string' },
   keepalive: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -55,8 +60,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await init(rest);
       case 'run':
         return await run(rest);
+      case 'export-disk':
+        return await exportDiskCli(rest);
       default:
-        throw new UsageError(`Unknown command "${command}"; the commands are init and run`);
+        throw new UsageError(
+          `Unknown command "${command}"; the commands are init, run and export-disk`,
+        );
     }
   } catch (err) {
     return report(err);
@@ -109,6 +118,7 @@ async function run(args: readonly string[]): Promise<number> {
   return runAgent({
     dataDir,
     listen,
+    ...parseReplicationFlags(values, listen),
     logLevel: level as Level,
     keepaliveMs: Math.round(keepalive * 1000),
   });

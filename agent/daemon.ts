@@ -14,6 +14,8 @@ import { DEFAULT_LIMITS, DEFAULT_MAX_CONNECTIONS, type ConnectionLimits } from '
 import type { HypervisorAdapter } from './hypervisor/adapter';
 import { createHypervisorAdapter } from './hypervisor/registry';
 import type { Logger } from './log';
+import type { LinkTuning } from './peer/peer-link';
+import { PeerService, type ReplicationEndpoint } from './peer/peer-service';
 import { AuthThrottle } from './security/auth-throttle';
 import { readTlsIdentity } from './security/certificate';
 import { SiteStore } from './site/site-store';
@@ -23,6 +25,14 @@ import { AGENT_VERSION } from './version';
 export interface DaemonOptions {
   readonly dataDir: string;
   readonly listen: ListenAddress;
+  /** The replication listener (peer links and pairing). */
+  readonly replicationListen: ListenAddress;
+  /** The replication address peers dial (host:port); default: derived from replicationListen. */
+  readonly advertise?: string;
+  /** Pairing token lifetime (default 10 minutes). */
+  readonly pairingTokenTtlMs?: number;
+  /** Peer link settings (keepalive, window, …) for tests; defaults otherwise. */
+  readonly peerTuning?: Partial<LinkTuning>;
   readonly keepaliveMs: number;
   readonly log: Logger;
   readonly limits?: Partial<ConnectionLimits>;
@@ -34,15 +44,17 @@ export interface DaemonInfo {
   readonly fingerprint: string;
   readonly agentId: string;
   readonly siteId: string;
+  readonly replication: ReplicationEndpoint;
 }
 
 /**
  * The agent's lifecycle: start() loads the data directory and brings the parts up in order
- * (state, hypervisor, control channel); stop() takes them down in reverse, each part's
+ * (state, hypervisor, peer links, control channel); stop() takes them down in reverse, each part's
  * failure isolated so the others still stop.
  */
 export class Daemon {
   private hypervisor: HypervisorAdapter | undefined;
+  private peerService: PeerService | undefined;
   private server: ControlServer | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
@@ -67,6 +79,23 @@ export class Daemon {
       });
       this.server?.broadcast(frame);
     };
+    this.peerService = new PeerService({
+      agentId: config.agentId,
+      siteId: config.siteId,
+      fingerprint: tls.fingerprint,
+      siteName: () => site.details.name,
+      tls,
+      listen: this.options.replicationListen,
+      ...(this.options.advertise !== undefined && { advertise: this.options.advertise }),
+      ...(this.options.pairingTokenTtlMs !== undefined && {
+        pairingTokenTtlMs: this.options.pairingTokenTtlMs,
+      }),
+      ...(this.options.peerTuning !== undefined && { tuning: this.options.peerTuning }),
+      peersFile: layout.peersFile,
+      log: log.child({ component: 'peer' }),
+      onPeersChanged: () => inventoryChanged(['peer']),
+    });
+    const replication = await this.peerService.start();
     const handlers = createHandlers({
       identity: {
         agentId: config.agentId,
@@ -78,6 +107,7 @@ export class Daemon {
       site,
       hypervisor: this.hypervisor,
       inventoryChanged,
+      pairing: this.peerService,
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
       guard: handshakeGuard,
@@ -102,12 +132,20 @@ export class Daemon {
       fingerprint: tls.fingerprint,
       agentId: config.agentId,
       siteId: config.siteId,
+      replication,
     };
+  }
+
+  /** Pairing and peer links, for the replication engine (after start()). */
+  get peers(): PeerService | undefined {
+    return this.peerService;
   }
 
   async stop(): Promise<void> {
     await this.stopPart('control server', this.server);
     this.server = undefined;
+    await this.stopPart('peer links', this.peerService);
+    this.peerService = undefined;
     await this.stopPart('hypervisor', this.hypervisor);
     this.hypervisor = undefined;
   }

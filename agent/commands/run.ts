@@ -1,12 +1,13 @@
 import type { Level } from 'pino';
 import { loadAgentConfig } from '../config/agent-config';
 import { dataDirLayout } from '../config/data-dir';
+import type { ReplicationFlags } from '../config/replication-flags';
 import type { ListenAddress } from '../control/control-server';
 import { Daemon } from '../daemon';
 import { createAgentLog } from '../log';
 import { AGENT_VERSION } from '../version';
 
-export interface RunOptions {
+export interface RunOptions extends ReplicationFlags {
   readonly dataDir: string;
   readonly listen: ListenAddress;
   readonly logLevel: Level;
@@ -49,6 +50,11 @@ export async function runAgent(options: RunOptions): Promise<number> {
   const daemon = new Daemon({
     dataDir: layout.root,
     listen: options.listen,
+    replicationListen: options.replicationListen,
+    ...(options.advertise !== undefined && { advertise: options.advertise }),
+    ...(options.pairingTokenTtlMs !== undefined && {
+      pairingTokenTtlMs: options.pairingTokenTtlMs,
+    }),
     keepaliveMs: options.keepaliveMs,
     log,
   });
@@ -71,6 +77,14 @@ export async function runAgent(options: RunOptions): Promise<number> {
 
   try {
     const info = await daemon.start();
+    log.info(
+      {
+        address: info.replication.address,
+        host: info.replication.host,
+        port: info.replication.port,
+      },
+      'replication listening',
+    );
     log.info({ url: info.url, port: info.port, fingerprint: info.fingerprint }, 'listening');
   } catch (err) {
     const message = err instanceof Error ? err.message : 'failed to start';

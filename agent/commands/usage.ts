@@ -14,8 +14,9 @@ export const MAIN_HELP = `Usage: tideline-agent <command> [options]
 The Tideline agent: protects the VMs of a hypervisor host and serves the console.
 
 Commands:
-  init    Create a data directory: key pair, certificate, admin token, hypervisor
-  run     Serve the control channel (wss://HOST:PORT/) until SIGTERM or SIGINT
+  init         Create a data directory: key pair, certificate, admin token, hypervisor
+  run          Serve the control channel (wss://HOST:PORT/) until SIGTERM or SIGINT
+  export-disk  Write the image of a replicated disk at a checkpoint to a raw file
 
 Options:
   -h, --help      Show this help ("tideline-agent <command> --help" for a command)
@@ -44,12 +45,21 @@ Exit status: 0 initialized; 2 DIR is already initialized (nothing was changed);
 export const RUN_HELP = `Usage: tideline-agent run --data-dir DIR [--listen HOST:PORT] [options]
 
 Serves the control channel at wss://HOST:PORT/ (JSON-RPC 2.0; "Authorization: Bearer
-<token>"). Logs JSON lines to DIR/logs/agent.log and stdout; the line with msg "listening"
-carries the url and port. SIGTERM or SIGINT stops it cleanly (exit status 0).
+<token>") and the replication listener for paired agents. Logs JSON lines to
+DIR/logs/agent.log and stdout; the line with msg "listening" carries the url and port, the
+one with msg "replication listening" the advertised replication address and port. SIGTERM or SIGINT stops it cleanly (exit status 0).
 
 Options:
   --data-dir DIR          An initialized data directory; default $TIDELINE_DATA_DIR
   --listen HOST:PORT      Address to serve on (default 0.0.0.0:7443; port 0 = any free port)
+  --replication-listen HOST:PORT
+                          Where paired agents connect (mutual TLS); default the --listen host
+                          and its port + 1 (port 0 stays 0)
+  --advertise HOST:PORT   The replication address other sites' agents dial, as put in pairing
+                          tokens; default the replication listen address, or this machine's
+                          host name when it listens on 0.0.0.0 or ::
+  --pairing-token-ttl SECONDS
+                          How long a pairing token stays valid (default 600)
   --log-level LEVEL       fatal, error, warn, info (default), debug or trace
   --keepalive SECONDS     Ping interval; a console silent for a whole interval is dropped (default 30)
   -h, --help              Show this help

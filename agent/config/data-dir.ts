@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
  *   config.json                 identity and token hash (written once, by init)
  *   tls/key.pem, tls/cert.pem   the agent's key pair and self-signed certificate
  *   state/site.json             site details (site.setDetails)
+ *   state/peers.json            paired agents and their pinned certificate fingerprints
  *   state/inventory.json        the sim hypervisor's inventory
  *   datastores/<ds>/<vm>/*.raw  the sim hypervisor's disks (sparse files)
  *   logs/agent.log              structured logs (JSON lines)
@@ -19,6 +20,7 @@ export interface DataDirLayout {
   readonly certFile: string;
   readonly stateDir: string;
   readonly siteFile: string;
+  readonly peersFile: string;
   readonly inventoryFile: string;
   readonly datastoresDir: string;
   readonly logsDir: string;
@@ -39,6 +41,7 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     certFile: join(tlsDir, 'cert.pem'),
     stateDir,
     siteFile: join(stateDir, 'site.json'),
+    peersFile: join(stateDir, 'peers.json'),
     inventoryFile: join(stateDir, 'inventory.json'),
     datastoresDir: join(root, 'datastores'),
     logsDir,

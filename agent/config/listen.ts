@@ -14,3 +14,20 @@ export function parseListen(text: string): ListenAddress | undefined {
     return undefined;
   return { host, port };
 }
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function formatAddress(address: ListenAddress): string {
+  return address.host.includes(':')
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
+}
+
+/**
+ * The replication listener's default: the control listener's host, its port + 1 (port 0, any
+ * free port, stays 0). Undefined when the control port is 65535.
+ */
+export function defaultReplicationListen(control: ListenAddress): ListenAddress | undefined {
+  if (control.port === 0) return { host: control.host, port: 0 };
+  if (control.port >= 65535) return undefined;
+  return { host: control.host, port: control.port + 1 };
+}

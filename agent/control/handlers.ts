@@ -9,6 +9,7 @@ import {
 } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { SiteStore } from '../site/site-store';
+import { createPairingHandlers, type PairingOperations } from './pairing-handlers';
 import { isHandshaken, type Session } from './session';
 
 export interface VersionRange {
@@ -23,6 +24,8 @@ export interface HandlerDeps {
   readonly hypervisor: HypervisorAdapter;
   /** Tells every connected console that part of the inventory changed. */
   readonly inventoryChanged: (kinds: InventoryKind[]) => void;
+  /** Site pairing (site.pairingToken/pair/unpair/peers); absent: those answer UNAVAILABLE. */
+  readonly pairing?: PairingOperations;
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -70,6 +73,7 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
       deps.inventoryChanged(['site']);
       return details;
     },
+    ...createPairingHandlers(deps.pairing),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

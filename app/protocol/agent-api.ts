@@ -8,6 +8,7 @@ import {
   VmSchema,
 } from './inventory';
 import { NoParams, method, type NotificationTable } from './method-table';
+import { PairParamsSchema, PairingTokenSchema, PeerSchema } from './pairing';
 
 /**
  * The console ↔ agent protocol: JSON-RPC 2.0 over wss. Bump PROTOCOL_VERSION on any change a
@@ -60,6 +61,22 @@ export const agentMethods = {
     SiteDetailsSchema,
     'Change name, location or contact of this site; notifies inventory.changed.',
   ),
+  'site.pairingToken': method(
+    NoParams,
+    PairingTokenSchema,
+    'A short-lived token another site’s agent uses (site.pair) to pair with this one.',
+  ),
+  'site.pair': method(
+    PairParamsSchema,
+    PeerSchema,
+    'Pair with the agent whose pairing token this is: exchange and pin certificates.',
+  ),
+  'site.unpair': method(
+    z.strictObject({ agentId: IdSchema }),
+    z.object({ unpaired: z.literal(true) }),
+    'Forget a paired agent; its certificate is no longer accepted.',
+  ),
+  'site.peers': method(NoParams, z.array(PeerSchema), 'Paired agents and the state of each link.'),
   'host.list': method(NoParams, z.array(HostSchema), 'Hypervisor hosts this agent manages.'),
   'vm.list': method(
     z.strictObject({ hostId: IdSchema.optional() }).optional(),

@@ -7,3 +7,4 @@ export * from './inventory';
 export * from './agent-api';
 export * from './console-api';
 export * from './console-bridge';
+export * from './pairing';

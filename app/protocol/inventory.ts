@@ -86,5 +86,5 @@ export const VmSchema = z.object({
 });
 export type Vm = z.infer<typeof VmSchema>;
 
-export const InventoryKindSchema = z.enum(['site', 'host', 'vm']);
+export const InventoryKindSchema = z.enum(['site', 'host', 'vm', 'peer']);
 export type InventoryKind = z.infer<typeof InventoryKindSchema>;

@@ -5,6 +5,7 @@
  *
  *   const a = await initAgent({ site: 'Headquarters' });        // { dataDir, token, fingerprint }
  *   const agent = await startAgent({ dataDir: a.dataDir });      // waits for the "listening" log line
+ *   agent.replicationAddress                                     // 127.0.0.1:PORT of its peer listener
  *   const client = await connectRaw(agent.url, { token: a.token, fingerprint: a.fingerprint });
  *   await client.hello();
  *   const vms = await client.result('vm.list');
@@ -190,6 +191,8 @@ export interface StartAgentOptions {
   readonly dataDir: string;
   /** Default 127.0.0.1:0 (a free port). */
   readonly listen?: string;
+  /** --replication-listen; default the agent's own (listen host, port + 1; 0 for a free port). */
+  readonly replicationListen?: string;
   /** More `run` flags, e.g. ['--keepalive', '1']. */
   readonly args?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
@@ -203,6 +206,9 @@ export interface RunningAgent {
   /** 127.0.0.1:PORT */
   readonly address: string;
   readonly port: number;
+  /** Advertised replication address (127.0.0.1:PORT), from the "replication listening" line. */
+  readonly replicationAddress: string;
+  readonly replicationPort: number;
   /** The certificate fingerprint, from the "listening" log line. */
   readonly fingerprint: string;
   readonly process: ChildProcess;
@@ -222,11 +228,16 @@ export interface RunningAgent {
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
   await ensureAgentBuilt();
   const listen = options.listen ?? '127.0.0.1:0';
-  const child = spawn(
-    process.execPath,
-    [AGENT_BIN, 'run', '--data-dir', options.dataDir, '--listen', listen, ...(options.args ?? [])],
-    { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const replication =
+    options.replicationListen === undefined
+      ? []
+      : ['--replication-listen', options.replicationListen];
+  const args = ['run', '--data-dir', options.dataDir, '--listen', listen, ...replication];
+  const child = spawn(process.execPath, [AGENT_BIN, ...args, ...(options.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   let partial = '';
   const lines: LogLine[] = [];
@@ -286,6 +297,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     url: '',
     address: '',
     port: 0,
+    replicationAddress: '',
+    replicationPort: 0,
     fingerprint: '',
     process: child,
     logs: () => text,
@@ -318,9 +331,12 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   }
   const port = Number(listening['port']);
   const url = String(listening['url']);
+  const replicationLine = lines.find((line) => line.msg === 'replication listening');
   return Object.assign(agent, {
     url,
     port,
+    replicationAddress: String(replicationLine?.['address'] ?? ''),
+    replicationPort: Number(replicationLine?.['port'] ?? 0),
     address: `${new URL(url).hostname}:${port}`,
     fingerprint: String(listening['fingerprint']),
   });

@@ -202,10 +202,19 @@ export class FakeAgent {
         setImmediate(() => this.notify(['site']));
         return this.site;
       },
+      'site.pairingToken': () => unavailable('site.pairingToken'),
+      'site.pair': () => unavailable('site.pair'),
+      'site.unpair': () => unavailable('site.unpair'),
+      'site.peers': () => unavailable('site.peers'),
       'host.list': () => this.hosts,
       'vm.list': () => this.vms,
     };
   }
+}
+
+/** Pairing is not simulated: the console tests that need it run real agents. */
+function unavailable(method: string): never {
+  throw new TidelineError('UNAVAILABLE', `${method} is not implemented by the fake agent`);
 }
 
 export function vm(vmId: string, hostId: string): Vm {

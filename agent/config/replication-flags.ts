@@ -1,0 +1,62 @@
+import { AddressSchema } from '../../app/protocol';
+import { UsageError } from '../commands/usage';
+import type { ListenAddress } from '../control/control-server';
+import { defaultReplicationListen, formatAddress, parseListen } from './listen';
+
+export interface ReplicationFlags {
+  readonly replicationListen: ListenAddress;
+  readonly advertise?: string;
+  readonly pairingTokenTtlMs?: number;
+}
+
+/**
+ * `run`'s replication flags: --replication-listen HOST:PORT (default: --listen's host, its
+ * port + 1; port 0 stays 0), --advertise HOST:PORT (the address peers dial; default the
+ * listen address, or this machine's host name for 0.0.0.0 / ::), --pairing-token-ttl SECONDS.
+ */
+export function parseReplicationFlags(
+  values: {
+    readonly 'replication-listen'?: string | undefined;
+    readonly advertise?: string | undefined;
+    readonly 'pairing-token-ttl'?: string | undefined;
+  },
+  listen: ListenAddress,
+): ReplicationFlags {
+  const text = values['replication-listen'];
+  let replicationListen: ListenAddress | undefined;
+  if (text === undefined) {
+    replicationListen = defaultReplicationListen(listen);
+    if (replicationListen === undefined) {
+      throw new UsageError(
+        `--listen ${formatAddress(listen)} leaves no port + 1 for replication: give --replication-listen HOST:PORT`,
+      );
+    }
+  } else {
+    replicationListen = parseListen(text);
+    if (replicationListen === undefined) {
+      throw new UsageError(
+        `--replication-listen must be HOST:PORT (e.g. 0.0.0.0:7444), not "${text}"`,
+      );
+    }
+  }
+  const advertise = values.advertise;
+  if (advertise !== undefined && !AddressSchema.safeParse(advertise).success) {
+    throw new UsageError(
+      `--advertise must be HOST:PORT with a port of 1–65535 (the address other sites' agents dial), not "${advertise}"`,
+    );
+  }
+  const ttlText = values['pairing-token-ttl'];
+  let pairingTokenTtlMs: number | undefined;
+  if (ttlText !== undefined) {
+    const seconds = Number(ttlText);
+    if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86_400) {
+      throw new UsageError('--pairing-token-ttl must be a number of seconds between 1 and 86400');
+    }
+    pairingTokenTtlMs = Math.round(seconds * 1000);
+  }
+  return {
+    replicationListen,
+    ...(advertise !== undefined && { advertise: advertise.trim() }),
+    ...(pairingTokenTtlMs !== undefined && { pairingTokenTtlMs }),
+  };
+}

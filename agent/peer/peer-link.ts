@@ -1,0 +1,597 @@
+import { EventEmitter } from 'node:events';
+import { Backoff, type BackoffOptions } from '../../app/backoff';
+import { TidelineError, isTidelineError } from '../../app/errors';
+import type { Peer, PeerLinkState, Unsubscribe } from '../../app/protocol';
+import type { Logger } from '../log';
+import { drop } from '../util/drop';
+import {
+  ControlChannel,
+  DEFAULT_CONTROL_TIMEOUT_MS,
+  type ControlRegistry,
+} from './control-channel';
+import type { FrameConnection, CloseInfo } from './frame-connection';
+import { dialPeer } from './link-dial';
+import { UnpairSchema, decodeJson, type Hello } from './messages';
+import type { PeerRecord } from './peer-store';
+import { batchRecords, decodeRecordsPayload, type ReceivedRecord } from './records-frame';
+import { RecordWindow } from './record-window';
+import type { TlsKeyPair } from './tls-dial';
+import {
+  FrameType,
+  MAX_FRAME_PAYLOAD,
+  PEER_PROTOCOL,
+  RECORDS_BATCH_BYTES,
+  decodeVpgRef,
+  decodeVpgSeq,
+  encodeVpgRef,
+  encodeVpgSeq,
+  protocolError,
+  type Frame,
+} from './wire';
+
+export type { ReceivedRecord } from './records-frame';
+
+/** Who dials: the agent whose agentId sorts first. The other only accepts. */
+export type LinkRole = 'dialer' | 'acceptor';
+
+export function linkRole(selfAgentId: string, peerAgentId: string): LinkRole {
+  return selfAgentId < peerAgentId ? 'dialer' : 'acceptor';
+}
+
+/** This agent, as a link presents it in HELLO. */
+export interface LinkSelf {
+  readonly agentId: string;
+  readonly siteId: string;
+  siteName(): string;
+  /** The advertised replication address. */
+  address(): string;
+}
+
+export interface LinkTuning {
+  /** PING interval; a connection silent for 3 intervals is closed (default 10 s). */
+  readonly keepaliveMs: number;
+  /** Unacknowledged bytes per VPG (default 16 MiB). */
+  readonly windowBytes: number;
+  /** Target size of a RECORDS frame (default 1 MiB). */
+  readonly batchBytes: number;
+  /** Received record bytes not yet persisted above which reading pauses (default 64 MiB). */
+  readonly receiveBacklogBytes: number;
+  /** Dial + TLS + HELLO, and every handshake answer (default 10 s). */
+  readonly handshakeTimeoutMs: number;
+  /** Reconnect delays (app/backoff.ts; default 500 ms doubling to 30 s). */
+  readonly backoff: BackoffOptions;
+}
+
+export const DEFAULT_LINK_TUNING: LinkTuning = {
+  keepaliveMs: 10_000,
+  windowBytes: 16 * 1024 * 1024,
+  batchBytes: RECORDS_BATCH_BYTES,
+  receiveBacklogBytes: 64 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  backoff: { initialMs: 500, maxMs: 30_000 },
+};
+
+/**
+ * Target side: persist the records (in seq order, ignoring duplicates) and resolve with the
+ * VPG's last persisted seq; the link then sends ACK(vpgId, that seq). Calls for one VPG never
+ * overlap. Rejecting closes the connection (the source resumes from POSITION after it).
+ */
+export type RecordsHandler = (vpgId: string, records: readonly ReceivedRecord[]) => Promise<number>;
+/** Target side: the VPG's last persisted seq (0: nothing yet), answered as POSITION. */
+export type PositionProvider = (vpgId: string) => Promise<number> | number;
+export type SeqListener = (vpgId: string, seq: number) => void;
+
+export interface PeerLinkEvents {
+  /** Connected and handshaken: the source asks each VPG's POSITION and resumes after it. */
+  up: [];
+  /** The connection ended; unacknowledged sends were failed. */
+  down: [reason: string];
+}
+
+export interface PeerLinkOptions {
+  readonly self: LinkSelf;
+  readonly peer: PeerRecord;
+  readonly tls: TlsKeyPair;
+  readonly tuning: LinkTuning;
+  readonly control: ControlRegistry;
+  readonly log: Logger;
+  /** The peer refused us as not paired (authenticated by its pinned certificate), or sent UNPAIR. */
+  readonly onUnpairedByPeer: (reason: string) => void;
+  /** The peer's HELLO told a new address or site name. */
+  readonly onPeerInfo: (info: Pick<Hello, 'address' | 'siteName'>) => void;
+  /** Link state changed (connected ↔ not), for inventory.changed. */
+  readonly onStateChange: (state: PeerLinkState) => void;
+}
+
+interface PositionWaiter {
+  readonly resolve: (seq: number) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The one mutual-TLS connection between this agent and one paired agent, carrying every VPG
+ * both ways. The dialer side reconnects with back-off for as long as the peer stays paired;
+ * the acceptor side is handed connections by the replication server.
+ *
+ * For the replication engine — source side: sendRecords (window back-pressure), onAck,
+ * onPosition, requestPosition, rewind; target side: onRecords, onPositionRequest,
+ * sendPosition; both: request/handle (control channel via the shared registry), 'up'/'down'.
+ */
+export class PeerLink extends EventEmitter<PeerLinkEvents> {
+  readonly role: LinkRole;
+  private peer: PeerRecord;
+  private conn: FrameConnection | undefined;
+  private control: ControlChannel | undefined;
+  private linkState: PeerLinkState = 'disconnected';
+  private error: string | undefined;
+  private running = false;
+  private readonly backoff: Backoff;
+  private dialTimer: NodeJS.Timeout | undefined;
+  private dialAbort: AbortController | undefined;
+  private readonly window: RecordWindow;
+  private readonly sendChains = new Map<string, Promise<void>>();
+  private readonly receiveChains = new Map<string, Promise<void>>();
+  private receiveBacklog = 0;
+  private recordsHandler: RecordsHandler | undefined;
+  private positionProvider: PositionProvider | undefined;
+  private readonly ackListeners = new Set<SeqListener>();
+  private readonly positionListeners = new Set<SeqListener>();
+  private readonly positionWaiters = new Map<string, PositionWaiter[]>();
+
+  constructor(private readonly options: PeerLinkOptions) {
+    super();
+    this.peer = { ...options.peer };
+    this.role = linkRole(options.self.agentId, options.peer.agentId);
+    this.backoff = new Backoff(options.tuning.backoff);
+    this.window = new RecordWindow(options.tuning.windowBytes);
+    if (this.role === 'acceptor')
+      this.error = `waiting for site "${this.peer.siteName}" to connect`;
+  }
+
+  get peerAgentId(): string {
+    return this.peer.agentId;
+  }
+
+  get state(): PeerLinkState {
+    return this.linkState;
+  }
+
+  get lastError(): string | undefined {
+    return this.error;
+  }
+
+  /** Round-trip time of the last keepalive ping (ms), while connected. */
+  get rttMs(): number | undefined {
+    return this.conn?.rttMs;
+  }
+
+  /** The peer as the console's site.peers shows it. */
+  describe(): Peer {
+    return {
+      ...this.peer,
+      link: this.linkState,
+      ...(this.linkState !== 'connected' && this.error !== undefined && { lastError: this.error }),
+    };
+  }
+
+  updatePeer(record: PeerRecord): void {
+    this.peer = { ...record };
+  }
+
+  /** Starts dialing (dialer), or waiting for the peer (acceptor). `after`: dial once it settles. */
+  start(after?: Promise<unknown>): void {
+    this.running = true;
+    if (this.role !== 'dialer') return;
+    if (after === undefined) this.scheduleDial(0);
+    else
+      drop(
+        after.finally(() => this.scheduleDial(0)),
+        () => undefined,
+      );
+  }
+
+  /** Closes the connection (REFUSED shutting-down) and stops reconnecting. */
+  async stop(reason = 'The agent is shutting down'): Promise<void> {
+    this.running = false;
+    if (this.dialTimer !== undefined) clearTimeout(this.dialTimer);
+    this.dialAbort?.abort();
+    const conn = this.conn;
+    if (conn === undefined) return;
+    conn.refuse(
+      'shutting-down',
+      'UNAVAILABLE',
+      `Site "${this.options.self.siteName()}": ${reason}`,
+    );
+    await conn.closed;
+  }
+
+  /** Tells the peer it is unpaired (if connected), then stops. */
+  async unpair(): Promise<void> {
+    this.running = false;
+    const conn = this.conn;
+    if (conn !== undefined && conn.isOpen) {
+      conn.sendJson(FrameType.UNPAIR, { agentId: this.options.self.agentId });
+      conn.close('unpaired on this side');
+    }
+    await this.stop('unpaired');
+  }
+
+  /** Acceptor: the replication server hands over an authenticated connection after HELLO. */
+  accept(conn: FrameConnection, hello: Hello, version: number): void {
+    if (!this.running) {
+      conn.refuse('shutting-down', 'UNAVAILABLE', 'The agent is shutting down');
+      return;
+    }
+    conn.sendJson(FrameType.HELLO, this.hello(version, version));
+    this.attach(conn, hello);
+  }
+
+  // ───────────────────────── source side ─────────────────────────
+
+  /**
+   * Sends encoded records of one VPG, in order, in RECORDS frames of about 1 MiB. Resolves
+   * once every frame is written to the socket and within the VPG's window (so a caller that
+   * awaits each call never holds more than the window in flight); rejects with
+   * CONNECTION_CLOSED or UNAVAILABLE when the link is or goes down. Calls for one VPG are
+   * sent in call order.
+   */
+  sendRecords(vpgId: string, encoded: readonly Buffer[]): Promise<void> {
+    const run = (): Promise<void> => this.sendNow(vpgId, encoded);
+    const previous = this.sendChains.get(vpgId) ?? Promise.resolve();
+    const result = previous.then(run, run);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.sendChains.set(vpgId, tail);
+    drop(
+      tail.then(() => {
+        if (this.sendChains.get(vpgId) === tail) this.sendChains.delete(vpgId);
+      }),
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Bytes of `vpgId` sent and not yet acknowledged. */
+  unackedBytes(vpgId: string): number {
+    return this.window.unacked(vpgId);
+  }
+
+  /** Forgets what is in flight for `vpgId` (e.g. before resending from a fresh POSITION). */
+  rewind(vpgId: string): void {
+    this.window.rewind(vpgId);
+  }
+
+  onAck(listener: SeqListener): Unsubscribe {
+    this.ackListeners.add(listener);
+    return () => this.ackListeners.delete(listener);
+  }
+
+  /** Every POSITION the target sends (answers to requestPosition, and unsolicited ones). */
+  onPosition(listener: SeqListener): Unsubscribe {
+    this.positionListeners.add(listener);
+    return () => this.positionListeners.delete(listener);
+  }
+
+  /** Asks the target for the VPG's last persisted seq (answered after its pending records). */
+  requestPosition(vpgId: string, timeoutMs = DEFAULT_CONTROL_TIMEOUT_MS): Promise<number> {
+    const conn = this.conn;
+    if (conn === undefined) return Promise.reject(this.downError());
+    return new Promise<number>((resolve, reject) => {
+      const waiters = this.positionWaiters.get(vpgId) ?? [];
+      const timer = setTimeout(() => {
+        const list = this.positionWaiters.get(vpgId);
+        const index = list?.indexOf(waiter) ?? -1;
+        if (index >= 0) list?.splice(index, 1);
+        reject(
+          new TidelineError(
+            'TIMEOUT',
+            `Site "${this.peer.siteName}" did not tell the position of VPG ${vpgId} within ${Math.round(timeoutMs / 1000)} s`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter: PositionWaiter = { resolve, reject, timer };
+      waiters.push(waiter);
+      this.positionWaiters.set(vpgId, waiters);
+      conn.send(FrameType.POSITION_REQUEST, encodeVpgRef(vpgId));
+    });
+  }
+
+  // ───────────────────────── target side ─────────────────────────
+
+  onRecords(handler: RecordsHandler | undefined): void {
+    this.recordsHandler = handler;
+  }
+
+  onPositionRequest(provider: PositionProvider | undefined): void {
+    this.positionProvider = provider;
+  }
+
+  /** Tells the source a VPG's last persisted seq unasked (e.g. on 'up'); false if down. */
+  sendPosition(vpgId: string, seq: number): boolean {
+    const conn = this.conn;
+    if (conn === undefined) return false;
+    conn.send(FrameType.POSITION, encodeVpgSeq(vpgId, seq));
+    return true;
+  }
+
+  // ───────────────────────── control channel ─────────────────────────
+
+  /** Calls a control method of the peer (registered there with PeerService.handleControl). */
+  request(method: string, params?: unknown, timeoutMs?: number): Promise<unknown> {
+    if (this.control === undefined) return Promise.reject(this.downError());
+    return this.control.request(method, params, timeoutMs);
+  }
+
+  // ───────────────────────── connection handling ─────────────────────────
+
+  private hello(min: number, max: number): Hello {
+    const { self } = this.options;
+    return {
+      min,
+      max,
+      agentId: self.agentId,
+      siteId: self.siteId,
+      siteName: self.siteName(),
+      address: self.address(),
+    };
+  }
+
+  private scheduleDial(delayMs: number): void {
+    if (!this.running || this.conn !== undefined) return;
+    if (this.dialTimer !== undefined) clearTimeout(this.dialTimer);
+    this.dialTimer = setTimeout(() => {
+      this.dialTimer = undefined;
+      drop(this.dial(), (err) => this.options.log.error({ err }, 'peer dial failed unexpectedly'));
+    }, delayMs);
+    this.dialTimer.unref();
+  }
+
+  private async dial(): Promise<void> {
+    if (!this.running || this.conn !== undefined) return;
+    this.setState('connecting');
+    const abort = new AbortController();
+    this.dialAbort = abort;
+    try {
+      const { conn, hello } = await dialPeer(
+        this.peer,
+        this.hello(PEER_PROTOCOL.min, PEER_PROTOCOL.max),
+        this.options,
+        abort.signal,
+      );
+      if (!this.running) {
+        conn.refuse('shutting-down', 'UNAVAILABLE', 'The agent is shutting down');
+        return;
+      }
+      this.attach(conn, hello);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.error = message;
+      this.setState('disconnected');
+      if (!this.running) return;
+      const reason = isTidelineError(err) ? err.data?.['reason'] : undefined;
+      if (reason === 'not-paired' || reason === 'unpaired') {
+        this.options.log.warn(
+          { reason: message },
+          'peer refused: it is not paired with this agent',
+        );
+        this.options.onUnpairedByPeer(message);
+        return;
+      }
+      const delay = this.backoff.next();
+      this.options.log.info({ err: message, retryInMs: delay }, 'peer link: cannot connect');
+      this.scheduleDial(delay);
+    } finally {
+      if (this.dialAbort === abort) this.dialAbort = undefined;
+    }
+  }
+
+  private attach(conn: FrameConnection, hello: Hello): void {
+    const { log, tuning, control } = this.options;
+    const old = this.conn;
+    if (old !== undefined) {
+      this.detach(old, 'replaced by a newer connection from the same agent');
+      old.refuse(
+        'replaced',
+        'CONFLICT',
+        'A newer connection from the same agent replaced this one',
+      );
+    }
+    this.conn = conn;
+    conn.setMaxPayload(MAX_FRAME_PAYLOAD);
+    this.control = new ControlChannel(
+      control,
+      { agentId: this.peer.agentId, siteName: this.peer.siteName },
+      (payload) => conn.send(FrameType.CONTROL, payload),
+      log,
+    );
+    conn.startKeepalive(tuning.keepaliveMs);
+    drop(
+      conn.closed.then((info) => this.onClosed(conn, info)),
+      (err) => log.error({ err }, 'peer link bookkeeping failed'),
+    );
+    this.backoff.reset();
+    this.error = undefined;
+    // The dialer keeps the address it reached the peer at (what the peer advertises may not
+    // resolve from here); the acceptor, which never dials, records what the peer advertises.
+    const address = this.role === 'acceptor' ? hello.address : this.peer.address;
+    if (address !== this.peer.address || hello.siteName !== this.peer.siteName) {
+      this.options.onPeerInfo({ address, siteName: hello.siteName });
+    }
+    log.info({ site: hello.siteName, remote: conn.remote, role: this.role }, 'peer link connected');
+    this.setState('connected');
+    this.emit('up');
+    conn.setHandler((frame) => this.onFrame(conn, frame));
+  }
+
+  private onClosed(conn: FrameConnection, info: CloseInfo): void {
+    if (this.conn !== conn) return;
+    this.detach(conn, info.reason);
+    const refusal = info.refused?.reason;
+    if (refusal === 'not-paired' || refusal === 'unpaired') {
+      this.options.onUnpairedByPeer(info.refused?.message ?? info.reason);
+      return;
+    }
+    if (this.role === 'dialer') this.scheduleDial(this.backoff.next());
+  }
+
+  private detach(conn: FrameConnection, reason: string): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
+    const error = this.downError(reason);
+    this.window.reset(error);
+    this.control?.close(error);
+    this.control = undefined;
+    for (const waiters of this.positionWaiters.values()) {
+      for (const waiter of waiters) {
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      }
+    }
+    this.positionWaiters.clear();
+    this.error = reason;
+    this.options.log.info({ reason }, 'peer link down');
+    this.setState('disconnected');
+    this.emit('down', reason);
+  }
+
+  private downError(reason?: string): TidelineError {
+    return reason === undefined
+      ? new TidelineError(
+          'UNAVAILABLE',
+          `The link to site "${this.peer.siteName}" is not connected${this.error === undefined ? '' : `: ${this.error}`}`,
+        )
+      : new TidelineError(
+          'CONNECTION_CLOSED',
+          `The link to site "${this.peer.siteName}" went down: ${reason}`,
+        );
+  }
+
+  private setState(state: PeerLinkState): void {
+    if (this.linkState === state) return;
+    const wasConnected = this.linkState === 'connected';
+    this.linkState = state;
+    if (wasConnected || state === 'connected') this.options.onStateChange(state);
+  }
+
+  private async sendNow(vpgId: string, encoded: readonly Buffer[]): Promise<void> {
+    for (const batch of batchRecords(vpgId, encoded, this.options.tuning.batchBytes)) {
+      const conn = this.conn;
+      if (conn === undefined) throw this.downError();
+      await this.window.acquire(vpgId, batch.lastSeq, batch.bytes);
+      if (this.conn !== conn) throw this.downError();
+      await conn.writable();
+      if (this.conn !== conn) throw this.downError();
+      conn.sendParts(FrameType.RECORDS, batch.parts);
+    }
+  }
+
+  private onFrame(conn: FrameConnection, frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.RECORDS:
+        this.onRecordsFrame(conn, frame.payload);
+        return;
+      case FrameType.ACK: {
+        const { vpgId, seq } = decodeVpgSeq(frame.payload, 'ACK');
+        this.window.release(vpgId, seq);
+        for (const listener of this.ackListeners) listener(vpgId, seq);
+        return;
+      }
+      case FrameType.POSITION: {
+        const { vpgId, seq } = decodeVpgSeq(frame.payload, 'POSITION');
+        this.window.release(vpgId, seq);
+        const waiters = this.positionWaiters.get(vpgId) ?? [];
+        this.positionWaiters.delete(vpgId);
+        for (const waiter of waiters) {
+          clearTimeout(waiter.timer);
+          waiter.resolve(seq);
+        }
+        for (const listener of this.positionListeners) listener(vpgId, seq);
+        return;
+      }
+      case FrameType.POSITION_REQUEST: {
+        const vpgId = decodeVpgRef(frame.payload, 'POSITION_REQUEST');
+        this.afterReceived(conn, vpgId, 0, async () => {
+          const provider = this.positionProvider;
+          if (provider === undefined) {
+            this.options.log.warn(
+              { vpgId },
+              'position requested, but no replication engine answers it',
+            );
+            return;
+          }
+          const seq = await provider(vpgId);
+          if (this.conn === conn) conn.send(FrameType.POSITION, encodeVpgSeq(vpgId, seq));
+        });
+        return;
+      }
+      case FrameType.CONTROL:
+        this.control?.onFrame(frame.payload);
+        return;
+      case FrameType.UNPAIR: {
+        const { agentId } = decodeJson(frame.payload, UnpairSchema, 'UNPAIR');
+        if (agentId !== this.peer.agentId) throw protocolError('UNPAIR names another agent');
+        this.running = false;
+        conn.close('unpaired by the peer');
+        this.options.onUnpairedByPeer(`Site "${this.peer.siteName}" unpaired this agent`);
+        return;
+      }
+      default:
+        throw protocolError(`unexpected frame type ${frame.type} on an established link`);
+    }
+  }
+
+  private onRecordsFrame(conn: FrameConnection, payload: Buffer): void {
+    const { vpgId, records } = decodeRecordsPayload(payload);
+    this.afterReceived(conn, vpgId, payload.length, async () => {
+      const handler = this.recordsHandler;
+      if (handler === undefined) {
+        this.options.log.warn({ vpgId }, 'records received, but no replication engine takes them');
+        return;
+      }
+      const seq = await handler(vpgId, records);
+      if (this.conn === conn) conn.send(FrameType.ACK, encodeVpgSeq(vpgId, seq));
+    });
+  }
+
+  /** Runs `task` after the VPG's earlier received frames, counting `bytes` as backlog. */
+  private afterReceived(
+    conn: FrameConnection,
+    vpgId: string,
+    bytes: number,
+    task: () => Promise<void>,
+  ): void {
+    const { tuning, log } = this.options;
+    this.receiveBacklog += bytes;
+    conn.hold('backlog', this.receiveBacklog > tuning.receiveBacklogBytes);
+    const run = async (): Promise<void> => {
+      try {
+        if (this.conn === conn) await task();
+      } catch (err) {
+        log.error(
+          { err, vpgId },
+          'replication engine failed on received records: closing the link',
+        );
+        conn.refuse(
+          'internal',
+          'INTERNAL_ERROR',
+          `The receiving agent could not persist records of VPG ${vpgId}: see its log`,
+        );
+      } finally {
+        this.receiveBacklog -= bytes;
+        conn.hold('backlog', this.receiveBacklog > tuning.receiveBacklogBytes);
+      }
+    };
+    const previous = this.receiveChains.get(vpgId) ?? Promise.resolve();
+    const next = previous.then(run);
+    this.receiveChains.set(vpgId, next);
+    drop(
+      next.then(() => {
+        if (this.receiveChains.get(vpgId) === next) this.receiveChains.delete(vpgId);
+      }),
+      (err) => log.error({ err }, 'peer receive bookkeeping failed'),
+    );
+  }
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { AddressSchema, FingerprintSchema, IdSchema } from './common';
+
+/**
+ * Site pairing: the console asks agent A for a short-lived pairing token and hands it to
+ * agent B (`site.pair`); B dials A's replication address, both pin each other's certificate,
+ * and from then on the two speak mutual TLS only.
+ */
+
+export const PairingTokenSchema = z.object({
+  token: z.string().min(16).max(256),
+  /** Epoch ms after which A refuses the token. */
+  expiresAt: z.number().int(),
+  /** A's replication address, as B should dial it. */
+  address: AddressSchema,
+  fingerprint: FingerprintSchema,
+  siteId: IdSchema,
+  siteName: z.string(),
+});
+export type PairingToken = z.infer<typeof PairingTokenSchema>;
+
+export const PairParamsSchema = z.strictObject({
+  /** The peer's replication address (from its pairing token). */
+  address: AddressSchema,
+  token: z.string().trim().min(16, 'is too short: use the token from site.pairingToken').max(256),
+});
+export type PairParams = z.infer<typeof PairParamsSchema>;
+
+export const PeerLinkStateSchema = z.enum(['connected', 'connecting', 'disconnected']);
+export type PeerLinkState = z.infer<typeof PeerLinkStateSchema>;
+
+export const PeerSchema = z.object({
+  agentId: IdSchema,
+  siteId: IdSchema,
+  siteName: z.string(),
+  /** Where this agent reaches the peer's replication listener. */
+  address: AddressSchema,
+  /** The peer's pinned certificate fingerprint. */
+  fingerprint: FingerprintSchema,
+  pairedAt: z.number().int(),
+  link: PeerLinkStateSchema,
+  lastError: z.string().optional(),
+});
+export type Peer = z.infer<typeof PeerSchema>;
