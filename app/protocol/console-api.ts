@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentIdentitySchema } from './agent-api';
 import { AddressSchema, FingerprintSchema, IdSchema } from './common';
 import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from './inventory';
+import { PeerLinkStateSchema } from './pairing';
 import {
   NoParams,
   method,
@@ -67,11 +68,30 @@ export type HostView = z.infer<typeof HostViewSchema>;
 export const VmViewSchema = VmSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
 export type VmView = z.infer<typeof VmViewSchema>;
 
+/**
+ * Two paired sites, once per pair, as the connected agents of either side report it
+ * (site.peers). `link` is the worst state any of them reports; `pairedAt` the earliest.
+ * The names are the console's for known sites, otherwise the one the peer record carries.
+ */
+export const SitePairingSchema = z.object({
+  siteId: IdSchema,
+  peerSiteId: IdSchema,
+  siteName: z.string(),
+  peerSiteName: z.string(),
+  link: PeerLinkStateSchema,
+  /** Why the link is down, as the agent reporting the worst state says. */
+  lastError: z.string().optional(),
+  /** Epoch ms. */
+  pairedAt: z.number().int(),
+});
+export type SitePairing = z.infer<typeof SitePairingSchema>;
+
 export const EstateSnapshotSchema = z.object({
   agents: z.array(AgentViewSchema),
   sites: z.array(SiteViewSchema),
   hosts: z.array(HostViewSchema),
   vms: z.array(VmViewSchema),
+  pairings: z.array(SitePairingSchema),
 });
 export type EstateSnapshot = z.infer<typeof EstateSnapshotSchema>;
 
@@ -90,6 +110,24 @@ export const ConsoleInfoSchema = z.object({
   mode: z.enum(['electron', 'browser']),
 });
 export type ConsoleInfo = z.infer<typeof ConsoleInfoSchema>;
+
+export const SitePairParamsSchema = z.strictObject({
+  /** For sites.pair: the protected site, whose agent issues the pairing token. */
+  siteId: IdSchema,
+  /** For sites.pair: the recovery site, whose agent redeems it. */
+  peerSiteId: IdSchema,
+});
+export type SitePairParams = z.infer<typeof SitePairParamsSchema>;
+
+export const SitesUnpairResultSchema = z.object({
+  /** Sites whose connected agents no longer list the other site as a peer. */
+  unpaired: z.array(IdSchema),
+  /** Sites with no connected agent: they keep the pairing until it is unpaired there too. */
+  unreachable: z.array(IdSchema),
+  /** What happened, for the admin. */
+  message: z.string(),
+});
+export type SitesUnpairResult = z.infer<typeof SitesUnpairResultSchema>;
 
 export const consoleMethods = {
   'console.info': method(NoParams, ConsoleInfoSchema, 'Console version and shell.'),
@@ -122,6 +160,16 @@ export const consoleMethods = {
     z.strictObject({ siteId: IdSchema, patch: SiteDetailsPatchSchema }),
     SiteViewSchema,
     'Change a site’s name, location or contact through one of its connected agents.',
+  ),
+  'sites.pair': method(
+    SitePairParamsSchema,
+    SitePairingSchema,
+    'Pair two sites: a pairing token from an agent of siteId, handed to an agent of peerSiteId.',
+  ),
+  'sites.unpair': method(
+    SitePairParamsSchema,
+    SitesUnpairResultSchema,
+    'Unpair two sites on every connected agent of either; an offline side is reported, not fatal.',
   ),
 } as const;
 export type ConsoleMethods = typeof consoleMethods;

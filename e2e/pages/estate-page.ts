@@ -1,17 +1,23 @@
 import { expect, type Locator, type Page } from '@playwright/test';
 import { AddAgentDialog } from './add-agent-dialog';
+import { PairSitesDialog } from './pair-sites-dialog';
 
 /** The Estate page and the app shell around it. */
 export class EstatePage {
   readonly heading: Locator;
   readonly consoleStatus: Locator;
   readonly addAgentButton: Locator;
+  readonly pairSitesButton: Locator;
   readonly emptyState: Locator;
+  /** The "Site pairings" card. */
+  readonly pairings: Locator;
 
   constructor(readonly page: Page) {
     this.heading = page.getByRole('heading', { name: 'Estate', level: 1 });
     this.consoleStatus = page.getByRole('status', { name: 'Console connection' });
     this.addAgentButton = page.getByRole('button', { name: 'Add agent' });
+    this.pairSitesButton = page.getByRole('button', { name: 'Pair sites' });
+    this.pairings = page.getByRole('region', { name: 'Site pairings', exact: true });
     this.emptyState = page.getByRole('heading', { name: 'No agents yet' });
   }
 
@@ -52,6 +58,26 @@ export class EstatePage {
     await expect(confirm).toContainText('keeps running');
     await confirm.getByRole('button', { name: 'Remove agent' }).click();
     await expect(confirm).toBeHidden();
+  }
+
+  async openPairSites(): Promise<PairSitesDialog> {
+    await this.pairSitesButton.click();
+    const dialog = new PairSitesDialog(this.page);
+    await expect(dialog.root).toBeVisible();
+    return dialog;
+  }
+
+  /** One pairing in the "Site pairings" card, e.g. "Headquarters ⇄ Recovery DC". */
+  pairing(siteName: string, peerSiteName: string): Locator {
+    return this.pairings.getByRole('listitem', {
+      name: `${siteName} ⇄ ${peerSiteName}`,
+      exact: true,
+    });
+  }
+
+  /** Its link chip: Connected, Connecting…, Disconnected. */
+  pairingLink(siteName: string, peerSiteName: string): Locator {
+    return this.pairing(siteName, peerSiteName).getByRole('status');
   }
 
   site(name: string): Locator {

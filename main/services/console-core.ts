@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { TidelineError } from '../../app/errors';
+import { TidelineError, toTidelineError } from '../../app/errors';
 import type {
   AgentView,
   CertificateInfo,
@@ -8,6 +8,8 @@ import type {
   EstateSnapshot,
   Handlers,
   SiteDetailsPatch,
+  SitePairing,
+  SitesUnpairResult,
   SiteView,
 } from '../../app/protocol';
 import {
@@ -21,6 +23,7 @@ import { probeCertificate } from './agents/tls';
 import { createConsoleHandlers } from './console-handlers';
 import { EstateCache } from './estate/estate-cache';
 import type { SeedEntry } from './settings/seed';
+import { pairSites, unpairSites, type SiteAccess } from './sites/site-pairing';
 import type { SettingsStore } from './settings/settings-store';
 import { systemClock, type Clock } from './util/clock';
 import { silentLogger, type Logger } from './util/log';
@@ -198,6 +201,37 @@ export class ConsoleCore {
     this.estate.setSite(via.key, details);
     const updated = this.snapshot().sites.find((s) => s.siteId === details.siteId);
     return updated ?? { ...details, agentKeys: [via.key] };
+  }
+
+  /** sites.pair: siteId's agent issues a pairing token, peerSiteId's agent redeems it. */
+  pairSites(siteId: string, peerSiteId: string): Promise<SitePairing> {
+    return pairSites(this.siteAccess(), siteId, peerSiteId);
+  }
+
+  /** sites.unpair: both sides' connected agents forget each other; an offline side is reported. */
+  unpairSites(siteId: string, peerSiteId: string): Promise<SitesUnpairResult> {
+    return unpairSites(this.siteAccess(), siteId, peerSiteId);
+  }
+
+  private siteAccess(): SiteAccess {
+    return {
+      logger: this.logger,
+      snapshot: () => this.snapshot(),
+      connectedAgents: (site) =>
+        site.agentKeys
+          .map((k) => this.connections.get(k))
+          .filter((c): c is AgentConnection => c?.isConnected === true),
+      refreshPeers: async (keys) => {
+        await Promise.all(
+          keys.map((key) =>
+            this.estate.refreshPeers(key).catch((err: unknown) => {
+              const e = toTidelineError(err);
+              this.logger.warn({ key, code: e.code, reason: e.message }, 'peer refresh failed');
+            }),
+          ),
+        );
+      },
+    };
   }
 
   private find(key: string): AgentConnection {

@@ -1,5 +1,5 @@
 import { toTidelineError, isTidelineError } from '../../app/errors';
-import type { ConsoleInfo, ConsoleMethods, Handlers } from '../../app/protocol';
+import type { ConsoleInfo, ConsoleMethods, Handlers, SitePairParams } from '../../app/protocol';
 import type { ConsoleCore } from './console-core';
 import type { Logger } from './util/log';
 
@@ -37,6 +37,12 @@ export function createConsoleHandlers(
       'sites.setDetails',
       (p: { siteId: string; patch: Parameters<ConsoleCore['setSiteDetails']>[1] }) =>
         core.setSiteDetails(p.siteId, p.patch),
+    ),
+    'sites.pair': guard('sites.pair', (p: SitePairParams) =>
+      core.pairSites(p.siteId, p.peerSiteId),
+    ),
+    'sites.unpair': guard('sites.unpair', (p: SitePairParams) =>
+      core.unpairSites(p.siteId, p.peerSiteId),
     ),
   };
 }

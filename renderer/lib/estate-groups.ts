@@ -6,6 +6,8 @@ import type {
   VmView,
 } from '../../app/protocol/console-api';
 
+import { pairedWith } from './pairings';
+
 export interface SiteGroup {
   /** Stable key for React: the site id, or a fixed key for agents not yet connected. */
   readonly key: string;
@@ -14,6 +16,8 @@ export interface SiteGroup {
   readonly agents: readonly AgentView[];
   readonly hosts: readonly HostView[];
   readonly vms: readonly VmView[];
+  /** Names of the sites this one is paired with. */
+  readonly pairedWith: readonly string[];
 }
 
 export const UNKNOWN_SITE_KEY = '~not-connected';
@@ -34,11 +38,19 @@ export function groupBySite(snapshot: EstateSnapshot): SiteGroup[] {
       agents,
       hosts: snapshot.hosts.filter((h) => h.siteId === site.siteId).sort(byName),
       vms: snapshot.vms.filter((v) => v.siteId === site.siteId).sort(byName),
+      pairedWith: pairedWith(snapshot.pairings, site.siteId),
     };
   });
   const unplaced = snapshot.agents.filter((a) => !placed.has(a.key));
   if (unplaced.length > 0) {
-    groups.push({ key: UNKNOWN_SITE_KEY, site: undefined, agents: unplaced, hosts: [], vms: [] });
+    groups.push({
+      key: UNKNOWN_SITE_KEY,
+      site: undefined,
+      agents: unplaced,
+      hosts: [],
+      vms: [],
+      pairedWith: [],
+    });
   }
   return groups;
 }

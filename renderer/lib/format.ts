@@ -40,3 +40,8 @@ export function formatDate(value: string): string {
   if (Number.isNaN(date.getTime())) return value;
   return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** An epoch-ms time as an admin reads it: "3 May 2026, 14:02". */
+export function formatTime(epochMs: number): string {
+  return new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}

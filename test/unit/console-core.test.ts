@@ -395,7 +395,7 @@ describe('console core against an in-test agent', () => {
     const core = new ConsoleCore({
       settings: openNodeSettings(dir),
       mode: 'browser',
-      backoff: { initialMs: 60_000 },
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
       coalesceMs: 5,
     });
     core.start();

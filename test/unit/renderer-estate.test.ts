@@ -68,6 +68,7 @@ test('the estate is grouped by site, sorted by name, with unconnected agents las
     agents: [agent('k1', 'hq'), agent('k2', 'rdc'), agent('k3')],
     hosts: [host('hq-b', 'hq'), host('rdc-a', 'rdc'), host('hq-a', 'hq')],
     vms: [vm('web-01', 'hq'), vm('db-01', 'hq'), vm('app-01', 'rdc')],
+    pairings: [],
   };
   const groups = groupBySite(snapshot);
   assert.deepEqual(
@@ -84,7 +85,7 @@ test('the estate is grouped by site, sorted by name, with unconnected agents las
     ],
   );
   assert.equal(isEstateEmpty(snapshot), false);
-  assert.equal(isEstateEmpty({ sites: [], agents: [], hosts: [], vms: [] }), true);
+  assert.equal(isEstateEmpty({ sites: [], agents: [], hosts: [], vms: [], pairings: [] }), true);
 });
 
 test('sizes read the way an admin expects', () => {

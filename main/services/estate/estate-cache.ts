@@ -5,6 +5,7 @@ import type { AgentConnection } from '../agents/agent-connection';
 import type { Clock } from '../util/clock';
 import { drop } from '../util/drop';
 import type { Logger } from '../util/log';
+import { PEER_POLL_MS, fetchPeers, someLinkDown } from './peers';
 import { buildSnapshot, type AgentInventory } from './snapshot';
 
 export type EstateEvents = { 'estate.changed': [EstateSnapshot] };
@@ -15,15 +16,18 @@ interface Tracked {
   /** Kinds asked for by inventory.changed and not fetched yet; fetched one batch at a time. */
   readonly pending: Set<InventoryKind>;
   refreshing: boolean;
+  /** Re-fetches the peers while a link is not up (see PEER_POLL_MS). */
+  peerPoll: unknown;
   readonly detach: () => void;
 }
 
-const ALL_KINDS: readonly InventoryKind[] = ['site', 'host', 'vm'];
+const ALL_KINDS: readonly InventoryKind[] = ['site', 'host', 'vm', 'peer'];
 
 /**
- * Sites, hosts and VMs as the agents last answered. Loads everything when an agent connects,
- * re-fetches the kinds an inventory.changed names, and emits one coalesced 'estate.changed'
- * after any burst of changes (connection states included).
+ * Sites, hosts, VMs and peers as the agents last answered. Loads everything when an agent
+ * connects, re-fetches the kinds an inventory.changed names (and the peers every PEER_POLL_MS
+ * while a link is not up), and emits one coalesced 'estate.changed' after any burst of
+ * changes (connection states included).
  */
 export class EstateCache extends EventEmitter<EstateEvents> {
   private readonly agents = new Map<string, Tracked>();
@@ -40,7 +44,10 @@ export class EstateCache extends EventEmitter<EstateEvents> {
   }
 
   attach(connection: AgentConnection): void {
-    const onChange = (): void => this.changed();
+    const onChange = (): void => {
+      if (connection.isConnected) this.pollPeers(connection.key);
+      this.changed();
+    };
     const onInventory = (p: { kinds: InventoryKind[] }): void =>
       this.request(connection.key, p.kinds);
     connection.on('change', onChange);
@@ -52,6 +59,7 @@ export class EstateCache extends EventEmitter<EstateEvents> {
       inventory,
       pending: new Set(),
       refreshing: false,
+      peerPoll: undefined,
       detach: () => {
         connection.off('change', onChange);
         connection.off('inventory.changed', onInventory);
@@ -65,6 +73,7 @@ export class EstateCache extends EventEmitter<EstateEvents> {
     const tracked = this.agents.get(key);
     if (tracked === undefined) return;
     tracked.detach();
+    this.clock.clear(tracked.peerPoll);
     this.agents.delete(key);
     this.changed();
   }
@@ -72,6 +81,13 @@ export class EstateCache extends EventEmitter<EstateEvents> {
   /** Loads all inventory of a freshly connected agent (runs before it counts as connected). */
   async load(connection: AgentConnection): Promise<void> {
     await this.fetch(connection, ALL_KINDS);
+  }
+
+  /** Fetches the peers of one agent now (after pairing or unpairing through it). */
+  async refreshPeers(key: string): Promise<void> {
+    const tracked = this.agents.get(key);
+    if (tracked === undefined || !tracked.connection.isConnected) return;
+    await this.fetch(tracked.connection, ['peer']);
   }
 
   setSite(key: string, site: SiteDetails): void {
@@ -129,10 +145,11 @@ export class EstateCache extends EventEmitter<EstateEvents> {
   }
 
   private async fetch(connection: AgentConnection, kinds: readonly InventoryKind[]): Promise<void> {
-    const [site, hosts, vms] = await Promise.all([
+    const [site, hosts, vms, peers] = await Promise.all([
       kinds.includes('site') ? connection.call('site.details') : undefined,
       kinds.includes('host') ? connection.call('host.list') : undefined,
       kinds.includes('vm') ? connection.call('vm.list') : undefined,
+      kinds.includes('peer') ? fetchPeers(connection, this.logger) : undefined,
     ]);
     const tracked = this.agents.get(connection.key);
     if (tracked !== undefined && tracked.connection !== connection) return;
@@ -148,9 +165,23 @@ export class EstateCache extends EventEmitter<EstateEvents> {
     }
     if (hosts !== undefined) inv.hosts = hosts;
     if (vms !== undefined) inv.vms = vms;
+    if (peers !== undefined) inv.peers = peers;
     if (tracked === undefined) return void this.preloaded.set(connection.key, inv);
     tracked.inventory = inv;
+    if (peers !== undefined) this.pollPeers(connection.key);
     this.changed();
+  }
+
+  /** Asks again in PEER_POLL_MS while one of the agent's links is not up. */
+  private pollPeers(key: string): void {
+    const tracked = this.agents.get(key);
+    if (tracked === undefined || tracked.peerPoll !== undefined) return;
+    if (!someLinkDown(tracked.inventory?.peers)) return;
+    tracked.peerPoll = this.clock.set(PEER_POLL_MS, () => {
+      tracked.peerPoll = undefined;
+      if (this.agents.get(key) === tracked && tracked.connection.isConnected)
+        this.request(key, ['peer']);
+    });
   }
 
   private changed(): void {

@@ -1,4 +1,5 @@
 import Add from '@mui/icons-material/Add';
+import SyncAlt from '@mui/icons-material/SyncAlt';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import CircularProgress from '@mui/material/CircularProgress';
@@ -7,11 +8,16 @@ import Typography from '@mui/material/Typography';
 import { useMemo } from 'react';
 import { ErrorAlert } from '../../components/error-alert';
 import { groupBySite, isEstateEmpty } from '../../lib/estate-groups';
+import { canPair } from '../../lib/pairings';
 import { useAddAgentStore } from '../../stores/add-agent-store';
+import { usePairingStore } from '../../stores/pairing-store';
 import { selectLoadError, selectSnapshot, useEstateStore } from '../../stores/estate-store';
 import { AddAgentDialog } from './add-agent/add-agent-dialog';
 import { EmptyEstate } from './empty-estate';
 import { EstateSummary } from './estate-summary';
+import { PairSitesDialog } from './pairing/pair-sites-dialog';
+import { SitePairings } from './pairing/site-pairings';
+import { UnpairDialog } from './pairing/unpair-dialog';
 import { SiteSection } from './site-section';
 
 /** Sites, their agents, hosts and VMs, live from the console's estate cache. */
@@ -20,6 +26,7 @@ export function EstatePage() {
   const loadError = useEstateStore(selectLoadError);
   const refresh = useEstateStore((s) => s.refresh);
   const openAddAgent = useAddAgentStore((s) => s.openDialog);
+  const openPair = usePairingStore((s) => s.openPair);
   const groups = useMemo(() => (snapshot ? groupBySite(snapshot) : []), [snapshot]);
   const empty = snapshot !== undefined && isEstateEmpty(snapshot);
 
@@ -30,6 +37,17 @@ export function EstatePage() {
           <Typography variant="h1">Estate</Typography>
           <Typography color="text.secondary">Sites, agents, hosts and virtual machines</Typography>
         </Box>
+        {snapshot && !empty && (
+          <Button
+            variant="outlined"
+            startIcon={<SyncAlt />}
+            onClick={openPair}
+            disabled={!canPair(snapshot)}
+            title={canPair(snapshot) ? undefined : 'Pairing needs at least two sites'}
+          >
+            Pair sites
+          </Button>
+        )}
         {snapshot && !empty && (
           <Button variant="contained" color="secondary" startIcon={<Add />} onClick={openAddAgent}>
             Add agent
@@ -66,6 +84,9 @@ export function EstatePage() {
       {snapshot && !empty && (
         <Stack spacing={3}>
           <EstateSummary snapshot={snapshot} />
+          {(canPair(snapshot) || snapshot.pairings.length > 0) && (
+            <SitePairings pairings={snapshot.pairings} />
+          )}
           {groups.map((group) => (
             <SiteSection key={group.key} group={group} />
           ))}
@@ -73,6 +94,8 @@ export function EstatePage() {
       )}
 
       <AddAgentDialog />
+      <PairSitesDialog />
+      <UnpairDialog />
     </Box>
   );
 }

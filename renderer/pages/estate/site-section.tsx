@@ -3,6 +3,7 @@ import LinkOff from '@mui/icons-material/LinkOff';
 import EditOutlined from '@mui/icons-material/EditOutlined';
 import LocationOn from '@mui/icons-material/LocationOn';
 import Person from '@mui/icons-material/Person';
+import SyncAlt from '@mui/icons-material/SyncAlt';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Paper from '@mui/material/Paper';
@@ -24,7 +25,7 @@ interface Props {
 export function SiteSection({ group }: Props) {
   const headingId = useId();
   const [editing, setEditing] = useState(false);
-  const { site, agents, hosts, vms } = group;
+  const { site, agents, hosts, vms, pairedWith } = group;
   const name = site?.name ?? 'Agents not connected yet';
   const canEdit = agents.some((a) => a.state === 'connected');
 
@@ -71,6 +72,16 @@ export function SiteSection({ group }: Props) {
                 label="Contact"
                 value={site.contact}
               />
+              <Stack direction="row" spacing={0.75} sx={{ alignItems: 'center' }}>
+                <SyncAlt fontSize="small" titleAccess="Pairing" />
+                <Typography variant="body2">
+                  {pairedWith.length > 0 ? (
+                    `Paired with ${pairedWith.join(', ')}`
+                  ) : (
+                    <em>Not paired</em>
+                  )}
+                </Typography>
+              </Stack>
             </Stack>
           ) : (
             <Typography variant="body2" color="text.secondary" sx={{ mt: 0.5 }}>
