@@ -27,7 +27,8 @@ if (opts.help) {
   console.log(`usage: npm run demo -- [--browser] [--data-dir DIR] [--base-port N] [--port N] [--no-build]
   --browser      serve the console to a browser even when Electron is installed
   --data-dir     where agents and console keep their data (default .demo/, kept between runs)
-  --base-port    first agent port (default from resources/demo-lab.json; 0 = any free ports)
+  --base-port    first agent port; each agent uses two (control, replication)
+                 (default from resources/demo-lab.json; 0 = any free ports)
   --port         browser-mode console port on 127.0.0.1 (default: any free port)
   --no-open      do not open the console link in the desktop's browser`);
   process.exit(0);
@@ -188,7 +189,8 @@ async function main() {
   const seed = [];
   const started = [];
   for (const [index, site] of lab.sites.entries()) {
-    const port = basePort === undefined ? site.port : basePort === 0 ? 0 : basePort + index;
+    // Each agent takes two ports: control, and replication on the next one.
+    const port = basePort === undefined ? site.port : basePort === 0 ? 0 : basePort + 2 * index;
     const dir = join(dataDir, 'agents', site.slug);
     const agent = state.agents[site.slug];
     const { value: actual } = await startChild(
