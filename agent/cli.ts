@@ -25,6 +25,7 @@ const INIT_OPTIONS = {
   'data-dir': { type: 'string' },
   site: { type: 'string' },
   hypervisor: { type: 'string' },
+  'sim-disk-mib': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
@@ -83,10 +84,12 @@ async function init(args: readonly string[]): Promise<number> {
     throw new UsageError('Missing --site NAME (the name of this site)');
   const site = SiteDetailsSchema.shape.name.safeParse(values.site);
   if (!site.success) throw new UsageError('--site must be 1–80 characters (not only spaces)');
+  const simDiskMiB = simDiskSize(values['sim-disk-mib']);
   const result = await initDataDir({
     dataDir,
     siteName: site.data,
     hypervisor: hypervisorKind(values.hypervisor),
+    ...(simDiskMiB !== undefined && { simDiskMiB }),
   });
   process.stdout.write(`token: ${result.token}\nfingerprint: ${result.fingerprint}\n`);
   process.stderr.write(
@@ -145,6 +148,15 @@ function hypervisorKind(value: string | undefined): HypervisorKind {
     throw new UsageError(`--hypervisor must be one of: ${SUPPORTED_HYPERVISORS.join(', ')}`);
   }
   return kind.data;
+}
+
+function simDiskSize(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const mib = Number(value);
+  if (!Number.isSafeInteger(mib) || mib < 1 || mib > 65_536) {
+    throw new UsageError('--sim-disk-mib must be a whole number of MiB between 1 and 65536');
+  }
+  return mib;
 }
 
 function report(err: unknown): number {

@@ -16,6 +16,7 @@ import { createHypervisorAdapter } from './hypervisor/registry';
 import type { Logger } from './log';
 import type { LinkTuning } from './peer/peer-link';
 import { PeerService, type ReplicationEndpoint } from './peer/peer-service';
+import { ReplicationEngine } from './replication/engine';
 import { AuthThrottle } from './security/auth-throttle';
 import { readTlsIdentity } from './security/certificate';
 import { SiteStore } from './site/site-store';
@@ -36,6 +37,8 @@ export interface DaemonOptions {
   readonly keepaliveMs: number;
   readonly log: Logger;
   readonly limits?: Partial<ConnectionLimits>;
+  /** Outbox size per VPG before it keeps dirty bitmaps instead (default 2 GiB). */
+  readonly outboxLimitBytes?: number;
 }
 
 export interface DaemonInfo {
@@ -49,12 +52,13 @@ export interface DaemonInfo {
 
 /**
  * The agent's lifecycle: start() loads the data directory and brings the parts up in order
- * (state, hypervisor, peer links, control channel); stop() takes them down in reverse, each part's
- * failure isolated so the others still stop.
+ * (state, hypervisor, peer links, replication, control channel); stop() takes them down in
+ * reverse, each part's failure isolated so the others still stop.
  */
 export class Daemon {
   private hypervisor: HypervisorAdapter | undefined;
   private peerService: PeerService | undefined;
+  private engine: ReplicationEngine | undefined;
   private server: ControlServer | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
@@ -95,6 +99,25 @@ export class Daemon {
       log: log.child({ component: 'peer' }),
       onPeersChanged: () => inventoryChanged(['peer']),
     });
+    this.engine = new ReplicationEngine({
+      layout,
+      siteId: config.siteId,
+      hypervisor: this.hypervisor,
+      peers: this.peerService,
+      log: log.child({ component: 'replication' }),
+      ...(this.options.outboxLimitBytes !== undefined && {
+        outboxLimitBytes: this.options.outboxLimitBytes,
+      }),
+      events: {
+        rpoTick: (tick) =>
+          this.server?.broadcast(encodeNotification(agentNotifications, 'rpo.tick', tick)),
+        vpgStatus: (change) =>
+          this.server?.broadcast(encodeNotification(agentNotifications, 'vpg.status', change)),
+      },
+    });
+    // Before the links start: the engine serves the peers' control methods and takes every
+    // link as the peer service creates it.
+    await this.engine.start();
     const replication = await this.peerService.start();
     const handlers = createHandlers({
       identity: {
@@ -108,6 +131,7 @@ export class Daemon {
       hypervisor: this.hypervisor,
       inventoryChanged,
       pairing: this.peerService,
+      replication: this.engine,
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
       guard: handshakeGuard,
@@ -144,6 +168,9 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.stopPart('control server', this.server);
     this.server = undefined;
+    // Before the links: workloads stop, outboxes are synced and journals closed.
+    await this.stopPart('replication', this.engine);
+    this.engine = undefined;
     await this.stopPart('peer links', this.peerService);
     this.peerService = undefined;
     await this.stopPart('hypervisor', this.hypervisor);

@@ -17,6 +17,8 @@ export interface InitOptions {
   readonly dataDir: string;
   readonly siteName: string;
   readonly hypervisor: HypervisorKind;
+  /** sim: every disk of this size in MiB instead of 1–8 GiB (tests, small demos). */
+  readonly simDiskMiB?: number;
 }
 
 export interface InitResult {
@@ -77,7 +79,11 @@ async function create(layout: DataDirLayout, options: InitOptions): Promise<Init
     location: '',
     contact: '',
   });
-  await provisionHypervisor(options.hypervisor, layout, { siteName: options.siteName, agentId });
+  await provisionHypervisor(options.hypervisor, layout, {
+    siteName: options.siteName,
+    agentId,
+    ...(options.simDiskMiB !== undefined && { simDiskBytes: options.simDiskMiB * 1024 * 1024 }),
+  });
 
   const token = generateToken();
   const config: AgentConfig = AgentConfigSchema.parse({

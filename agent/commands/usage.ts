@@ -23,7 +23,7 @@ Options:
   -V, --version   Show the agent version
 `;
 
-export const INIT_HELP = `Usage: tideline-agent init --data-dir DIR --site NAME [--hypervisor sim]
+export const INIT_HELP = `Usage: tideline-agent init --data-dir DIR --site NAME [--hypervisor sim] [--sim-disk-mib N]
 
 Creates the agent's data directory DIR: an ECDSA P-256 key pair and a self-signed
 certificate, the site, the hypervisor (sim: simulated VMs whose disks are sparse files),
@@ -36,6 +36,8 @@ Options:
   --data-dir DIR        Directory to create (new or empty); default $TIDELINE_DATA_DIR
   --site NAME           Name of the site this agent belongs to (1–80 characters)
   --hypervisor KIND     sim (default)
+  --sim-disk-mib N      sim: make every disk N MiB instead of 1–8 GiB (for tests and small
+                        demos whose disks are copied or hashed whole)
   -h, --help            Show this help
 
 Exit status: 0 initialized; 2 DIR is already initialized (nothing was changed);

@@ -8,7 +8,11 @@ import { join, resolve } from 'node:path';
  *   state/site.json             site details (site.setDetails)
  *   state/peers.json            paired agents and their pinned certificate fingerprints
  *   state/inventory.json        the sim hypervisor's inventory
+ *   state/vpgs.json             the VPGs this agent protects or receives (agent/replication)
  *   datastores/<ds>/<vm>/*.raw  the sim hypervisor's disks (sparse files)
+ *   datastores/<ds>/replicas/<vpgId>/<diskId>.raw   replica disks of received VPGs
+ *   outbox/<vpgId>/             a protected VPG's outbox (segments, state, dirty bitmaps)
+ *   journal/<vpgId>/            a received VPG's journal
  *   logs/agent.log              structured logs (JSON lines)
  */
 export interface DataDirLayout {
@@ -22,6 +26,7 @@ export interface DataDirLayout {
   readonly siteFile: string;
   readonly peersFile: string;
   readonly inventoryFile: string;
+  readonly vpgsFile: string;
   readonly datastoresDir: string;
   readonly logsDir: string;
   readonly logFile: string;
@@ -43,6 +48,7 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     siteFile: join(stateDir, 'site.json'),
     peersFile: join(stateDir, 'peers.json'),
     inventoryFile: join(stateDir, 'inventory.json'),
+    vpgsFile: join(stateDir, 'vpgs.json'),
     datastoresDir: join(root, 'datastores'),
     logsDir,
     logFile: join(logsDir, 'agent.log'),

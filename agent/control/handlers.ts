@@ -9,7 +9,9 @@ import {
 } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { SiteStore } from '../site/site-store';
+import type { ReplicationOperations } from '../replication/engine';
 import { createPairingHandlers, type PairingOperations } from './pairing-handlers';
+import { createReplicationHandlers } from './replication-handlers';
 import { isHandshaken, type Session } from './session';
 
 export interface VersionRange {
@@ -26,6 +28,8 @@ export interface HandlerDeps {
   readonly inventoryChanged: (kinds: InventoryKind[]) => void;
   /** Site pairing (site.pairingToken/pair/unpair/peers); absent: those answer UNAVAILABLE. */
   readonly pairing?: PairingOperations;
+  /** VPGs, checkpoints and workloads; absent: those answer UNAVAILABLE. */
+  readonly replication?: ReplicationOperations;
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -74,6 +78,7 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
       return details;
     },
     ...createPairingHandlers(deps.pairing),
+    ...createReplicationHandlers(deps.replication),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

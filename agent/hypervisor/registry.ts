@@ -13,6 +13,8 @@ export const SUPPORTED_HYPERVISORS: readonly HypervisorKind[] = ['sim'];
 export interface ProvisionOptions {
   readonly siteName: string;
   readonly agentId: string;
+  /** sim: every disk of this size (bytes) instead of 1–8 GiB. */
+  readonly simDiskBytes?: number;
 }
 
 /** Creates a hypervisor's state in a new data directory (init). */
@@ -23,7 +25,11 @@ export async function provisionHypervisor(
 ): Promise<void> {
   switch (kind) {
     case 'sim':
-      await provisionSim(layout, { siteName: options.siteName, idSalt: options.agentId });
+      await provisionSim(layout, {
+        siteName: options.siteName,
+        idSalt: options.agentId,
+        ...(options.simDiskBytes !== undefined && { diskBytes: options.simDiskBytes }),
+      });
       return;
     case 'libvirt':
       throw notYet(kind);

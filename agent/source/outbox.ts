@@ -562,9 +562,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         diskSyncedSeq: Math.max(this.state.diskSyncedSeq, Math.min(synced, this.written)),
       };
       await writeOutboxState(this.options.dir, this.state);
+      // Both counters change together, before any await: backlogBytes is read at any time.
       this.segments = this.segments.slice(deletable.length);
+      for (const segment of deletable) this.heldBytes -= segment.size;
+      this.recomputeAckedBytes();
       for (const segment of deletable) {
-        this.heldBytes -= segment.size;
         await unlink(segment.path);
         this.closeWhenIdle.push(segment);
       }

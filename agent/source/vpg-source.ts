@@ -5,6 +5,7 @@ import {
   MAX_RECORD_DATA,
   RECORD_HEADER_BYTES,
   RECORD_TRAILER_BYTES,
+  type CheckpointRecord,
   type StreamRecord,
 } from '../replication/record';
 import { errnoMessage } from '../store/json-file';
@@ -15,6 +16,7 @@ import { applyRecord } from './apply-record';
 import { DirtyBitmap, type BitmapOpenState } from './dirty-bitmap';
 import { Outbox, type OutboxCommitMode, type OutboxOpenReport } from './outbox';
 import { RegionGate, type GateTicket } from './region-gate';
+import { SeedHolds, seedParts, type SeedOptions, type SeedResult } from './seed-region';
 import { Sequencer } from './sequencer';
 import { checkSafeId, readSourceMode, writeSourceMode, type SourceMode } from './source-state';
 
@@ -66,6 +68,8 @@ export interface VpgSourceEvents {
   mode: [mode: SourceMode, reason: string];
   /** The pipeline failed; requests are refused until the source is reopened. */
   fault: [error: TidelineError];
+  /** A checkpoint was sequenced (emitted synchronously, before insertCheckpoint returns). */
+  checkpoint: [record: CheckpointRecord];
 }
 
 type Part =
@@ -94,6 +98,7 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
   private readonly disks: ReadonlyMap<string, DiskFile>;
   private readonly bitmaps = new Map<string, DirtyBitmap>();
   private readonly gate = new RegionGate();
+  private readonly holds = new SeedHolds();
   private modeValue: SourceMode = 'queue';
   private transition: Promise<void> | undefined;
   private broken: TidelineError | undefined;
@@ -186,6 +191,7 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
           this.outbox.append(record).then(() => this.outbox.markApplied(record.seq)),
           () => undefined, // a failed append is reported by the outbox's 'failed' event
         );
+        this.emit('checkpoint', record);
       },
     });
     this.applyFlags();
@@ -318,6 +324,87 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
     this.emit('mode', 'queue', 'resumed');
   }
 
+  /**
+   * Initial sync and resync: reads [offset, offset + length) of a disk and sequences its
+   * content as `seed` records (zero runs skipped, or sent as `zero` records), atomically with
+   * respect to the VM's writes to that extent. Requests to the extent that were sequenced
+   * before have reached the disk before it is read (region gate); requests arriving meanwhile
+   * are sequenced after the seed records (they wait before taking a seq). So applying the
+   * stream in seq order is right: a seed carries every earlier write, a later write wins.
+   * Queue mode only (CONFLICT otherwise).
+   */
+  async seed(
+    diskId: string,
+    offset: number,
+    length: number,
+    options: SeedOptions,
+  ): Promise<SeedResult> {
+    if (!this.opened) throw this.notOpen();
+    while (this.transition !== undefined) await this.transition;
+    if (this.broken !== undefined) throw this.broken;
+    if (this.modeValue !== 'queue') {
+      throw new TidelineError(
+        'CONFLICT',
+        `VPG ${this.options.vpgId} keeps dirty regions instead of records: resume streaming before seeding`,
+      );
+    }
+    const disk = this.disks.get(diskId);
+    if (disk === undefined) {
+      throw new TidelineError('NOT_FOUND', `Disk ${diskId} is not in VPG ${this.options.vpgId}`);
+    }
+    disk.checkExtent(offset, length);
+    if (length === 0) return { records: 0, dataBytes: 0 };
+    // One synchronous step: hold off new requests to the extent, wait for earlier ones.
+    const release = this.holds.hold(diskId, offset, length);
+    const ticket = this.gate.enter(diskId, offset, length);
+    this.inFlight += 1;
+    try {
+      if (ticket.ready !== undefined) await ticket.ready;
+      const data = await disk.pread(offset, length);
+      if (this.broken !== undefined) throw this.broken;
+      const failed = this.outbox.failed;
+      if (failed !== undefined) throw failed;
+      // One synchronous step again: every part gets its seq and is queued in the outbox.
+      const sequencer = this.sequencer;
+      const appended: Promise<void>[] = [];
+      let dataBytes = 0;
+      const parts = seedParts(data, offset, options);
+      for (const part of parts) {
+        const { seq, sourceTime } = sequencer.next();
+        const record: StreamRecord =
+          part.kind === 'seed'
+            ? {
+                vpgId: this.options.vpgId,
+                seq,
+                sourceTime,
+                kind: 'seed',
+                diskId,
+                offset: part.offset,
+                data: part.data,
+              }
+            : {
+                vpgId: this.options.vpgId,
+                seq,
+                sourceTime,
+                kind: 'zero',
+                diskId,
+                offset: part.offset,
+                length: part.length,
+              };
+        if (part.kind === 'seed') dataBytes += part.data.length;
+        appended.push(this.outbox.append(record).then(() => this.outbox.markApplied(seq)));
+      }
+      release();
+      ticket.leave();
+      await settleAll(appended);
+      return { records: parts.length, dataBytes };
+    } finally {
+      release();
+      ticket.leave();
+      this.requestDone();
+    }
+  }
+
   /** Stops sequencing, waits for requests in flight, makes the disks durable, closes files. */
   async close(): Promise<void> {
     if (!this.opened) return;
@@ -346,7 +433,15 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
     options: WriteOptions | undefined,
   ): Promise<void> {
     if (!this.opened) throw this.notOpen();
-    while (this.transition !== undefined) await this.transition;
+    for (;;) {
+      if (this.transition !== undefined) await this.transition;
+      else {
+        // A seed of an overlapping region is reading it: sequence after its records.
+        const held = this.holds.overlapping(disk.diskId, parts.map(partExtent));
+        if (held === undefined) break;
+        await held;
+      }
+    }
     if (this.broken !== undefined) throw this.broken;
     if (this.modeValue === 'bitmap') return this.submitToBitmap(disk, parts, dataBytes, options);
     const bytes = parts.reduce((n, p) => n + this.encodedBytes(disk, p), 0);
@@ -523,6 +618,10 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
   }
 }
 
+function partExtent(part: Part): { offset: number; length: number } {
+  return { offset: part.offset, length: partLength(part) };
+}
+
 function partLength(part: Part): number {
   return part.kind === 'write' ? part.data.length : part.length;
 }
@@ -541,6 +640,7 @@ function toRecord(
 
 /** Waits for every promise; rethrows the first failure (none is left unhandled). */
 async function settleAll(ops: readonly Promise<void>[]): Promise<void> {
+  if (ops.length === 0) return;
   if (ops.length === 1) return ops[0];
   const results = await Promise.allSettled(ops);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

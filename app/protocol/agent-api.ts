@@ -9,6 +9,7 @@ import {
 } from './inventory';
 import { NoParams, method, type NotificationTable } from './method-table';
 import { PairParamsSchema, PairingTokenSchema, PeerSchema } from './pairing';
+import { replicationMethods, replicationNotifications } from './replication-api';
 
 /**
  * The console ↔ agent protocol: JSON-RPC 2.0 over wss. Bump PROTOCOL_VERSION on any change a
@@ -83,6 +84,7 @@ export const agentMethods = {
     z.array(VmSchema),
     'Virtual machines on this agent’s hosts, optionally of one host.',
   ),
+  ...replicationMethods,
 } as const;
 export type AgentMethods = typeof agentMethods;
 
@@ -94,6 +96,7 @@ export type InventoryChanged = z.infer<typeof InventoryChangedSchema>;
 
 export const agentNotifications = {
   'inventory.changed': InventoryChangedSchema,
+  ...replicationNotifications,
 } as const satisfies NotificationTable;
 export type AgentNotifications = typeof agentNotifications;
 

@@ -8,3 +8,6 @@ export * from './agent-api';
 export * from './console-api';
 export * from './console-bridge';
 export * from './pairing';
+export * from './replication-api';
+export * from '../vpg/vpg-schemas';
+export * from '../vpg/rpo';

@@ -156,6 +156,8 @@ export interface InitAgentOptions {
   /** Default: a new temp dir (removed by cleanupAgents). */
   readonly dataDir?: string;
   readonly hypervisor?: 'sim';
+  /** More `init` flags, e.g. ['--sim-disk-mib', '32']. */
+  readonly args?: readonly string[];
 }
 
 export interface InitializedAgent {
@@ -171,6 +173,7 @@ export async function initAgent(options: InitAgentOptions): Promise<InitializedA
   const dataDir = options.dataDir ?? join(await makeTempDir('tideline-agent-'), 'data');
   const args = ['init', '--data-dir', dataDir, '--site', options.site];
   if (options.hypervisor !== undefined) args.push('--hypervisor', options.hypervisor);
+  args.push(...(options.args ?? []));
   const result = await runAgentCli(args);
   const token = /^token: (\S+)$/m.exec(result.stdout)?.[1];
   const fingerprint = /^fingerprint: (\S+)$/m.exec(result.stdout)?.[1];

@@ -208,11 +208,21 @@ export class FakeAgent {
       'site.peers': () => unavailable('site.peers'),
       'host.list': () => this.hosts,
       'vm.list': () => this.vms,
+      'vpg.create': () => unavailable('vpg.create'),
+      'vpg.list': () => unavailable('vpg.list'),
+      'vpg.state': () => unavailable('vpg.state'),
+      'vpg.status': () => unavailable('vpg.status'),
+      'vpg.remove': () => unavailable('vpg.remove'),
+      'checkpoint.list': () => unavailable('checkpoint.list'),
+      'checkpoint.insert': () => unavailable('checkpoint.insert'),
+      'checkpoint.waitFor': () => unavailable('checkpoint.waitFor'),
+      'vm.setWorkload': () => unavailable('vm.setWorkload'),
+      'vm.workload': () => unavailable('vm.workload'),
     };
   }
 }
 
-/** Pairing is not simulated: the console tests that need it run real agents. */
+/** Pairing and replication are not simulated: the console tests that need them run real agents. */
 function unavailable(method: string): never {
   throw new TidelineError('UNAVAILABLE', `${method} is not implemented by the fake agent`);
 }

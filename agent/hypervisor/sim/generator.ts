@@ -27,6 +27,11 @@ export interface SimGeneratorOptions {
   readonly hostCount?: number;
   /** [min, max] VMs per host. */
   readonly vmsPerHost?: readonly [number, number];
+  /**
+   * Every disk gets this size instead of its role's 1–8 GiB (tests and demos that copy or
+   * hash whole disks: `tideline-agent init --sim-disk-mib N`).
+   */
+  readonly diskBytes?: number;
 }
 
 /** Where a sim disk lives, relative to the data directory. */
@@ -72,6 +77,7 @@ export function generateSimInventory(options: SimGeneratorOptions): SimInventory
         running: i !== stopped,
         ipHost: 10 + vms.length + i,
         siteOctet,
+        diskBytes: options.diskBytes,
       });
       provisioned += vm.disks.reduce((sum, d) => sum + d.sizeBytes, 0);
       vms.push(vm);
@@ -106,6 +112,7 @@ interface VmSpec {
   readonly running: boolean;
   readonly ipHost: number;
   readonly siteOctet: number;
+  readonly diskBytes: number | undefined;
 }
 
 function makeVm(rng: Prng, spec: VmSpec): Vm {
@@ -118,10 +125,12 @@ function makeVm(rng: Prng, spec: VmSpec): Vm {
   }));
   const disks = role.disksGiB.map(([min, max], i) => {
     const diskName = `${name}-disk${i}`;
+    // Drawn even when a fixed size is asked for, so the rest of the estate stays the same.
+    const drawn = rng.int(min, max) * GiB;
     return {
       diskId: `disk-${stableHex(salt, site, diskName).slice(0, 12)}`,
       name: diskName,
-      sizeBytes: rng.int(min, max) * GiB,
+      sizeBytes: spec.diskBytes ?? drawn,
       datastore: spec.datastore,
       location: simDiskLocation(spec.datastore, name, diskName),
     };

@@ -1,0 +1,54 @@
+import { TidelineError } from '../../app/errors';
+import type { AgentMethods, Handlers } from '../../app/protocol';
+import type { ReplicationOperations } from '../replication/engine';
+import type { Session } from './session';
+
+type ReplicationMethods =
+  | 'vpg.create'
+  | 'vpg.list'
+  | 'vpg.state'
+  | 'vpg.status'
+  | 'vpg.remove'
+  | 'checkpoint.list'
+  | 'checkpoint.insert'
+  | 'checkpoint.waitFor'
+  | 'vm.setWorkload'
+  | 'vm.workload';
+
+/**
+ * vpg.*, checkpoint.* and the sim workloads, served by the daemon's replication engine.
+ * Without one (unit tests of the other handlers) every method answers UNAVAILABLE.
+ */
+export function createReplicationHandlers(
+  engine: ReplicationOperations | undefined,
+): Pick<Handlers<AgentMethods, Session>, ReplicationMethods> {
+  const ops = (): ReplicationOperations => {
+    if (engine === undefined) {
+      throw new TidelineError('UNAVAILABLE', 'Replication is not available on this agent');
+    }
+    return engine;
+  };
+  return {
+    'vpg.create': (settings) => ops().create(settings),
+    'vpg.list': () => ops().list(),
+    'vpg.state': ({ vpgId }) => ops().state(vpgId),
+    'vpg.status': ({ vpgId }) => {
+      const state = ops().state(vpgId);
+      return {
+        vpgId,
+        status: state.status,
+        ...(state.statusMessage !== undefined && { message: state.statusMessage }),
+      };
+    },
+    'vpg.remove': async ({ vpgId }) => {
+      await ops().remove(vpgId);
+      return { removed: true as const };
+    },
+    'checkpoint.list': ({ vpgId }) => ops().listCheckpoints(vpgId),
+    'checkpoint.insert': ({ vpgId, name }) => ops().insertCheckpoint(vpgId, name),
+    'checkpoint.waitFor': ({ vpgId, seq, timeoutMs }) =>
+      ops().waitForCheckpoint(vpgId, seq, timeoutMs),
+    'vm.setWorkload': (settings) => ops().setWorkload(settings),
+    'vm.workload': async (params) => ({ workloads: await ops().workloads(params?.vmId) }),
+  };
+}

@@ -1,0 +1,498 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { TidelineError } from '../../app/errors';
+import type {
+  CheckpointInfo,
+  RpoTick,
+  Unsubscribe,
+  VpgSettings,
+  VpgState,
+  VpgStatus,
+  WorkloadStatus,
+} from '../../app/protocol';
+import type { DataDirLayout } from '../config/data-dir';
+import type { HypervisorAdapter } from '../hypervisor/adapter';
+import type { Logger } from '../log';
+import type { PeerLink } from '../peer/peer-link';
+import type { PeerService } from '../peer/peer-service';
+import { outboxDir } from '../source/vpg-source';
+import { DiskTap } from '../tap/disk-tap';
+import { drop } from '../util/drop';
+import { SourceVpg } from './source-vpg';
+import { TargetSide } from './target-side';
+import {
+  DropResultSchema,
+  PrepareResultSchema,
+  VPG_CHECKPOINTS,
+  VPG_DROP,
+  VPG_PREPARE,
+  VPG_USAGE,
+  callPeer,
+} from './vpg-control';
+import { anyAllocated, planVpg } from './vpg-plan';
+import { VpgStore, type StoredVpg } from './vpg-store';
+import { brokenState, publicVpg } from './vpg-view';
+import { Workloads, type WorkloadRequest } from './workloads';
+import { LinkRouter, type LinkRoutes } from './link-router';
+import { StatusPublisher } from './status-publisher';
+
+/** What the engine tells the consoles (the daemon broadcasts them as notifications). */
+export interface ReplicationEvents {
+  rpoTick(tick: RpoTick): void;
+  vpgStatus(change: { vpgId: string; status: VpgStatus; message?: string }): void;
+}
+
+export interface ReplicationEngineOptions {
+  readonly layout: DataDirLayout;
+  readonly siteId: string;
+  readonly hypervisor: HypervisorAdapter;
+  readonly peers: PeerService;
+  readonly log: Logger;
+  readonly events: ReplicationEvents;
+  /** Outbox size per VPG before it keeps dirty bitmaps instead (default 2 GiB). */
+  readonly outboxLimitBytes?: number;
+  /** RPO sampling and rpo.tick period (default 1 s). */
+  readonly tickMs?: number;
+}
+
+/** The console methods of replication (agent/control/replication-handlers.ts). */
+export interface ReplicationOperations {
+  create(settings: VpgSettings): Promise<VpgState>;
+  list(): VpgState[];
+  state(vpgId: string): VpgState;
+  remove(vpgId: string): Promise<void>;
+  listCheckpoints(vpgId: string): CheckpointInfo[];
+  insertCheckpoint(vpgId: string, name: string): CheckpointInfo;
+  waitForCheckpoint(vpgId: string, seq: number, timeoutMs: number): Promise<CheckpointInfo>;
+  setWorkload(request: WorkloadRequest): Promise<WorkloadStatus>;
+  workloads(vmId?: string): Promise<WorkloadStatus[]>;
+}
+
+const DEFAULT_OUTBOX_LIMIT = 2 * 1024 ** 3;
+const PEER_CALL_TIMEOUT_MS = 15_000;
+
+/**
+ * The replication core of one agent: the VPGs it protects (source: tap, VpgSource, sender)
+ * and those it receives (target: journal, replicas), the VPG store, the workloads of the sim
+ * hypervisor, the wiring to every peer link, and the once-a-second RPO sampling. See
+ * agent/replication/README.md.
+ */
+export class ReplicationEngine implements ReplicationOperations {
+  private readonly store: VpgStore;
+  private readonly tap = new DiskTap();
+  private readonly workloadsValue: Workloads;
+  private readonly targets: TargetSide;
+  private readonly sources = new Map<string, SourceVpg>();
+  /** Source VPGs that could not start: shown in Error, removable. */
+  private readonly brokenSources = new Map<string, { vpg: StoredVpg; message: string }>();
+  private readonly router: LinkRouter;
+  private readonly statuses: StatusPublisher;
+  private readonly controlOff: Unsubscribe[] = [];
+  private ticker: NodeJS.Timeout | undefined;
+  private serial: Promise<unknown> = Promise.resolve();
+  private started = false;
+
+  constructor(private readonly options: ReplicationEngineOptions) {
+    this.store = new VpgStore(options.layout.vpgsFile);
+    this.workloadsValue = new Workloads(this.tap, options.hypervisor.kind);
+    this.targets = new TargetSide({
+      dataDir: options.layout.root,
+      siteId: options.siteId,
+      store: this.store,
+      hypervisor: options.hypervisor,
+      log: options.log.child({ side: 'target' }),
+      onChange: (vpgId) => this.publish(vpgId),
+    });
+    this.router = new LinkRouter(options.peers, this.routes());
+    this.statuses = new StatusPublisher({
+      state: (vpgId) => this.find(vpgId),
+      notify: (change) => options.events.vpgStatus(change),
+      persist: (vpgId, status) => this.store.update(vpgId, (v) => ({ ...v, status })),
+      log: options.log,
+    });
+  }
+
+  /** Loads the VPGs and resumes each: targets reopen their journal, sources redo and stream. */
+  async start(): Promise<void> {
+    const { log, peers } = this.options;
+    await this.store.load();
+    this.workloadsValue.start();
+    await this.targets.start();
+    this.controlOff.push(
+      peers.handleControl(VPG_PREPARE, (p, caller) => this.targets.prepare(p, caller)),
+      peers.handleControl(VPG_DROP, (p, caller) => this.targets.drop(p, caller)),
+      peers.handleControl(VPG_CHECKPOINTS, (p, caller) => this.targets.checkpoints(p, caller)),
+      peers.handleControl(VPG_USAGE, (p, caller) => this.targets.usage(p, caller)),
+    );
+    const stored = this.store.list().filter((v) => v.role === 'source');
+    if (stored.length > 0) {
+      const paths = await this.diskPaths();
+      for (const vpg of stored) await this.startSource(vpg, paths);
+    }
+    this.router.start();
+    this.ticker = setInterval(() => this.tick(), this.options.tickMs ?? 1000);
+    this.ticker.unref();
+    this.started = true;
+    log.info(
+      { sources: this.sources.size, targets: this.targets.vpgIds().length },
+      'replication started',
+    );
+  }
+
+  /**
+   * Stops the workloads, then every VPG (sources: outbox synced, disks durable; targets:
+   * journals closed), each failure isolated.
+   */
+  async stop(): Promise<void> {
+    this.started = false;
+    const { log } = this.options;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    for (const off of this.controlOff.splice(0)) off();
+    this.router.stop();
+    const isolate = async (part: string, run: () => Promise<void>): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        log.error({ err, part }, 'failed to stop cleanly');
+      }
+    };
+    await isolate('workloads', () => this.workloadsValue.stop());
+    const sources = [...this.sources.values()];
+    this.sources.clear();
+    await Promise.all(sources.map((s) => isolate(`VPG ${s.vpgId}`, () => s.stop())));
+    await isolate('journals', () => this.targets.stop());
+    await isolate('tap', () => this.tap.close());
+  }
+
+  // ───────────────────────── console operations ─────────────────────────
+
+  create(settings: VpgSettings): Promise<VpgState> {
+    return this.exclusive(async () => {
+      this.ensureStarted();
+      const { peers, hypervisor, siteId, log } = this.options;
+      const plan = planVpg({
+        settings,
+        siteId,
+        vms: await hypervisor.listVms(),
+        peers: peers.list(),
+        existing: this.store.list(),
+      });
+      const link = peers.link(plan.peer.agentId);
+      if (link === undefined) {
+        throw new TidelineError('UNAVAILABLE', `No link to site "${plan.peer.siteName}"`);
+      }
+      const seeding = await anyAllocated(plan.diskPaths.values());
+      const vpg: StoredVpg = {
+        ...settings,
+        vpgId: randomUUID(),
+        protectedSiteId: siteId,
+        disks: plan.disks,
+        status: 'Initializing',
+        createdAt: Date.now(),
+        version: 0,
+        role: 'source',
+        peerAgentId: plan.peer.agentId,
+        ...(seeding && { seeding: true }),
+      };
+      // Persisted first: after a crash the VPG resumes and prepares its target again.
+      await this.store.add(vpg);
+      try {
+        await callPeer(
+          link,
+          VPG_PREPARE,
+          { vpg: publicVpg(vpg) },
+          PrepareResultSchema,
+          PEER_CALL_TIMEOUT_MS,
+        );
+      } catch (err) {
+        await this.store.remove(vpg.vpgId);
+        throw new TidelineError(
+          err instanceof TidelineError ? err.code : 'INTERNAL_ERROR',
+          `Site "${plan.peer.siteName}" could not set up the VPG: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      try {
+        await this.startSource(vpg, plan.diskPaths, true);
+      } catch (err) {
+        await this.forget(vpg);
+        throw err;
+      }
+      log.info(
+        {
+          vpgId: vpg.vpgId,
+          name: vpg.name,
+          vms: vpg.vmIds.length,
+          disks: vpg.disks.length,
+          seeding,
+        },
+        'VPG created',
+      );
+      return this.state(vpg.vpgId);
+    });
+  }
+
+  list(): VpgState[] {
+    return this.store.list().flatMap((v) => this.find(v.vpgId) ?? []);
+  }
+
+  state(vpgId: string): VpgState {
+    const state = this.find(vpgId);
+    if (state === undefined) throw notFound(vpgId);
+    return state;
+  }
+
+  /** A VPG's live state, or undefined if it is not (or not yet) running here. */
+  private find(vpgId: string): VpgState | undefined {
+    const now = Date.now();
+    const source = this.sources.get(vpgId);
+    if (source !== undefined) return source.state(now);
+    const broken = this.brokenSources.get(vpgId);
+    if (broken !== undefined) return brokenState(broken.vpg, broken.message);
+    return this.targets.state(vpgId, now);
+  }
+
+  remove(vpgId: string): Promise<void> {
+    return this.exclusive(async () => {
+      this.ensureStarted();
+      const vpg = this.store.get(vpgId);
+      if (vpg === undefined) throw notFound(vpgId);
+      if (vpg.role === 'target') {
+        throw new TidelineError(
+          'CONFLICT',
+          `VPG "${vpg.name}" is received from another site: remove it on the agent of its protected site`,
+        );
+      }
+      this.options.events.vpgStatus({ vpgId, status: 'RemoveInProgress' });
+      for (const vmId of vpg.vmIds) await this.workloadsValue.remove(vmId);
+      await this.forget(vpg);
+      this.options.log.info({ vpgId, name: vpg.name }, 'VPG removed');
+    });
+  }
+
+  listCheckpoints(vpgId: string): CheckpointInfo[] {
+    const source = this.sources.get(vpgId);
+    if (source !== undefined) return source.listCheckpoints();
+    const target = this.targets.get(vpgId);
+    if (target !== undefined) return target.checkpoints();
+    if (this.brokenSources.has(vpgId) || this.targets.has(vpgId)) return [];
+    throw notFound(vpgId);
+  }
+
+  insertCheckpoint(vpgId: string, name: string): CheckpointInfo {
+    return this.runningSource(vpgId).insertCheckpoint(name);
+  }
+
+  async waitForCheckpoint(vpgId: string, seq: number, timeoutMs: number): Promise<CheckpointInfo> {
+    const source = this.sources.get(vpgId);
+    if (source !== undefined) return source.waitForCheckpoint(seq, timeoutMs);
+    const target = this.targets.get(vpgId);
+    if (target === undefined) throw notFound(vpgId);
+    await target.waitFor(seq, timeoutMs);
+    const found = target.checkpoints().find((c) => c.seq === seq);
+    if (found === undefined) {
+      throw new TidelineError('NOT_FOUND', `VPG ${vpgId} has no checkpoint ${seq} here`);
+    }
+    return found;
+  }
+
+  async setWorkload(request: WorkloadRequest): Promise<WorkloadStatus> {
+    this.ensureStarted();
+    const vm = (await this.options.hypervisor.listVms()).find((v) => v.vmId === request.vmId);
+    if (vm === undefined) {
+      throw new TidelineError('NOT_FOUND', `VM ${request.vmId} is not on this agent's hosts`);
+    }
+    const owner = [...this.sources.values()].find((s) => s.vpg.vmIds.includes(vm.vmId));
+    const disks = owner?.vpg.disks
+      .filter((d) => d.vmId === vm.vmId)
+      .map((d) => ({ diskId: d.diskId, sizeBytes: d.sizeBytes }));
+    const status = this.workloadsValue.set(request, vm.name, disks);
+    this.options.log.info(
+      { vmId: vm.vmId, bytesPerSecond: request.bytesPerSecond, paused: status.paused },
+      'workload set',
+    );
+    return status;
+  }
+
+  async workloads(vmId?: string): Promise<WorkloadStatus[]> {
+    const vms = await this.options.hypervisor.listVms();
+    if (vmId !== undefined && !vms.some((v) => v.vmId === vmId)) {
+      throw new TidelineError('NOT_FOUND', `VM ${vmId} is not on this agent's hosts`);
+    }
+    return vms
+      .filter((v) => vmId === undefined || v.vmId === vmId)
+      .map((v) => this.workloadsValue.status(v.vmId));
+  }
+
+  // ───────────────────────── sources ─────────────────────────
+
+  private async startSource(
+    vpg: StoredVpg,
+    paths: ReadonlyMap<string, string>,
+    throwOnError = false,
+  ): Promise<void> {
+    const { log, layout, peers } = this.options;
+    const source = new SourceVpg(vpg, {
+      dataDir: layout.root,
+      tap: this.tap,
+      diskPaths: paths,
+      outboxLimitBytes: this.options.outboxLimitBytes ?? DEFAULT_OUTBOX_LIMIT,
+      log: log.child({ vpgId: vpg.vpgId }),
+      onChange: () => this.publish(vpg.vpgId),
+      onSeeded: async () => {
+        await this.store.update(vpg.vpgId, (v) => {
+          const { seeding: _done, ...rest } = v;
+          return rest;
+        });
+      },
+    });
+    try {
+      await source.start();
+    } catch (err) {
+      if (throwOnError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      log.error({ err, vpgId: vpg.vpgId }, 'cannot resume a VPG');
+      this.brokenSources.set(vpg.vpgId, {
+        vpg,
+        message: `The VPG cannot run on this agent: ${message}`,
+      });
+      return;
+    }
+    this.sources.set(vpg.vpgId, source);
+    const link = peers.link(vpg.peerAgentId);
+    if (link?.state === 'connected') source.linkUp(link);
+    this.publish(vpg.vpgId);
+  }
+
+  /**
+   * Stops and deletes a source VPG here, then tells the recovery site to delete its part; if
+   * that fails (link down), the removal stays pending and is retried when the link is up.
+   */
+  private async forget(vpg: StoredVpg): Promise<void> {
+    const source = this.sources.get(vpg.vpgId);
+    this.sources.delete(vpg.vpgId);
+    this.brokenSources.delete(vpg.vpgId);
+    this.statuses.forget(vpg.vpgId);
+    if (source !== undefined) await source.destroy();
+    else await rm(outboxDir(this.options.layout.root, vpg.vpgId), { recursive: true, force: true });
+    await this.store.remove(vpg.vpgId, {
+      vpgId: vpg.vpgId,
+      peerAgentId: vpg.peerAgentId,
+      removedAt: Date.now(),
+    });
+    await this.tellRemoved(vpg.vpgId, vpg.peerAgentId);
+  }
+
+  private async tellRemoved(vpgId: string, peerAgentId: string): Promise<void> {
+    const link = this.options.peers.link(peerAgentId);
+    if (link?.state !== 'connected') {
+      this.options.log.warn(
+        { vpgId, peer: peerAgentId },
+        'the recovery site is unreachable: it deletes the VPG when the link is back',
+      );
+      return;
+    }
+    try {
+      await callPeer(link, VPG_DROP, { vpgId }, DropResultSchema, PEER_CALL_TIMEOUT_MS);
+      await this.store.clearPendingRemoval(vpgId);
+    } catch (err) {
+      this.options.log.warn(
+        { vpgId, err: err instanceof Error ? err.message : String(err) },
+        'the recovery site did not delete the VPG yet; retried when the link is up again',
+      );
+    }
+  }
+
+  private runningSource(vpgId: string): SourceVpg {
+    const source = this.sources.get(vpgId);
+    if (source !== undefined) return source;
+    if (this.targets.has(vpgId)) {
+      throw new TidelineError(
+        'CONFLICT',
+        `VPG ${vpgId} is received here: insert checkpoints on the agent of its protected site`,
+      );
+    }
+    const broken = this.brokenSources.get(vpgId);
+    if (broken !== undefined) throw new TidelineError('CONFLICT', broken.message);
+    throw notFound(vpgId);
+  }
+
+  private async diskPaths(): Promise<Map<string, string>> {
+    const paths = new Map<string, string>();
+    for (const vm of await this.options.hypervisor.listVms()) {
+      for (const disk of vm.disks) paths.set(disk.diskId, disk.location);
+    }
+    return paths;
+  }
+
+  // ───────────────────────── links (LinkRouter) ─────────────────────────
+
+  private routes(): LinkRoutes {
+    const forPeer = (peer: string, vpgId: string): SourceVpg | undefined => {
+      const source = this.sources.get(vpgId);
+      return source?.peerAgentId === peer ? source : undefined;
+    };
+    return {
+      receive: (link, vpgId, records) => this.targets.receive(link, vpgId, records),
+      targetPosition: (vpgId) => this.targets.position(vpgId),
+      position: (peer, vpgId, seq) => forPeer(peer, vpgId)?.onPosition(seq),
+      ack: (peer, vpgId, seq) => forPeer(peer, vpgId)?.onAck(seq),
+      up: (link) => this.linkUp(link),
+      down: (peer) => {
+        for (const source of this.sources.values()) {
+          if (source.peerAgentId === peer) source.linkDown();
+        }
+      },
+    };
+  }
+
+  private linkUp(link: PeerLink): void {
+    for (const source of this.sources.values()) {
+      if (source.peerAgentId === link.peerAgentId) source.linkUp(link);
+    }
+    for (const pending of this.store.pendingRemovals()) {
+      if (pending.peerAgentId !== link.peerAgentId) continue;
+      drop(this.tellRemoved(pending.vpgId, pending.peerAgentId), (err) =>
+        this.options.log.error({ err }, 'cannot retry a VPG removal'),
+      );
+    }
+  }
+
+  // ───────────────────────── RPO and status ─────────────────────────
+
+  private tick(): void {
+    const now = Date.now();
+    for (const source of this.sources.values()) {
+      try {
+        this.options.events.rpoTick(source.tick(now));
+      } catch (err) {
+        this.options.log.error({ err, vpgId: source.vpgId }, 'RPO sampling failed');
+      }
+      this.publish(source.vpgId);
+    }
+    for (const vpgId of this.targets.vpgIds()) this.publish(vpgId);
+  }
+
+  private publish(vpgId: string): void {
+    this.statuses.publish(vpgId);
+  }
+
+  private ensureStarted(): void {
+    if (!this.started) {
+      throw new TidelineError(
+        'UNAVAILABLE',
+        'Replication is starting or shutting down on this agent: retry in a moment',
+      );
+    }
+  }
+
+  /** create/remove one at a time. */
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.serial.then(run, run);
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function notFound(vpgId: string): TidelineError {
+  return new TidelineError('NOT_FOUND', `VPG ${vpgId} is not on this agent`, { vpgId });
+}

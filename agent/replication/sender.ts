@@ -1,0 +1,224 @@
+import { TidelineError, isTidelineError } from '../../app/errors';
+import type { Logger } from '../log';
+import type { PeerLink } from '../peer/peer-link';
+import type { VpgSource } from '../source/vpg-source';
+import { drop } from '../util/drop';
+import { decodeRecord, type CheckpointRecord } from './record';
+
+export interface SenderOptions {
+  readonly vpgId: string;
+  readonly source: VpgSource;
+  readonly log: Logger;
+  /** Bytes read from the outbox per sendRecords call (default 4 MiB). */
+  readonly readBytes?: number;
+  /** Delay before a failed stream restarts from a fresh POSITION (default 1 s). */
+  readonly retryMs?: number;
+  /** The target persisted everything through `seq` (ACK, or a POSITION). */
+  readonly onAcked: (seq: number) => void;
+  /** A checkpoint record is being sent (also those sequenced before a restart). */
+  readonly onCheckpoint: (record: CheckpointRecord) => void;
+  /** Streaming cannot go on without an admin (the target lost records the outbox released). */
+  readonly onFatal: (error: TidelineError) => void;
+}
+
+const KIND_CHECKPOINT = 5;
+
+/**
+ * Streams one source VPG's outbox to its target over the peer link, in the Litestream way: on
+ * every link up it asks the target's POSITION and resumes right after it (the target is the
+ * source of truth), sends what the outbox can hand out, within the link's window, and
+ * releases outbox records only when the target acknowledged them. Link down stops it; the
+ * next up starts over from a fresh POSITION. An unsolicited POSITION (the target saw a gap)
+ * rewinds it there.
+ */
+export class VpgSender {
+  private link: PeerLink | undefined;
+  private generation = 0;
+  private running = false;
+  private acked = 0;
+  private sentBytes = 0;
+  private readableSignal = false;
+  private wake: (() => void) | undefined;
+  private askingPosition = false;
+  /** First seq the current stream sent (a stale POSITION just before it is ignored). */
+  private streamStart = 0;
+  private next = 0;
+  private readonly onReadable = (): void => {
+    this.readableSignal = true;
+    this.wakeUp();
+  };
+
+  constructor(private readonly options: SenderOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.options.source.outbox.on('readable', this.onReadable);
+  }
+
+  /** Stops streaming (waits for nothing: a send in flight fails or is acknowledged later). */
+  stop(): void {
+    this.running = false;
+    this.options.source.outbox.off('readable', this.onReadable);
+    this.generation += 1;
+    this.link = undefined;
+    this.wakeUp();
+  }
+
+  get ackedSeq(): number {
+    return this.acked;
+  }
+
+  /** Bytes handed to the link so far (for bytes/s sent). */
+  get bytesSent(): number {
+    return this.sentBytes;
+  }
+
+  get connected(): boolean {
+    return this.link !== undefined;
+  }
+
+  /** The link to the target is up: resume after the target's position. */
+  linkUp(link: PeerLink): void {
+    if (!this.running) return;
+    this.link = link;
+    this.restart(undefined);
+  }
+
+  linkDown(): void {
+    this.link = undefined;
+    this.generation += 1;
+    this.wakeUp();
+  }
+
+  onAck(seq: number): void {
+    if (seq <= this.acked) return;
+    this.acked = seq;
+    drop(this.options.source.release(seq), (err) =>
+      this.options.log.error({ err, vpgId: this.options.vpgId, seq }, 'outbox release failed'),
+    );
+    this.options.onAcked(seq);
+  }
+
+  /** Every POSITION of this VPG: persisted through `seq`; unasked, it means "resend from". */
+  onPosition(seq: number): void {
+    if (seq > this.acked && seq <= this.options.source.outbox.readableSeq()) this.onAck(seq);
+    if (this.askingPosition || this.link === undefined) return;
+    if (seq + 1 === this.streamStart || seq + 1 >= this.next) return;
+    this.options.log.warn(
+      { vpgId: this.options.vpgId, position: seq, next: this.next },
+      'the target asked to resend: rewinding',
+    );
+    this.restart(seq);
+  }
+
+  private restart(position: number | undefined): void {
+    const link = this.link;
+    if (link === undefined || !this.running) return;
+    this.generation += 1;
+    const generation = this.generation;
+    this.wakeUp();
+    drop(this.stream(generation, link, position), (err) =>
+      this.options.log.error({ err, vpgId: this.options.vpgId }, 'sender failed unexpectedly'),
+    );
+  }
+
+  private current(generation: number): boolean {
+    return this.running && generation === this.generation;
+  }
+
+  private async stream(
+    generation: number,
+    link: PeerLink,
+    known: number | undefined,
+  ): Promise<void> {
+    const { vpgId, source } = this.options;
+    try {
+      let position = known;
+      if (position === undefined) {
+        this.askingPosition = true;
+        try {
+          position = await link.requestPosition(vpgId);
+        } finally {
+          this.askingPosition = false;
+        }
+      }
+      if (!this.current(generation)) return;
+      link.rewind(vpgId);
+      if (position > source.outbox.lastSeq) {
+        throw new TidelineError(
+          'CONFLICT',
+          `The recovery site holds VPG ${vpgId} up to record ${position}, beyond this site's last record ${source.outbox.lastSeq}: the protected site lost its outbox; the VPG needs a resync`,
+        );
+      }
+      this.onAck(position);
+      this.streamStart = position + 1;
+      this.next = position + 1;
+      this.options.log.info({ vpgId, from: this.next }, 'streaming to the recovery site');
+      while (this.current(generation)) {
+        this.readableSignal = false;
+        const records = await source.outbox.read(this.next, this.options.readBytes ?? 4 << 20);
+        if (!this.current(generation)) return;
+        if (records.length === 0) {
+          if (!this.readableSignal) await this.idle();
+          continue;
+        }
+        for (const buf of records) {
+          if (buf.readUInt8(5) !== KIND_CHECKPOINT) continue;
+          const decoded = decodeRecord(buf);
+          if (decoded.status === 'ok' && decoded.record.kind === 'checkpoint') {
+            this.options.onCheckpoint(decoded.record);
+          }
+        }
+        await link.sendRecords(vpgId, records);
+        for (const buf of records) this.sentBytes += buf.length;
+        this.next = Number((records.at(-1) as Buffer).readBigUInt64LE(8)) + 1;
+      }
+    } catch (err) {
+      if (!this.current(generation)) return; // the link went down or the stream was replaced
+      if (isTidelineError(err) && (err.code === 'NOT_FOUND' || err.code === 'CONFLICT')) {
+        // The outbox no longer holds what the target needs, or holds less than it has.
+        this.options.log.error({ err, vpgId }, 'streaming stopped: the VPG needs a resync');
+        this.options.onFatal(
+          err.code === 'NOT_FOUND'
+            ? new TidelineError(
+                'CONFLICT',
+                `The recovery site needs records of VPG ${vpgId} that this site already released (${err.message}); the VPG needs a resync`,
+              )
+            : err,
+        );
+        return;
+      }
+      this.options.log.warn(
+        { vpgId, err: err instanceof Error ? err.message : String(err) },
+        'streaming interrupted; resuming from the target position',
+      );
+      await sleep(this.options.retryMs ?? 1000);
+      if (this.current(generation) && this.link === link && link.state === 'connected') {
+        this.restart(undefined);
+      }
+    }
+  }
+
+  /** Waits for new readable records, a stop, or a second (a missed event costs no more). */
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, 1000);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,447 @@
+import { rm } from 'node:fs/promises';
+import { TidelineError, isTidelineError } from '../../app/errors';
+import {
+  currentRpoSeconds,
+  rpoMet,
+  type CheckpointInfo,
+  type RpoTick,
+  type VpgState,
+  type VpgStatus,
+} from '../../app/protocol';
+import type { Logger } from '../log';
+import type { PeerLink } from '../peer/peer-link';
+import { VpgSource, outboxDir } from '../source/vpg-source';
+import type { DiskFile } from '../tap/disk-file';
+import type { DiskTap } from '../tap/disk-tap';
+import { drop } from '../util/drop';
+import { CheckpointLog } from './checkpoint-log';
+import { RateMeter } from './rate-meter';
+import { VpgSender } from './sender';
+import { SyncRunner } from './sync-runner';
+import { publicVpg } from './vpg-view';
+import type { StoredVpg } from './vpg-store';
+import {
+  CheckpointsResultSchema,
+  PrepareResultSchema,
+  UsageResultSchema,
+  VPG_CHECKPOINTS,
+  VPG_PREPARE,
+  VPG_USAGE,
+  callPeer,
+  type TargetUsage,
+} from './vpg-control';
+
+export interface SourceVpgOptions {
+  readonly dataDir: string;
+  readonly tap: DiskTap;
+  /** Each disk's file (from the hypervisor's inventory). */
+  readonly diskPaths: ReadonlyMap<string, string>;
+  readonly outboxLimitBytes: number;
+  readonly log: Logger;
+  /** The status (or its message) may have changed. */
+  readonly onChange: () => void;
+  /** Initial sync finished: persist it. */
+  readonly onSeeded: () => Promise<void>;
+  /** How often journal use is asked of the target (default 5 s). */
+  readonly usageIntervalMs?: number;
+}
+
+/** vpg.prepare is retried this soon when the peer was not ready (starting, link flapping)… */
+const PREPARE_RETRY_TRANSIENT_MS = 2_000;
+/** …and this soon when it refused (its placement may be fixed meanwhile). */
+const PREPARE_RETRY_MS = 15_000;
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'UNAVAILABLE',
+  'METHOD_NOT_FOUND',
+  'TIMEOUT',
+  'CONNECTION_CLOSED',
+]);
+
+/**
+ * The protected site's side of one VPG: its disks attached to the tap and protected by a
+ * VpgSource (sequencer, outbox), the sender streaming the outbox to the recovery site, the
+ * checkpoints it knows, initial sync and resync, and the live numbers for vpg.state and
+ * rpo.tick.
+ */
+export class SourceVpg {
+  private source: VpgSource | undefined;
+  private sender: VpgSender | undefined;
+  private readonly checkpoints: CheckpointLog;
+  private readonly attached: string[] = [];
+  private link: PeerLink | undefined;
+  private fault: TidelineError | undefined;
+  /** A recoverable problem with the recovery site, shown as the status message. */
+  private peerProblem: string | undefined;
+  private prepareTimer: NodeJS.Timeout | undefined;
+  private sync: SyncRunner | undefined;
+  private usage: TargetUsage | undefined;
+  private usageAskedAt = 0;
+  private readonly written = new RateMeter();
+  private readonly sent = new RateMeter();
+  private stopped = false;
+
+  constructor(
+    private vpgValue: StoredVpg,
+    private readonly options: SourceVpgOptions,
+  ) {
+    this.checkpoints = new CheckpointLog({
+      vpgId: vpgValue.vpgId,
+      historyMs: vpgValue.journal.historySeconds * 1000,
+    });
+  }
+
+  get vpg(): StoredVpg {
+    return this.vpgValue;
+  }
+
+  get vpgId(): string {
+    return this.vpgValue.vpgId;
+  }
+
+  get peerAgentId(): string {
+    return this.vpgValue.peerAgentId;
+  }
+
+  /** Attaches and protects the disks, opens the source (outbox redo), starts streaming. */
+  async start(): Promise<void> {
+    const { log, tap } = this.options;
+    const disks: DiskFile[] = [];
+    try {
+      for (const disk of this.vpgValue.disks) {
+        const path = this.options.diskPaths.get(disk.diskId);
+        if (path === undefined) {
+          throw new TidelineError(
+            'NOT_FOUND',
+            `Disk ${disk.diskId} of VM ${disk.vmId} is no longer in this site's inventory`,
+          );
+        }
+        disks.push(await tap.attach(disk.diskId, path));
+        this.attached.push(disk.diskId);
+      }
+      const source = new VpgSource({
+        vpgId: this.vpgId,
+        dir: outboxDir(this.options.dataDir, this.vpgId),
+        disks,
+        limitBytes: this.options.outboxLimitBytes,
+        checkpointIntervalMs: this.vpgValue.checkpointIntervalMs,
+      });
+      const report = await source.open();
+      this.source = source;
+      if (report.redone > 0 || report.cutBytes > 0 || report.uncleanShutdown) {
+        log.warn(
+          {
+            redone: report.redone,
+            cutBytes: report.cutBytes,
+            records: report.records,
+            mode: report.mode,
+          },
+          'outbox recovered after an unclean stop',
+        );
+      }
+      source.on('checkpoint', (record) => this.checkpoints.learn(record));
+      source.on('fault', (err) => {
+        log.error({ err }, 'VPG source fault');
+        if (source.status().fault !== undefined) this.fault = err;
+        this.options.onChange();
+      });
+      source.on('mode', (mode, reason) => {
+        log.warn({ mode, reason }, 'VPG source changed mode');
+        this.options.onChange();
+      });
+      // Checkpoints are images only once initial sync and any resync are done.
+      if (this.vpgValue.seeding === true || source.status().dirtyBytes > 0) {
+        source.setInconsistent(true);
+      }
+      for (const disk of disks) tap.protect(disk.diskId, source);
+      this.sender = new VpgSender({
+        vpgId: this.vpgId,
+        source,
+        log,
+        onAcked: (seq) => this.checkpoints.ack(seq),
+        onCheckpoint: (record) => this.checkpoints.learn(record),
+        onFatal: (err) => {
+          this.fault = err;
+          this.options.onChange();
+        },
+      });
+      this.sender.start();
+      this.sync = new SyncRunner({
+        source,
+        disks,
+        outboxLimitBytes: this.options.outboxLimitBytes,
+        log,
+        onSeeded: async () => {
+          await this.options.onSeeded();
+          this.vpgValue = { ...this.vpgValue, seeding: false };
+        },
+        onFault: (err) => {
+          this.fault = err;
+        },
+        onChange: () => this.options.onChange(),
+      });
+      if (this.vpgValue.seeding === true) this.sync.start('seeding');
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops streaming and syncing, closes the source (outbox synced), detaches the disks. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.prepareTimer !== undefined) clearTimeout(this.prepareTimer);
+    this.checkpoints.close(
+      new TidelineError('UNAVAILABLE', `VPG ${this.vpgId} stopped on this agent`),
+    );
+    this.sender?.stop();
+    await this.sync?.stop();
+    const { tap, log } = this.options;
+    for (const diskId of this.attached) {
+      try {
+        tap.unprotect(diskId);
+      } catch {
+        // not attached any more
+      }
+    }
+    try {
+      await this.source?.close();
+    } catch (err) {
+      log.error({ err }, 'cannot close the VPG source cleanly');
+    }
+    for (const diskId of this.attached.splice(0)) {
+      try {
+        await tap.detach(diskId);
+      } catch (err) {
+        log.error({ err, diskId }, 'cannot detach a disk');
+      }
+    }
+  }
+
+  /** stop(), then delete the outbox. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(outboxDir(this.options.dataDir, this.vpgId), { recursive: true, force: true });
+  }
+
+  // ───────────────────────── the link ─────────────────────────
+
+  linkUp(link: PeerLink): void {
+    if (this.stopped) return;
+    this.link = link;
+    drop(this.connect(link), (err) =>
+      this.options.log.error({ err }, 'cannot resume the VPG on the link'),
+    );
+  }
+
+  linkDown(): void {
+    this.link = undefined;
+    this.usage = undefined;
+    if (this.prepareTimer !== undefined) clearTimeout(this.prepareTimer);
+    this.sender?.linkDown();
+    this.options.onChange();
+  }
+
+  onAck(seq: number): void {
+    this.sender?.onAck(seq);
+  }
+
+  onPosition(seq: number): void {
+    this.sender?.onPosition(seq);
+  }
+
+  /**
+   * Makes sure the target side exists (vpg.prepare is idempotent: after a crash between the
+   * two sites' writes, or a lost answer, it converges), learns the checkpoints the target
+   * holds, then streams.
+   */
+  private async connect(link: PeerLink): Promise<void> {
+    const { log } = this.options;
+    try {
+      await callPeer(link, VPG_PREPARE, { vpg: publicVpg(this.vpgValue) }, PrepareResultSchema);
+    } catch (err) {
+      if (this.link !== link || this.stopped) return;
+      const message = err instanceof Error ? err.message : String(err);
+      this.peerProblem = `The recovery site cannot take the VPG: ${message}`;
+      log.warn({ err: message }, 'the recovery site refused vpg.prepare; retrying');
+      this.options.onChange();
+      const transient = isTidelineError(err) && TRANSIENT_CODES.has(err.code);
+      this.prepareTimer = setTimeout(
+        () => {
+          if (this.link === link) this.linkUp(link);
+        },
+        transient ? PREPARE_RETRY_TRANSIENT_MS : PREPARE_RETRY_MS,
+      );
+      this.prepareTimer.unref();
+      return;
+    }
+    if (this.link !== link || this.stopped) return;
+    this.peerProblem = undefined;
+    this.sender?.linkUp(link);
+    this.options.onChange();
+    try {
+      const known = await callPeer(
+        link,
+        VPG_CHECKPOINTS,
+        { vpgId: this.vpgId },
+        CheckpointsResultSchema,
+      );
+      for (const c of known.checkpoints) this.checkpoints.learn(c);
+      const readable = this.source?.outbox.readableSeq() ?? 0;
+      this.checkpoints.ack(Math.min(known.lastSeq, readable));
+    } catch (err) {
+      log.info(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot list the checkpoints of the recovery site',
+      );
+    }
+  }
+
+  // ───────────────────────── checkpoints ─────────────────────────
+
+  insertCheckpoint(name: string | undefined): CheckpointInfo {
+    const source = this.requireSource();
+    const seq = source.insertCheckpoint(name);
+    const known = this.checkpoints.find(seq);
+    if (known === undefined) throw new Error(`checkpoint ${seq} was not reported`);
+    return this.checkpoints.info(known);
+  }
+
+  listCheckpoints(): CheckpointInfo[] {
+    return this.checkpoints.list();
+  }
+
+  waitForCheckpoint(seq: number, timeoutMs: number): Promise<CheckpointInfo> {
+    return this.checkpoints.waitFor(seq, timeoutMs, () => this.delayReason());
+  }
+
+  private delayReason(): string {
+    if (this.fault !== undefined) return this.fault.message;
+    if (this.link === undefined) return 'the link to the recovery site is down';
+    if (this.peerProblem !== undefined) return this.peerProblem;
+    const backlog = this.source?.status().backlogBytes ?? 0;
+    return `${Math.round(backlog / 1024)} KiB are still waiting to be sent`;
+  }
+
+  // ───────────────────────── initial sync and resync ─────────────────────────
+
+  /** After an overflow: resync once the link is up and the old backlog has drained. */
+  private maybeResync(): void {
+    const source = this.source;
+    if (source === undefined || this.sync?.kind !== undefined || this.fault !== undefined) return;
+    if (this.vpgValue.seeding === true) return;
+    const status = source.status();
+    const pending = status.mode === 'bitmap' || status.dirtyBytes > 0;
+    if (!pending || this.sender?.connected !== true) return;
+    if (status.mode === 'bitmap' && status.backlogBytes > 0) return;
+    this.sync?.start('resync');
+  }
+
+  // ───────────────────────── status and numbers ─────────────────────────
+
+  status(now: number): { status: VpgStatus; message?: string } {
+    if (this.fault !== undefined) return { status: 'Error', message: this.fault.message };
+    const source = this.source;
+    if (source === undefined) return { status: 'Initializing' };
+    const problem = this.problemMessage();
+    const withProblem = (status: VpgStatus, message?: string) => {
+      const text = problem ?? message;
+      return text === undefined ? { status } : { status, message: text };
+    };
+    if (this.vpgValue.seeding === true) return withProblem('Seeding');
+    const mode = source.status();
+    if (mode.mode === 'bitmap' || mode.dirtyBytes > 0) {
+      return withProblem(
+        'Resyncing',
+        mode.mode === 'bitmap'
+          ? 'The outbox reached its limit: written regions are tracked and will be resent'
+          : undefined,
+      );
+    }
+    const anchor = this.checkpoints.newestConfirmedConsistent();
+    if (anchor === undefined) return withProblem('Initializing');
+    const rpo = currentRpoSeconds(now, anchor.sourceTime);
+    return withProblem(rpoMet(rpo, this.vpgValue.rpoTargetSeconds) ? 'Protecting' : 'RpoNotMet');
+  }
+
+  private problemMessage(): string | undefined {
+    if (this.peerProblem !== undefined) return this.peerProblem;
+    if (this.link === undefined) return 'The link to the recovery site is down';
+    return undefined;
+  }
+
+  /** Once a second: sample the rates, ask the target's journal use now and then, resync. */
+  tick(now: number): RpoTick {
+    const status = this.source?.status();
+    const written = this.written.sample(now, status?.bytesAccepted ?? 0);
+    const sent = this.sent.sample(now, this.sender?.bytesSent ?? 0);
+    this.refreshUsage(now);
+    this.maybeResync();
+    const { status: vpgStatus } = this.status(now);
+    const rpoSeconds = currentRpoSeconds(
+      now,
+      this.checkpoints.newestConfirmedConsistent()?.sourceTime,
+    );
+    return {
+      vpgId: this.vpgId,
+      time: Math.round(now),
+      ...(rpoSeconds !== undefined && { rpoSeconds }),
+      rpoTargetSeconds: this.vpgValue.rpoTargetSeconds,
+      writtenBytesPerSecond: Math.round(written),
+      sentBytesPerSecond: Math.round(sent),
+      backlogBytes: status?.backlogBytes ?? 0,
+      journalBytes: this.usage?.bytes ?? 0,
+      journalHardLimitBytes: this.vpgValue.journal.hardLimitBytes,
+      status: vpgStatus,
+    };
+  }
+
+  state(now: number): VpgState {
+    const { status, message } = this.status(now);
+    const source = this.source?.status();
+    const rpoSeconds = currentRpoSeconds(
+      now,
+      this.checkpoints.newestConfirmedConsistent()?.sourceTime,
+    );
+    const newest = this.checkpoints.newest();
+    return {
+      ...publicVpg(this.vpgValue),
+      status,
+      role: 'source',
+      ...(message !== undefined && { statusMessage: message }),
+      ...(rpoSeconds !== undefined && { rpoSeconds }),
+      backlogBytes: source?.backlogBytes ?? 0,
+      journalBytes: this.usage?.bytes ?? 0,
+      lastSeq: source?.lastSeq ?? 0,
+      confirmedSeq: this.checkpoints.ackedSeq,
+      ...(newest !== undefined && { latestCheckpoint: this.checkpoints.info(newest) }),
+    };
+  }
+
+  private refreshUsage(now: number): void {
+    const link = this.link;
+    if (link === undefined || now - this.usageAskedAt < (this.options.usageIntervalMs ?? 5000)) {
+      return;
+    }
+    this.usageAskedAt = now;
+    drop(
+      callPeer(link, VPG_USAGE, { vpgId: this.vpgId }, UsageResultSchema, 5000).then((usage) => {
+        if (this.link === link) this.usage = usage;
+      }),
+      (err) =>
+        this.options.log.debug(
+          { err: err instanceof Error ? err.message : String(err) },
+          'cannot read the journal use of the recovery site',
+        ),
+    );
+  }
+
+  private requireSource(): VpgSource {
+    if (this.source === undefined || this.stopped) {
+      throw new TidelineError('UNAVAILABLE', `VPG ${this.vpgId} is not running on this agent`);
+    }
+    if (this.fault !== undefined) {
+      throw new TidelineError('CONFLICT', `VPG ${this.vpgId} is in Error: ${this.fault.message}`);
+    }
+    return this.source;
+  }
+}

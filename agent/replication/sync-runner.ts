@@ -1,0 +1,123 @@
+import { TidelineError, isTidelineError } from '../../app/errors';
+import type { Logger } from '../log';
+import type { VpgSource } from '../source/vpg-source';
+import type { DiskFile } from '../tap/disk-file';
+import { resyncDisk, seedDisk, type SyncControl, type SyncProgress } from './region-sync';
+
+export type SyncKind = 'seeding' | 'resync';
+
+export interface SyncRunnerOptions {
+  readonly source: VpgSource;
+  /** The VPG's disks as the tap opened them. */
+  readonly disks: readonly DiskFile[];
+  readonly outboxLimitBytes: number;
+  readonly log: Logger;
+  /** Initial sync is done (or handed over to a resync of every region): persist it. */
+  readonly onSeeded: () => Promise<void>;
+  /** The sync failed for good: the VPG is in Error. */
+  readonly onFault: (error: TidelineError) => void;
+  /** Started or ended (the VPG's status changes). */
+  readonly onChange: () => void;
+}
+
+/** An initial sync or resync may keep at most this much in the outbox (or a quarter of it). */
+const SYNC_BACKLOG_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Runs one initial sync or resync of a VPG at a time (region-sync.ts), in the background:
+ * checkpoints are inconsistent while it runs and a consistent one is inserted when it ends;
+ * it paces itself on the outbox backlog. If the outbox overflows meanwhile (the VMs write
+ * faster than the link drains), it stops and the resync starts over later; an initial sync
+ * then becomes a resync of every region.
+ */
+export class SyncRunner {
+  private running: { kind: SyncKind; abort: AbortController; done: Promise<void> } | undefined;
+
+  constructor(private readonly options: SyncRunnerOptions) {}
+
+  get kind(): SyncKind | undefined {
+    return this.running?.kind;
+  }
+
+  start(kind: SyncKind): void {
+    if (this.running !== undefined) return;
+    const { source, log } = this.options;
+    const abort = new AbortController();
+    source.setInconsistent(true);
+    log.info({ kind }, kind === 'seeding' ? 'initial sync started' : 'resync started');
+    const done = this.run(kind, abort.signal)
+      .catch((err: unknown) => this.failed(kind, err, abort.signal))
+      .finally(() => {
+        this.running = undefined;
+        this.options.onChange();
+      });
+    this.running = { kind, abort, done };
+    this.options.onChange();
+  }
+
+  /** Aborts the sync in progress and waits for it to stop. */
+  async stop(): Promise<void> {
+    const running = this.running;
+    if (running === undefined) return;
+    running.abort.abort();
+    await running.done;
+  }
+
+  private async run(kind: SyncKind, signal: AbortSignal): Promise<void> {
+    const { source, log } = this.options;
+    const threshold = Math.min(SYNC_BACKLOG_BYTES, Math.floor(this.options.outboxLimitBytes / 4));
+    const control: SyncControl = {
+      signal,
+      pace: async () => {
+        while (source.status().backlogBytes > threshold && !signal.aborted) await sleep(20);
+      },
+    };
+    const progress: SyncProgress = { records: 0, dataBytes: 0 };
+    const started = Date.now();
+    if (kind === 'resync') await source.resumeStreaming();
+    for (const disk of this.options.disks) {
+      if (kind === 'seeding') await seedDisk(source, disk, control, progress);
+      else await resyncDisk(source, disk.diskId, control, progress);
+    }
+    source.setInconsistent(false);
+    // The first consistent checkpoint, at once rather than at the next interval.
+    source.insertCheckpoint();
+    if (kind === 'seeding') await this.options.onSeeded();
+    log.info(
+      { kind, ...progress, seconds: Math.round((Date.now() - started) / 100) / 10 },
+      kind === 'seeding' ? 'initial sync done' : 'resync done',
+    );
+  }
+
+  private async failed(kind: SyncKind, err: unknown, signal: AbortSignal): Promise<void> {
+    const { source, log } = this.options;
+    if (signal.aborted) return;
+    if (source.mode === 'bitmap') {
+      log.warn({ kind }, `the outbox overflowed during the ${kind}: resyncing instead`);
+      if (kind === 'seeding') {
+        try {
+          for (const disk of this.options.disks) await source.bitmap(disk.diskId).markAll();
+          await this.options.onSeeded();
+        } catch (markErr) {
+          this.options.onFault(
+            new TidelineError(
+              'INTERNAL_ERROR',
+              `The initial sync of VPG ${source.vpgId} could not fall back to a resync: ${markErr instanceof Error ? markErr.message : String(markErr)}`,
+            ),
+          );
+        }
+      }
+      return;
+    }
+    log.error({ err, kind }, `${kind === 'seeding' ? 'initial sync' : 'resync'} failed`);
+    this.options.onFault(
+      isTidelineError(err)
+        ? err
+        : new TidelineError('INTERNAL_ERROR', `The ${kind} of VPG ${source.vpgId} failed`),
+    );
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,268 @@
+import { TidelineError } from '../../app/errors';
+import type { VpgState } from '../../app/protocol';
+import type { HypervisorAdapter } from '../hypervisor/adapter';
+import type { Logger } from '../log';
+import type { ControlCaller } from '../peer/control-channel';
+import type { PeerLink, ReceivedRecord } from '../peer/peer-link';
+import { checkSafeId } from '../source/source-state';
+import { drop } from '../util/drop';
+import { TargetVpg } from './target-vpg';
+import { PrepareParamsSchema, VpgRefSchema, parsePeer, type TargetUsage } from './vpg-control';
+import { brokenState, publicVpg } from './vpg-view';
+import type { StoredVpg, VpgStore } from './vpg-store';
+
+export interface TargetSideOptions {
+  readonly dataDir: string;
+  readonly siteId: string;
+  readonly store: VpgStore;
+  readonly hypervisor: HypervisorAdapter;
+  readonly log: Logger;
+  /** A target VPG was added or removed (for vpg.status / inventory notifications). */
+  readonly onChange: (vpgId: string) => void;
+  readonly retentionIntervalMs?: number;
+}
+
+/**
+ * The recovery site's part of replication: the target VPGs of this agent (journal and
+ * replicas each), created and deleted by the protected site's agent over the control
+ * channel, fed by the links' RECORDS.
+ */
+export class TargetSide {
+  private readonly vpgs = new Map<string, TargetVpg>();
+  /** Target VPGs whose journal could not be opened: shown in Error. */
+  private readonly broken = new Map<string, { vpg: StoredVpg; message: string }>();
+  private readonly busy = new Map<string, Promise<unknown>>();
+  private lastUnknownWarning = 0;
+
+  constructor(private readonly options: TargetSideOptions) {}
+
+  async start(): Promise<void> {
+    for (const vpg of this.options.store.list()) {
+      if (vpg.role !== 'target') continue;
+      await this.open(vpg);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.vpgs.values()];
+    this.vpgs.clear();
+    await Promise.all(
+      all.map(async (t) => {
+        try {
+          await t.close();
+        } catch (err) {
+          this.options.log.error({ err, vpgId: t.vpgId }, 'cannot close a journal cleanly');
+        }
+      }),
+    );
+  }
+
+  has(vpgId: string): boolean {
+    return this.vpgs.has(vpgId) || this.broken.has(vpgId);
+  }
+
+  get(vpgId: string): TargetVpg | undefined {
+    return this.vpgs.get(vpgId);
+  }
+
+  vpgIds(): string[] {
+    return [...this.vpgs.keys(), ...this.broken.keys()];
+  }
+
+  state(vpgId: string, now: number): VpgState | undefined {
+    const target = this.vpgs.get(vpgId);
+    if (target !== undefined) {
+      const live = target.liveStatus(now);
+      const usage = target.usage();
+      const newest = target.latestCheckpoint();
+      return {
+        ...publicVpg(target.vpg),
+        status: live.status,
+        role: 'target',
+        ...(live.message !== undefined && { statusMessage: live.message }),
+        ...(live.rpoSeconds !== undefined && { rpoSeconds: live.rpoSeconds }),
+        backlogBytes: 0,
+        journalBytes: usage.bytes,
+        lastSeq: usage.lastSeq,
+        confirmedSeq: usage.lastSeq,
+        ...(newest !== undefined && { latestCheckpoint: newest }),
+      };
+    }
+    const broken = this.broken.get(vpgId);
+    return broken === undefined ? undefined : brokenState(broken.vpg, broken.message);
+  }
+
+  // ───────────────────────── records from the link ─────────────────────────
+
+  receive(link: PeerLink, vpgId: string, records: readonly ReceivedRecord[]): Promise<number> {
+    const target = this.vpgs.get(vpgId);
+    if (target === undefined || target.vpg.peerAgentId !== link.peerAgentId) {
+      // Not ours (removed here, or never prepared): acknowledge nothing.
+      const now = Date.now();
+      if (now - this.lastUnknownWarning > 10_000) {
+        this.lastUnknownWarning = now;
+        this.options.log.warn(
+          { vpgId, peer: link.peerAgentId },
+          'records for a VPG this agent does not receive: ignored',
+        );
+      }
+      return Promise.resolve(0);
+    }
+    return target.receive(records, (seq) => link.sendPosition(vpgId, seq));
+  }
+
+  position(vpgId: string): number {
+    return this.vpgs.get(vpgId)?.position ?? 0;
+  }
+
+  // ───────────────────────── control methods (from the protected site) ─────────────────
+
+  /** vpg.prepare: create (or confirm) the journal and replicas; answers the position. */
+  prepare(params: unknown, caller: ControlCaller): Promise<{ position: number }> {
+    const { vpg } = parsePeer(PrepareParamsSchema, params, 'vpg.prepare');
+    return this.exclusive(vpg.vpgId, async () => {
+      checkSafeId(vpg.vpgId, 'VPG id');
+      for (const disk of vpg.disks) checkSafeId(disk.diskId, 'Disk id');
+      if (vpg.recoverySiteId !== this.options.siteId) {
+        throw new TidelineError(
+          'CONFLICT',
+          `This agent belongs to site ${this.options.siteId}, not to the VPG's recovery site ${vpg.recoverySiteId}`,
+        );
+      }
+      const existing = this.options.store.get(vpg.vpgId);
+      if (existing !== undefined) {
+        if (existing.role !== 'target' || existing.peerAgentId !== caller.agentId) {
+          throw new TidelineError(
+            'CONFLICT',
+            `VPG ${vpg.vpgId} exists on this agent for another site`,
+          );
+        }
+        const open = this.vpgs.get(vpg.vpgId);
+        if (open === undefined) {
+          throw new TidelineError(
+            'UNAVAILABLE',
+            `The journal of VPG ${vpg.vpgId} cannot be opened at the recovery site: ${this.broken.get(vpg.vpgId)?.message ?? 'see its log'}`,
+          );
+        }
+        return { position: open.position };
+      }
+      await this.checkPlacement(vpg.recoveryHostId, vpg.recoveryDatastore);
+      const stored: StoredVpg = {
+        ...vpg,
+        status: 'Initializing',
+        role: 'target',
+        peerAgentId: caller.agentId,
+      };
+      // Persisted first: a crash before the journal exists is repaired by the next open.
+      await this.options.store.add(stored);
+      let target: TargetVpg;
+      try {
+        target = await TargetVpg.open(stored, this.targetOptions());
+      } catch (err) {
+        await this.options.store.remove(vpg.vpgId);
+        await TargetVpg.destroy(this.options.dataDir, stored).catch(() => undefined);
+        throw err;
+      }
+      this.vpgs.set(vpg.vpgId, target);
+      this.options.log.info(
+        { vpgId: vpg.vpgId, name: vpg.name, disks: vpg.disks.length, from: caller.siteName },
+        'receiving a new VPG',
+      );
+      this.options.onChange(vpg.vpgId);
+      return { position: target.position };
+    });
+  }
+
+  /** vpg.drop: delete the journal and replicas (the protected site removed the VPG). */
+  drop(params: unknown, caller: ControlCaller): Promise<{ dropped: boolean }> {
+    const { vpgId } = parsePeer(VpgRefSchema, params, 'vpg.drop');
+    return this.exclusive(vpgId, async () => {
+      const stored = this.options.store.get(vpgId);
+      if (stored === undefined) return { dropped: false };
+      if (stored.role !== 'target' || stored.peerAgentId !== caller.agentId) {
+        throw new TidelineError('CONFLICT', `VPG ${vpgId} is not received from this site`);
+      }
+      const target = this.vpgs.get(vpgId);
+      this.vpgs.delete(vpgId);
+      this.broken.delete(vpgId);
+      await target?.close();
+      await this.options.store.remove(vpgId);
+      await TargetVpg.destroy(this.options.dataDir, stored);
+      this.options.log.info({ vpgId, name: stored.name }, 'VPG removed by the protected site');
+      this.options.onChange(vpgId);
+      return { dropped: true };
+    });
+  }
+
+  checkpoints(params: unknown, caller: ControlCaller) {
+    const target = this.owned(parsePeer(VpgRefSchema, params, 'vpg.checkpoints').vpgId, caller);
+    return { lastSeq: target.position, checkpoints: target.rawCheckpoints() };
+  }
+
+  usage(params: unknown, caller: ControlCaller): TargetUsage {
+    return this.owned(parsePeer(VpgRefSchema, params, 'vpg.usage').vpgId, caller).usage();
+  }
+
+  // ───────────────────────── internals ─────────────────────────
+
+  private owned(vpgId: string, caller: ControlCaller): TargetVpg {
+    const target = this.vpgs.get(vpgId);
+    if (target === undefined || target.vpg.peerAgentId !== caller.agentId) {
+      throw new TidelineError('NOT_FOUND', `This recovery site does not receive VPG ${vpgId}`);
+    }
+    return target;
+  }
+
+  private async open(vpg: StoredVpg): Promise<void> {
+    try {
+      this.vpgs.set(vpg.vpgId, await TargetVpg.open(vpg, this.targetOptions()));
+      this.broken.delete(vpg.vpgId);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.options.log.error({ err, vpgId: vpg.vpgId }, 'cannot open the journal of a VPG');
+      this.broken.set(vpg.vpgId, { vpg, message });
+    }
+  }
+
+  private targetOptions() {
+    return {
+      dataDir: this.options.dataDir,
+      log: this.options.log,
+      ...(this.options.retentionIntervalMs !== undefined && {
+        retentionIntervalMs: this.options.retentionIntervalMs,
+      }),
+    };
+  }
+
+  private async checkPlacement(hostId: string, datastore: string): Promise<void> {
+    const hosts = await this.options.hypervisor.listHosts();
+    const host = hosts.find((h) => h.hostId === hostId);
+    if (host === undefined) {
+      throw new TidelineError(
+        'NOT_FOUND',
+        `Host ${hostId} is not managed by the recovery site's agent; pick one of: ${hosts.map((h) => `${h.name} (${h.hostId})`).join(', ')}`,
+      );
+    }
+    if (!host.datastores.some((d) => d.name === datastore)) {
+      throw new TidelineError(
+        'NOT_FOUND',
+        `Host ${host.name} at the recovery site has no datastore "${datastore}"; it has: ${host.datastores.map((d) => d.name).join(', ')}`,
+      );
+    }
+  }
+
+  /** One prepare/drop at a time per VPG. */
+  private exclusive<T>(vpgId: string, run: () => Promise<T>): Promise<T> {
+    const previous = this.busy.get(vpgId) ?? Promise.resolve();
+    const next = previous.then(run, run);
+    const tail = next.catch(() => undefined);
+    this.busy.set(vpgId, tail);
+    drop(
+      tail.then(() => {
+        if (this.busy.get(vpgId) === tail) this.busy.delete(vpgId);
+      }),
+      () => undefined,
+    );
+    return next;
+  }
+}

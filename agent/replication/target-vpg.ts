@@ -1,0 +1,239 @@
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { TidelineError, isTidelineError } from '../../app/errors';
+import { currentRpoSeconds, rpoMet, type CheckpointInfo, type VpgStatus } from '../../app/protocol';
+import { JournalGapError } from '../journal/errors';
+import { Journal } from '../journal/journal';
+import { journalDirFor } from '../journal/layout';
+import type { CheckpointInfo as JournalCheckpoint } from '../journal/state-files';
+import type { Logger } from '../log';
+import type { ReceivedRecord } from '../peer/peer-link';
+import { drop } from '../util/drop';
+import type { StoredVpg } from './vpg-store';
+import type { TargetUsage } from './vpg-control';
+
+export interface TargetVpgOptions {
+  readonly dataDir: string;
+  readonly log: Logger;
+  /** Period of journal.enforceRetention (default 10 s). */
+  readonly retentionIntervalMs?: number;
+}
+
+/** `<dataDir>/datastores/<ds>/replicas/<vpgId>/<diskId>.raw` */
+export function replicaPath(dataDir: string, vpg: StoredVpg, diskId: string): string {
+  return join(dataDir, 'datastores', vpg.recoveryDatastore, 'replicas', vpg.vpgId, `${diskId}.raw`);
+}
+
+interface Waiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The recovery site's side of one VPG: its journal (records in seq order, durable before
+ * the ACK), the replica disks in the recovery datastore, and periodic retention.
+ */
+export class TargetVpg {
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private failure: TidelineError | undefined;
+  private waiters: Waiter[] = [];
+  private closing = false;
+
+  private constructor(
+    readonly vpg: StoredVpg,
+    private readonly journal: Journal,
+    private readonly options: TargetVpgOptions,
+  ) {}
+
+  /** Opens (or creates) the journal and replicas, and starts retention. */
+  static async open(vpg: StoredVpg, options: TargetVpgOptions): Promise<TargetVpg> {
+    const log = options.log.child({ vpgId: vpg.vpgId });
+    const journal = await Journal.open({
+      dir: journalDirFor(options.dataDir, vpg.vpgId),
+      vpgId: vpg.vpgId,
+      disks: vpg.disks.map((d) => ({
+        diskId: d.diskId,
+        sizeBytes: d.sizeBytes,
+        replicaPath: replicaPath(options.dataDir, vpg, d.diskId),
+      })),
+      historyMs: vpg.journal.historySeconds * 1000,
+      hardLimitBytes: vpg.journal.hardLimitBytes,
+      warningBytes: vpg.journal.warningBytes,
+      log,
+    });
+    const target = new TargetVpg(vpg, journal, { ...options, log });
+    target.start();
+    return target;
+  }
+
+  /** Deletes the journal directory and the replica disks of a VPG (after close). */
+  static async destroy(dataDir: string, vpg: StoredVpg): Promise<void> {
+    await rm(journalDirFor(dataDir, vpg.vpgId), { recursive: true, force: true });
+    const first = vpg.disks[0];
+    if (first !== undefined) {
+      await rm(dirname(replicaPath(dataDir, vpg, first.diskId)), { recursive: true, force: true });
+    }
+  }
+
+  get vpgId(): string {
+    return this.vpg.vpgId;
+  }
+
+  get position(): number {
+    return this.journal.lastSeq;
+  }
+
+  get fault(): TidelineError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Persists received records (duplicates skipped) and returns the last persisted seq, which
+   * the link sends as ACK. A gap is answered with POSITION (`sendPosition`) so the source
+   * rewinds; a failed journal puts this VPG in Error without cutting the link's other VPGs.
+   */
+  async receive(
+    records: readonly ReceivedRecord[],
+    sendPosition: (seq: number) => void,
+  ): Promise<number> {
+    if (this.closing || this.failure !== undefined) return this.journal.lastSeq;
+    try {
+      const { lastSeq } = await this.journal.appendEncoded(records.map((r) => r.encoded));
+      this.wake(lastSeq);
+      return lastSeq;
+    } catch (err) {
+      if (err instanceof JournalGapError) {
+        this.options.log.warn(
+          { expected: err.expected, got: err.got },
+          'records arrived out of sequence: asking the source to resend',
+        );
+        sendPosition(this.journal.lastSeq);
+        return this.journal.lastSeq;
+      }
+      if (this.closing) return this.journal.lastSeq;
+      this.failure = isTidelineError(err)
+        ? err
+        : new TidelineError('INTERNAL_ERROR', `The journal of VPG ${this.vpgId} failed`);
+      this.options.log.error({ err }, 'journal refused records: the VPG is in Error');
+      return this.journal.lastSeq;
+    }
+  }
+
+  checkpoints(): CheckpointInfo[] {
+    return this.journal.checkpoints().map((c) => this.toInfo(c));
+  }
+
+  private toInfo(c: JournalCheckpoint): CheckpointInfo {
+    return {
+      vpgId: this.vpgId,
+      seq: c.seq,
+      sourceTime: c.sourceTime,
+      ...(c.name !== undefined && { name: c.name }),
+      ...(c.inconsistent === true && { inconsistent: true }),
+      confirmed: true,
+    };
+  }
+
+  /** The newest retained checkpoint (consistent or not). */
+  latestCheckpoint(): CheckpointInfo | undefined {
+    const c = this.journal.latestCheckpoint();
+    return c === undefined ? undefined : this.toInfo(c);
+  }
+
+  /** The journal's retained checkpoints in their wire form (for the source after a restart). */
+  rawCheckpoints(): JournalCheckpoint[] {
+    return this.journal.checkpoints();
+  }
+
+  usage(): TargetUsage {
+    const usage = this.journal.usage();
+    return {
+      bytes: usage.bytes,
+      hardLimitBytes: usage.hardLimitBytes,
+      lastSeq: usage.lastSeq,
+      appliedSeq: usage.appliedSeq,
+    };
+  }
+
+  /** Status as the recovery site sees it: from the newest consistent checkpoint it holds. */
+  liveStatus(now: number): { status: VpgStatus; rpoSeconds: number | undefined; message?: string } {
+    const newest = this.journal.latestCheckpoint({ consistent: true });
+    const rpoSeconds = currentRpoSeconds(now, newest?.sourceTime);
+    if (this.failure !== undefined) {
+      return { status: 'Error', rpoSeconds, message: this.failure.message };
+    }
+    if (newest === undefined) return { status: 'Initializing', rpoSeconds };
+    return {
+      status: rpoMet(rpoSeconds, this.vpg.rpoTargetSeconds) ? 'Protecting' : 'RpoNotMet',
+      rpoSeconds,
+    };
+  }
+
+  /** Resolves once record `seq` is persisted here; TIMEOUT otherwise. */
+  waitFor(seq: number, timeoutMs: number): Promise<void> {
+    if (this.journal.lastSeq >= seq) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(
+          new TidelineError(
+            'TIMEOUT',
+            `Record ${seq} of VPG ${this.vpgId} did not reach this recovery site within ${Math.round(timeoutMs / 1000)} s (it holds up to ${this.journal.lastSeq})`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter: Waiter = { seq, resolve, reject, timer };
+      this.waiters.push(waiter);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    const closed = new TidelineError('UNAVAILABLE', `VPG ${this.vpgId} is closing on this agent`);
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(closed);
+    }
+    this.waiters = [];
+    await this.journal.close();
+  }
+
+  private start(): void {
+    this.retentionTimer = setInterval(
+      () => drop(this.retention(), (err) => this.options.log.error({ err }, 'retention failed')),
+      this.options.retentionIntervalMs ?? 10_000,
+    );
+    this.retentionTimer.unref();
+  }
+
+  private async retention(): Promise<void> {
+    if (this.closing) return;
+    const result = await this.journal.enforceRetention();
+    // Alerts come later: for now the facts are logged (warn) for the admin.
+    if (result.historyReduced !== undefined) {
+      this.options.log.warn(
+        { ...result.historyReduced },
+        'ALERT journal hard limit reached: history reduced',
+      );
+    }
+    if (result.sizeWarning) {
+      this.options.log.warn(
+        { bytes: result.usage.bytes, warningBytes: this.vpg.journal.warningBytes },
+        'ALERT journal above its warning size',
+      );
+    }
+  }
+
+  private wake(lastSeq: number): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.seq <= lastSeq);
+    this.waiters = this.waiters.filter((w) => w.seq > lastSeq);
+    for (const waiter of ready) {
+      clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+  }
+}
