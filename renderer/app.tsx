@@ -1,33 +1,48 @@
 import Public from '@mui/icons-material/Public';
+import Shield from '@mui/icons-material/Shield';
 import { useEffect, useState } from 'react';
 import type { NavItem } from './components/app-shell';
 import { AppShell } from './components/app-shell';
 import { EstatePage } from './pages/estate/estate-page';
+import { ProtectionPage } from './pages/protection/protection-page';
 import { useConnectionStore } from './stores/connection-store';
 import { useEstateStore } from './stores/estate-store';
+import { useProtectionStore } from './stores/protection-store';
 
-type PageKey = 'estate';
+type PageKey = 'estate' | 'protection';
 
 /** Only pages that work are listed; each new page adds an item here. */
-const NAV: readonly NavItem<PageKey>[] = [{ key: 'estate', label: 'Estate', icon: <Public /> }];
+const NAV: readonly NavItem<PageKey>[] = [
+  { key: 'estate', label: 'Estate', icon: <Public /> },
+  { key: 'protection', label: 'Protection', icon: <Shield /> },
+];
 
 export function App() {
   const [page, setPage] = useState<PageKey>('estate');
   const startConnection = useConnectionStore((s) => s.start);
   const startEstate = useEstateStore((s) => s.start);
+  const startProtection = useProtectionStore((s) => s.start);
+  const closeVpg = useProtectionStore((s) => s.closeVpg);
+  const navigate = (key: PageKey): void => {
+    if (key === 'protection') closeVpg(); // the nav item leads to the VPG list
+    setPage(key);
+  };
 
   useEffect(() => {
     const stopConnection = startConnection();
     const stopEstate = startEstate();
+    const stopProtection = startProtection();
     return () => {
+      stopProtection();
       stopEstate();
       stopConnection();
     };
-  }, [startConnection, startEstate]);
+  }, [startConnection, startEstate, startProtection]);
 
   return (
-    <AppShell items={NAV} current={page} onNavigate={setPage}>
+    <AppShell items={NAV} current={page} onNavigate={navigate}>
       {page === 'estate' && <EstatePage />}
+      {page === 'protection' && <ProtectionPage />}
     </AppShell>
   );
 }

@@ -3,6 +3,8 @@ import { AgentIdentitySchema } from './agent-api';
 import { AddressSchema, FingerprintSchema, IdSchema } from './common';
 import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from './inventory';
 import { PeerLinkStateSchema } from './pairing';
+import { VpgStateSchema, WorkloadSettingsSchema, WorkloadStatusSchema } from './replication-api';
+import { CheckpointInfoSchema, RpoTickSchema, VpgSettingsSchema } from '../vpg/vpg-schemas';
 import {
   NoParams,
   method,
@@ -86,12 +88,28 @@ export const SitePairingSchema = z.object({
 });
 export type SitePairing = z.infer<typeof SitePairingSchema>;
 
+/**
+ * One VPG, once, as an agent reports it (vpg.list): by an agent of its protected site (role
+ * source) when one is connected, otherwise by one of the recovery site (role target).
+ * `siteId` and `agentKey` are the reporting agent's.
+ */
+export const VpgViewSchema = VpgStateSchema.extend({
+  siteId: IdSchema,
+  agentKey: IdSchema,
+  /** The reporting agent is connected now (false: the last answer it gave, kept). */
+  live: z.boolean(),
+  /** No agent of the protected site is connected: this is the recovery site's view. */
+  protectedSiteOffline: z.boolean(),
+});
+export type VpgView = z.infer<typeof VpgViewSchema>;
+
 export const EstateSnapshotSchema = z.object({
   agents: z.array(AgentViewSchema),
   sites: z.array(SiteViewSchema),
   hosts: z.array(HostViewSchema),
   vms: z.array(VmViewSchema),
   pairings: z.array(SitePairingSchema),
+  vpgs: z.array(VpgViewSchema),
 });
 export type EstateSnapshot = z.infer<typeof EstateSnapshotSchema>;
 
@@ -128,6 +146,36 @@ export const SitesUnpairResultSchema = z.object({
   message: z.string(),
 });
 export type SitesUnpairResult = z.infer<typeof SitesUnpairResultSchema>;
+
+/** An agent's rpo.tick, with the site and agent that sent it. */
+export const ProtectionTickSchema = RpoTickSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
+export type ProtectionTick = z.infer<typeof ProtectionTickSchema>;
+
+/** The latest tick of each VPG (protection.ticks), or those that changed (protection.tick). */
+export const ProtectionTicksSchema = z.object({ ticks: z.array(ProtectionTickSchema) });
+export type ProtectionTicks = z.infer<typeof ProtectionTicksSchema>;
+
+const VpgTarget = { siteId: IdSchema, vpgId: IdSchema };
+
+export const VpgCreateParamsSchema = z.strictObject({
+  /** The protected site: an agent of it creates the VPG and configures the recovery site. */
+  siteId: IdSchema,
+  settings: VpgSettingsSchema,
+});
+export type VpgCreateParams = z.input<typeof VpgCreateParamsSchema>;
+
+export const CheckpointInsertParamsSchema = z.strictObject({
+  ...VpgTarget,
+  name: z.string().trim().min(1, 'give the checkpoint a name').max(120),
+});
+
+export const CheckpointWaitParamsSchema = z.strictObject({
+  ...VpgTarget,
+  seq: z.number().int().positive(),
+  timeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
+});
+
+export const WorkloadSetParamsSchema = WorkloadSettingsSchema.extend({ siteId: IdSchema });
 
 export const consoleMethods = {
   'console.info': method(NoParams, ConsoleInfoSchema, 'Console version and shell.'),
@@ -171,13 +219,55 @@ export const consoleMethods = {
     SitesUnpairResultSchema,
     'Unpair two sites on every connected agent of either; an offline side is reported, not fatal.',
   ),
+  'vpgs.create': method(
+    VpgCreateParamsSchema,
+    VpgViewSchema,
+    'Create a VPG through a connected agent of its protected site (vpg.create).',
+  ),
+  'vpgs.remove': method(
+    z.strictObject(VpgTarget),
+    z.object({ removed: z.literal(true) }),
+    'Stop protecting: remove the VPG (both sites) through a connected agent of siteId.',
+  ),
+  'checkpoints.list': method(
+    z.strictObject(VpgTarget),
+    z.array(CheckpointInfoSchema),
+    'Checkpoints of a VPG, oldest first, as an agent of siteId reports them.',
+  ),
+  'checkpoints.insert': method(
+    CheckpointInsertParamsSchema,
+    CheckpointInfoSchema,
+    'Insert a named checkpoint now; answers at once (confirmed: false).',
+  ),
+  'checkpoints.waitFor': method(
+    CheckpointWaitParamsSchema,
+    CheckpointInfoSchema,
+    'Resolve once the checkpoint is persisted at the recovery site; TIMEOUT otherwise.',
+  ),
+  'protection.ticks': method(
+    NoParams,
+    ProtectionTicksSchema,
+    'The latest rpo.tick of every VPG, for a page that opens between two protection.tick.',
+  ),
+  'workloads.set': method(
+    WorkloadSetParamsSchema,
+    WorkloadStatusSchema,
+    'Set the simulated write load of a VM of siteId (sim hypervisor; demos and tests).',
+  ),
 } as const;
 export type ConsoleMethods = typeof consoleMethods;
 
 export const consoleNotifications = {
   'estate.changed': EstateSnapshotSchema,
+  /** The VPGs whose rpo.tick changed since the last one, batched, at most about once a second. */
+  'protection.tick': ProtectionTicksSchema,
 } as const satisfies NotificationTable;
 export type ConsoleNotifications = typeof consoleNotifications;
+
+/** The core's events, one per notification: what the transports forward to the renderer. */
+export type ConsoleEventMap = {
+  [K in keyof ConsoleNotifications]: [z.output<ConsoleNotifications[K]>];
+};
 
 /** What the renderer sees, identical in Electron and in browser mode. */
 export type ConsoleApi = DomainApi<ConsoleMethods> & EventApi<ConsoleNotifications>;

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { TidelineError } from '../errors';
 import { errorFromWire, schemaError } from './jsonrpc';
 import {
@@ -57,10 +58,11 @@ export function consoleApiFromBridge(bridge: TidelineBridge): ConsoleApi {
   return {
     ...api,
     on(event, listener) {
-      const schema = consoleNotifications[event];
+      const schema: z.ZodType = consoleNotifications[event];
       return bridge.on(event, (params) => {
         const parsed = schema.safeParse(params);
-        if (parsed.success) listener(parsed.data);
+        // The table's schema for `event` parsed it: these are that event's params.
+        if (parsed.success) listener(parsed.data as Parameters<typeof listener>[0]);
       });
     },
   };

@@ -7,8 +7,8 @@ import {
   ipcEventChannel,
   type BridgeEnvelope,
   type ConsoleMethods,
-  type EstateSnapshot,
 } from '../../app/protocol';
+import { forwardEvents } from '../services/console-events';
 import type { ConsoleService } from '../web/api-socket';
 import type { Logger } from '../services/util/log';
 import { isAppUrl } from './app-protocol';
@@ -27,8 +27,8 @@ function trusted(win: BrowserWindow, event: IpcMainInvokeEvent): boolean {
 
 /**
  * One ipcMain.handle per ConsoleApi method (channels from the table), each call validated by
- * the same Dispatcher as browser mode, answers as BridgeEnvelopes; estate.changed is
- * forwarded to the window.
+ * the same Dispatcher as browser mode, answers as BridgeEnvelopes; the notifications
+ * (estate.changed, protection.tick) are forwarded to the window.
  * Returns a function that unregisters everything.
  */
 export function registerConsoleIpc(
@@ -59,12 +59,11 @@ export function registerConsoleIpc(
       }
     });
   }
-  const push = (snapshot: EstateSnapshot): void => {
-    if (!win.isDestroyed()) win.webContents.send(ipcEventChannel('estate.changed'), snapshot);
-  };
-  core.events.on('estate.changed', push);
+  const stopEvents = forwardEvents(core.events, (event, params) => {
+    if (!win.isDestroyed()) win.webContents.send(ipcEventChannel(event), params);
+  });
   return () => {
     for (const name of names) ipcMain.removeHandler(ipcChannel(name));
-    core.events.off('estate.changed', push);
+    stopEvents();
   };
 }

@@ -4,14 +4,22 @@ import { TidelineError, toTidelineError } from '../../app/errors';
 import type {
   AgentView,
   CertificateInfo,
+  CheckpointInfo,
+  ConsoleEventMap,
   ConsoleMethods,
   EstateSnapshot,
   Handlers,
+  ProtectionTicks,
   SiteDetailsPatch,
   SitePairing,
   SitesUnpairResult,
   SiteView,
+  VpgSettings,
+  VpgView,
+  WorkloadSettingsSchema,
+  WorkloadStatus,
 } from '../../app/protocol';
+import type { z } from 'zod';
 import {
   AgentConnection,
   type AgentEntry,
@@ -24,6 +32,16 @@ import { createConsoleHandlers } from './console-handlers';
 import { EstateCache } from './estate/estate-cache';
 import type { SeedEntry } from './settings/seed';
 import { pairSites, unpairSites, type SiteAccess } from './sites/site-pairing';
+import { TickStore, type TickStoreOptions } from './protection/tick-store';
+import {
+  createVpg,
+  insertCheckpoint,
+  listCheckpoints,
+  removeVpg,
+  setWorkload,
+  waitForCheckpoint,
+  type ProtectionAccess,
+} from './protection/vpg-operations';
 import type { SettingsStore } from './settings/settings-store';
 import { systemClock, type Clock } from './util/clock';
 import { silentLogger, type Logger } from './util/log';
@@ -40,9 +58,11 @@ export interface ConsoleCoreOptions {
   readonly backoff?: BackoffOptions;
   /** Delay that coalesces bursts of changes into one estate.changed (default 50 ms). */
   readonly coalesceMs?: number;
+  /** Batching of the agents' rpo.tick into protection.tick (default: at most once a second). */
+  readonly ticks?: TickStoreOptions;
 }
 
-export type ConsoleEvents = { 'estate.changed': [EstateSnapshot] };
+export type ConsoleEvents = ConsoleEventMap;
 
 /**
  * The console core: the agents in settings, one connection each, the estate they report, and
@@ -56,12 +76,14 @@ export class ConsoleCore {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly estate: EstateCache;
+  private readonly ticks: TickStore;
   private started = false;
 
   constructor(private readonly options: ConsoleCoreOptions) {
     this.logger = options.logger ?? silentLogger();
     this.clock = options.clock ?? systemClock;
     this.estate = new EstateCache(this.clock, this.logger, options.coalesceMs);
+    this.ticks = new TickStore(this.clock, options.ticks);
     this.events.setMaxListeners(100); // one per open browser tab or window
     this.handlers = createConsoleHandlers(
       this,
@@ -73,12 +95,15 @@ export class ConsoleCore {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.estate.on('estate.changed', (s) => this.events.emit('estate.changed', s));
+    this.estate.on('estate.changed', (s) => {
+      this.ticks.setVpgs(s.vpgs);
+      this.events.emit('estate.changed', s);
+    });
+    this.ticks.on('protection.tick', (t) => this.events.emit('protection.tick', t));
     for (const stored of this.options.settings.agents()) {
       const { token, ...rest } = stored;
       const connection = this.connection({ ...rest, token: token ?? '' });
-      this.connections.set(stored.key, connection);
-      this.estate.attach(connection);
+      this.track(connection);
       if (token !== undefined) connection.start();
       else connection.block('unauthorized', unreadableToken(stored.address));
     }
@@ -101,6 +126,8 @@ export class ConsoleCore {
     this.connections.clear();
     this.estate.close();
     this.estate.removeAllListeners();
+    this.ticks.close();
+    this.ticks.removeAllListeners();
     await Promise.resolve();
   }
 
@@ -164,6 +191,7 @@ export class ConsoleCore {
     } catch (err) {
       connection.stop();
       this.estate.detach(connection.key);
+      this.ticks.detach(connection.key);
       throw err;
     } finally {
       this.adding.delete(address);
@@ -213,14 +241,70 @@ export class ConsoleCore {
     return unpairSites(this.siteAccess(), siteId, peerSiteId);
   }
 
+  /** vpgs.create through a connected agent of the protected site. */
+  createVpg(siteId: string, settings: VpgSettings): Promise<VpgView> {
+    return createVpg(this.protectionAccess(), siteId, settings);
+  }
+
+  removeVpg(siteId: string, vpgId: string): Promise<{ removed: true }> {
+    return removeVpg(this.protectionAccess(), siteId, vpgId);
+  }
+
+  listCheckpoints(siteId: string, vpgId: string): Promise<CheckpointInfo[]> {
+    return listCheckpoints(this.protectionAccess(), siteId, vpgId);
+  }
+
+  insertCheckpoint(siteId: string, vpgId: string, name: string): Promise<CheckpointInfo> {
+    return insertCheckpoint(this.protectionAccess(), siteId, vpgId, name);
+  }
+
+  waitForCheckpoint(params: {
+    siteId: string;
+    vpgId: string;
+    seq: number;
+    timeoutMs: number;
+  }): Promise<CheckpointInfo> {
+    return waitForCheckpoint(this.protectionAccess(), params);
+  }
+
+  setWorkload(
+    siteId: string,
+    settings: z.output<typeof WorkloadSettingsSchema>,
+  ): Promise<WorkloadStatus> {
+    return setWorkload(this.protectionAccess(), siteId, settings);
+  }
+
+  /** The latest rpo.tick of every VPG (a page that just opened starts from these). */
+  protectionTicks(): ProtectionTicks {
+    return this.ticks.latest();
+  }
+
+  private protectionAccess(): ProtectionAccess {
+    return {
+      logger: this.logger,
+      snapshot: () => this.snapshot(),
+      connectedAgents: (site) => this.connectedAgents(site),
+      refreshVpgs: async (keys) => {
+        await this.estate.refreshVpgs(keys).catch((err: unknown) => {
+          const e = toTidelineError(err);
+          this.logger.warn({ keys, code: e.code, reason: e.message }, 'VPG refresh failed');
+        });
+      },
+      forgetVpg: (vpgId) => this.ticks.forget(vpgId),
+    };
+  }
+
+  private connectedAgents(site: SiteView): AgentConnection[] {
+    return site.agentKeys
+      .map((k) => this.connections.get(k))
+      .filter((c): c is AgentConnection => c?.isConnected === true);
+  }
+
   private siteAccess(): SiteAccess {
     return {
       logger: this.logger,
       snapshot: () => this.snapshot(),
-      connectedAgents: (site) =>
-        site.agentKeys
-          .map((k) => this.connections.get(k))
-          .filter((c): c is AgentConnection => c?.isConnected === true),
+      connectedAgents: (site) => this.connectedAgents(site),
       refreshPeers: async (keys) => {
         await Promise.all(
           keys.map((key) =>
@@ -257,6 +341,7 @@ export class ConsoleCore {
   private track(connection: AgentConnection): AgentConnection {
     this.connections.set(connection.key, connection);
     this.estate.attach(connection);
+    this.ticks.attach(connection);
     return connection;
   }
 
@@ -266,6 +351,7 @@ export class ConsoleCore {
     connection.stop();
     this.connections.delete(key);
     this.estate.detach(key);
+    this.ticks.detach(key);
   }
 }
 

@@ -1,5 +1,11 @@
 import { toTidelineError, isTidelineError } from '../../app/errors';
-import type { ConsoleInfo, ConsoleMethods, Handlers, SitePairParams } from '../../app/protocol';
+import type {
+  ConsoleInfo,
+  ConsoleMethods,
+  Handlers,
+  ParamsOut,
+  SitePairParams,
+} from '../../app/protocol';
 import type { ConsoleCore } from './console-core';
 import type { Logger } from './util/log';
 
@@ -44,5 +50,26 @@ export function createConsoleHandlers(
     'sites.unpair': guard('sites.unpair', (p: SitePairParams) =>
       core.unpairSites(p.siteId, p.peerSiteId),
     ),
+    'vpgs.create': guard('vpgs.create', (p: Params<'vpgs.create'>) =>
+      core.createVpg(p.siteId, p.settings),
+    ),
+    'vpgs.remove': guard('vpgs.remove', (p: Params<'vpgs.remove'>) =>
+      core.removeVpg(p.siteId, p.vpgId),
+    ),
+    'checkpoints.list': guard('checkpoints.list', (p: Params<'checkpoints.list'>) =>
+      core.listCheckpoints(p.siteId, p.vpgId),
+    ),
+    'checkpoints.insert': guard('checkpoints.insert', (p: Params<'checkpoints.insert'>) =>
+      core.insertCheckpoint(p.siteId, p.vpgId, p.name),
+    ),
+    'checkpoints.waitFor': guard('checkpoints.waitFor', (p: Params<'checkpoints.waitFor'>) =>
+      core.waitForCheckpoint(p),
+    ),
+    'protection.ticks': guard('protection.ticks', () => core.protectionTicks()),
+    'workloads.set': guard('workloads.set', ({ siteId, ...settings }: Params<'workloads.set'>) =>
+      core.setWorkload(siteId, settings),
+    ),
   };
 }
+
+type Params<M extends keyof ConsoleMethods> = ParamsOut<ConsoleMethods, M>;

@@ -9,22 +9,25 @@ import {
   consoleNotifications,
   encodeNotification,
   failure,
+  type ConsoleEventMap,
   type ConsoleMethods,
-  type EstateSnapshot,
   type Handlers,
+  type NotificationTable,
 } from '../../app/protocol';
+import { forwardEvents } from '../services/console-events';
 import { drop } from '../services/util/drop';
 import type { Logger } from '../services/util/log';
 
 /** What browser mode needs of the console core. */
 export interface ConsoleService {
   readonly handlers: Handlers<ConsoleMethods, unknown>;
-  readonly events: EventEmitter<{ 'estate.changed': [EstateSnapshot] }>;
+  readonly events: EventEmitter<ConsoleEventMap>;
 }
 
 /**
  * The ConsoleApi over WebSocket: JSON-RPC 2.0 through the app's Dispatcher (schemas checked,
- * -32602 with the path), plus estate.changed pushed to every connected page.
+ * -32602 with the path), plus the notifications (estate.changed, protection.tick) pushed to
+ * every connected page.
  */
 export function createApiSocketServer(core: ConsoleService, logger: Logger): WebSocketServer {
   const wss = new WebSocketServer({
@@ -36,12 +39,11 @@ export function createApiSocketServer(core: ConsoleService, logger: Logger): Web
     onInternalError: (err, method) => logger.error({ err, method }, 'console API internal error'),
   });
   wss.on('connection', (ws: WebSocket) => {
-    const push = (snapshot: EstateSnapshot): void => {
+    const stop = forwardEvents(core.events, (event, params) => {
       if (ws.readyState === ws.OPEN)
-        ws.send(encodeNotification(consoleNotifications, 'estate.changed', snapshot));
-    };
-    core.events.on('estate.changed', push);
-    ws.on('close', () => core.events.off('estate.changed', push));
+        ws.send(encodeNotification<NotificationTable, string>(consoleNotifications, event, params));
+    });
+    ws.on('close', stop);
     ws.on('error', (err) => logger.debug({ reason: err.message }, 'console API socket error'));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const text = Buffer.isBuffer(data)

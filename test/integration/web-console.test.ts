@@ -218,7 +218,14 @@ describe('web console (browser mode)', () => {
       const info = await api.call('console.info');
       assert.deepEqual(info.result, { version: '0.1.0', mode: 'browser' });
       const empty = await api.call('estate.get');
-      assert.deepEqual(empty.result, { agents: [], sites: [], hosts: [], vms: [], pairings: [] });
+      assert.deepEqual(empty.result, {
+        agents: [],
+        sites: [],
+        hosts: [],
+        vms: [],
+        pairings: [],
+        vpgs: [],
+      });
 
       const bad = await api.call('agents.add', {
         address: agent.address,

@@ -69,6 +69,7 @@ test('the estate is grouped by site, sorted by name, with unconnected agents las
     hosts: [host('hq-b', 'hq'), host('rdc-a', 'rdc'), host('hq-a', 'hq')],
     vms: [vm('web-01', 'hq'), vm('db-01', 'hq'), vm('app-01', 'rdc')],
     pairings: [],
+    vpgs: [],
   };
   const groups = groupBySite(snapshot);
   assert.deepEqual(
@@ -85,7 +86,10 @@ test('the estate is grouped by site, sorted by name, with unconnected agents las
     ],
   );
   assert.equal(isEstateEmpty(snapshot), false);
-  assert.equal(isEstateEmpty({ sites: [], agents: [], hosts: [], vms: [], pairings: [] }), true);
+  assert.equal(
+    isEstateEmpty({ sites: [], agents: [], hosts: [], vms: [], pairings: [], vpgs: [] }),
+    true,
+  );
 });
 
 test('sizes read the way an admin expects', () => {

@@ -7,7 +7,9 @@ import {
   type AgentView,
   type AgentConnectionState,
   type InventoryChanged,
+  type NotificationParams,
   type ParamsIn,
+  type AgentNotifications,
   type ResultOut,
 } from '../../../app/protocol';
 import { TidelineError, toTidelineError } from '../../../app/errors';
@@ -34,6 +36,8 @@ export interface ConnectionOptions extends SessionOptions {
 export type ConnectionEvents = {
   change: [];
   'inventory.changed': [InventoryChanged];
+  'rpo.tick': [NotificationParams<AgentNotifications, 'rpo.tick'>];
+  'vpg.status': [NotificationParams<AgentNotifications, 'vpg.status'>];
 };
 
 /** States in which only the admin can make progress: no automatic retry. */
@@ -144,15 +148,17 @@ export class AgentConnection extends EventEmitter<ConnectionEvents> {
     this.session = undefined;
   }
 
+  /** `timeoutMs` overrides the call timeout (for methods that wait, like checkpoint.waitFor). */
   call<M extends keyof AgentMethods & string>(
     method: M,
     params?: ParamsIn<AgentMethods, M>,
+    opts: { timeoutMs?: number } = {},
   ): Promise<ResultOut<AgentMethods, M>> {
     if (this.session === undefined) {
       const msg = `The agent at ${this.entry.address} is not connected (${this.state}).`;
       return Promise.reject(new TidelineError('UNAVAILABLE', msg, { address: this.entry.address }));
     }
-    return this.session.client.call(method, params);
+    return this.session.client.call(method, params, opts);
   }
 
   private attempt(): Promise<void> {
@@ -171,6 +177,8 @@ export class AgentConnection extends EventEmitter<ConnectionEvents> {
       if (this.stopped) throw new TidelineError('CONNECTION_CLOSED', 'Disconnected by the console');
       this.session = opened;
       opened.client.on('inventory.changed', (p) => this.emit('inventory.changed', p));
+      opened.client.on('rpo.tick', (p) => this.emit('rpo.tick', p));
+      opened.client.on('vpg.status', (p) => this.emit('vpg.status', p));
       opened.onClose((reason) => this.lost(opened, reason));
       await this.hello();
       await this.options.initialize?.(this);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { EstateSnapshot, InventoryKind, SiteDetails } from '../../../app/protocol';
+import type { EstateSnapshot, InventoryKind, SiteDetails, VpgStatus } from '../../../app/protocol';
 import { toTidelineError } from '../../../app/errors';
 import type { AgentConnection } from '../agents/agent-connection';
 import type { Clock } from '../util/clock';
@@ -7,6 +7,7 @@ import { drop } from '../util/drop';
 import type { Logger } from '../util/log';
 import { PEER_POLL_MS, fetchPeers, someLinkDown } from './peers';
 import { buildSnapshot, type AgentInventory } from './snapshot';
+import { fetchVpgs } from './vpgs';
 
 export type EstateEvents = { 'estate.changed': [EstateSnapshot] };
 
@@ -14,20 +15,23 @@ interface Tracked {
   readonly connection: AgentConnection;
   inventory: AgentInventory | undefined;
   /** Kinds asked for by inventory.changed and not fetched yet; fetched one batch at a time. */
-  readonly pending: Set<InventoryKind>;
+  readonly pending: Set<EstateKind>;
   refreshing: boolean;
   /** Re-fetches the peers while a link is not up (see PEER_POLL_MS). */
   peerPoll: unknown;
   readonly detach: () => void;
 }
 
-const ALL_KINDS: readonly InventoryKind[] = ['site', 'host', 'vm', 'peer'];
+/** What the estate fetches from an agent: its inventory kinds and its VPGs (vpg.list). */
+type EstateKind = InventoryKind | 'vpg';
+
+const ALL_KINDS: readonly EstateKind[] = ['site', 'host', 'vm', 'peer', 'vpg'];
 
 /**
- * Sites, hosts, VMs and peers as the agents last answered. Loads everything when an agent
- * connects, re-fetches the kinds an inventory.changed names (and the peers every PEER_POLL_MS
- * while a link is not up), and emits one coalesced 'estate.changed' after any burst of
- * changes (connection states included).
+ * Sites, hosts, VMs, peers and VPGs as the agents last answered. Loads everything when an agent
+ * connects, re-fetches the kinds an inventory.changed names (the VPGs with any of them, and
+ * on every vpg.status; the peers every PEER_POLL_MS while a link is not up), and emits one
+ * coalesced 'estate.changed' after any burst of changes (connection states included).
  */
 export class EstateCache extends EventEmitter<EstateEvents> {
   private readonly agents = new Map<string, Tracked>();
@@ -49,9 +53,14 @@ export class EstateCache extends EventEmitter<EstateEvents> {
       this.changed();
     };
     const onInventory = (p: { kinds: InventoryKind[] }): void =>
-      this.request(connection.key, p.kinds);
+      this.request(connection.key, [...p.kinds, 'vpg']);
+    const onVpgStatus = (p: { vpgId: string; status: VpgStatus; message?: string }): void => {
+      this.setVpgStatus(connection.key, p.vpgId, p.status, p.message);
+      this.request(connection.key, ['vpg']);
+    };
     connection.on('change', onChange);
     connection.on('inventory.changed', onInventory);
+    connection.on('vpg.status', onVpgStatus);
     const inventory = this.preloaded.get(connection.key);
     this.preloaded.delete(connection.key);
     this.agents.set(connection.key, {
@@ -63,6 +72,7 @@ export class EstateCache extends EventEmitter<EstateEvents> {
       detach: () => {
         connection.off('change', onChange);
         connection.off('inventory.changed', onInventory);
+        connection.off('vpg.status', onVpgStatus);
       },
     });
     this.changed();
@@ -88,6 +98,17 @@ export class EstateCache extends EventEmitter<EstateEvents> {
     const tracked = this.agents.get(key);
     if (tracked === undefined || !tracked.connection.isConnected) return;
     await this.fetch(tracked.connection, ['peer']);
+  }
+
+  /** Fetches the VPGs of these agents now (after a VPG was created or removed through one). */
+  async refreshVpgs(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      keys.map(async (key) => {
+        const tracked = this.agents.get(key);
+        if (tracked === undefined || !tracked.connection.isConnected) return;
+        await this.fetch(tracked.connection, ['vpg']);
+      }),
+    );
   }
 
   setSite(key: string, site: SiteDetails): void {
@@ -116,7 +137,19 @@ export class EstateCache extends EventEmitter<EstateEvents> {
     this.emitTimer = undefined;
   }
 
-  private request(key: string, kinds: readonly InventoryKind[]): void {
+  /** A vpg.status notification: the new status at once, before vpg.list answers. */
+  private setVpgStatus(key: string, vpgId: string, status: VpgStatus, message?: string): void {
+    const vpgs = this.agents.get(key)?.inventory?.vpgs;
+    const index = vpgs?.findIndex((v) => v.vpgId === vpgId) ?? -1;
+    const vpg = vpgs?.[index];
+    if (vpgs === undefined || vpg === undefined) return;
+    const { statusMessage: _old, ...rest } = vpg;
+    vpgs[index] =
+      message === undefined ? { ...rest, status } : { ...rest, status, statusMessage: message };
+    this.changed();
+  }
+
+  private request(key: string, kinds: readonly EstateKind[]): void {
     const tracked = this.agents.get(key);
     if (tracked === undefined) return;
     for (const k of kinds) tracked.pending.add(k);
@@ -144,12 +177,13 @@ export class EstateCache extends EventEmitter<EstateEvents> {
     }
   }
 
-  private async fetch(connection: AgentConnection, kinds: readonly InventoryKind[]): Promise<void> {
-    const [site, hosts, vms, peers] = await Promise.all([
+  private async fetch(connection: AgentConnection, kinds: readonly EstateKind[]): Promise<void> {
+    const [site, hosts, vms, peers, vpgs] = await Promise.all([
       kinds.includes('site') ? connection.call('site.details') : undefined,
       kinds.includes('host') ? connection.call('host.list') : undefined,
       kinds.includes('vm') ? connection.call('vm.list') : undefined,
       kinds.includes('peer') ? fetchPeers(connection, this.logger) : undefined,
+      kinds.includes('vpg') ? fetchVpgs(connection, this.logger) : undefined,
     ]);
     const tracked = this.agents.get(connection.key);
     if (tracked !== undefined && tracked.connection !== connection) return;
@@ -166,6 +200,7 @@ export class EstateCache extends EventEmitter<EstateEvents> {
     if (hosts !== undefined) inv.hosts = hosts;
     if (vms !== undefined) inv.vms = vms;
     if (peers !== undefined) inv.peers = peers;
+    if (vpgs !== undefined) inv.vpgs = vpgs;
     if (tracked === undefined) return void this.preloaded.set(connection.key, inv);
     tracked.inventory = inv;
     if (peers !== undefined) this.pollPeers(connection.key);

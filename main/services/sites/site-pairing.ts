@@ -7,6 +7,7 @@ import type {
 } from '../../../app/protocol';
 import type { AgentConnection } from '../agents/agent-connection';
 import { findPairing } from '../estate/pairings';
+import { knownSite, refused } from '../estate/site-lookup';
 import type { Logger } from '../util/log';
 
 /** What pairing needs from the console core. */
@@ -157,16 +158,6 @@ function unpairMessage(
   );
 }
 
-function knownSite(snapshot: EstateSnapshot, siteId: string): SiteView {
-  const site = snapshot.sites.find((s) => s.siteId === siteId);
-  if (site === undefined) {
-    throw new TidelineError('NOT_FOUND', `No agent of site ${siteId} is known to this console.`, {
-      siteId,
-    });
-  }
-  return site;
-}
-
 function firstConnected(access: SiteAccess, site: SiteView): AgentConnection {
   const via = access.connectedAgents(site)[0];
   if (via === undefined) {
@@ -187,10 +178,4 @@ function sameSite(snapshot: EstateSnapshot, siteId: string): TidelineError {
     `Choose two different sites: site "${name}" cannot be paired with itself.`,
     { siteId },
   );
-}
-
-/** An agent's refusal, its code kept and its message passed through after some context. */
-function refused(err: unknown, context: string): TidelineError {
-  const e = toTidelineError(err);
-  return new TidelineError(e.code, `${context}: ${e.message}`, e.data);
 }

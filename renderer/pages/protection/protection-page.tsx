@@ -1,0 +1,82 @@
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import CircularProgress from '@mui/material/CircularProgress';
+import Stack from '@mui/material/Stack';
+import Typography from '@mui/material/Typography';
+import { ErrorAlert } from '../../components/error-alert';
+import { newVpgBlocker } from '../../lib/protection';
+import { selectLoadError, selectSnapshot, useEstateStore } from '../../stores/estate-store';
+import { useProtectionStore } from '../../stores/protection-store';
+import { VpgDetail } from './detail/vpg-detail';
+import { RemoveVpgDialog } from './detail/remove-vpg-dialog';
+import { EmptyProtection } from './empty-protection';
+import { NewVpgButton } from './new-vpg-button';
+import { ProtectionSummary } from './protection-summary';
+import { VpgTable } from './vpg-table';
+import { VpgWizardDialog } from './wizard/vpg-wizard-dialog';
+
+/** VPGs with their live RPO, the "New VPG" wizard, and a VPG's detail with its checkpoints. */
+export function ProtectionPage() {
+  const snapshot = useEstateStore(selectSnapshot);
+  const loadError = useEstateStore(selectLoadError);
+  const refresh = useEstateStore((s) => s.refresh);
+  const selectedId = useProtectionStore((s) => s.selectedVpgId);
+  const vpgs = snapshot?.vpgs ?? [];
+  const selected = vpgs.find((v) => v.vpgId === selectedId);
+  const blocker = newVpgBlocker(snapshot);
+
+  return (
+    <Box>
+      {selected && snapshot ? (
+        <VpgDetail vpg={selected} snapshot={snapshot} />
+      ) : (
+        <>
+          <Stack direction="row" sx={{ alignItems: 'center', mb: 3, gap: 2 }}>
+            <Box sx={{ flexGrow: 1 }}>
+              <Typography variant="h1">Protection</Typography>
+              <Typography color="text.secondary">
+                Virtual protection groups: what replicates where, and how far behind it is
+              </Typography>
+            </Box>
+            {vpgs.length > 0 && <NewVpgButton blocker={blocker} />}
+          </Stack>
+
+          {loadError && (
+            <ErrorAlert
+              error={loadError}
+              title="Could not load the estate"
+              sx={{ mb: 3 }}
+              action={
+                <Button color="inherit" size="small" onClick={() => void refresh()}>
+                  Try again
+                </Button>
+              }
+            />
+          )}
+
+          {snapshot === undefined && !loadError && (
+            <Stack
+              direction="row"
+              spacing={2}
+              sx={{ alignItems: 'center', py: 6, justifyContent: 'center' }}
+            >
+              <CircularProgress size={24} />
+              <Typography color="text.secondary">Loading the VPGs…</Typography>
+            </Stack>
+          )}
+
+          {snapshot && vpgs.length === 0 && <EmptyProtection blocker={blocker} />}
+
+          {snapshot && vpgs.length > 0 && (
+            <Stack spacing={3}>
+              <ProtectionSummary vpgs={vpgs} />
+              <VpgTable vpgs={vpgs} snapshot={snapshot} />
+            </Stack>
+          )}
+        </>
+      )}
+      <VpgWizardDialog />
+      <RemoveVpgDialog />
+    </Box>
+  );
+}
