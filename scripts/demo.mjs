@@ -17,6 +17,7 @@ const { values: opts } = parseArgs({
     browser: { type: 'boolean', default: false },
     'no-open': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
+    bare: { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: join(root, '.demo') },
     'base-port': { type: 'string' },
     port: { type: 'string', default: '0' },
@@ -30,7 +31,8 @@ if (opts.help) {
   --base-port    first agent port; each agent uses two (control, replication)
                  (default from resources/demo-lab.json; 0 = any free ports)
   --port         browser-mode console port on 127.0.0.1 (default: any free port)
-  --no-open      do not open the console link in the desktop's browser`);
+  --no-open      do not open the console link in the desktop's browser
+  --bare         leave the sites unpaired and the VMs unprotected (to try that in the console)`);
   process.exit(0);
 }
 
@@ -115,33 +117,100 @@ function listeningPort(line) {
   }
 }
 
-/** One JSON-RPC exchange with a freshly initialized agent to fill in location and contact. */
-function setSiteDetails(port, agent, site) {
-  return new Promise((done, reject) => {
+/** A minimal JSON-RPC client for setting up the lab through the agents' own API. */
+function connectAgent(port, token) {
+  return new Promise((resolve, reject) => {
     const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
-      headers: { Authorization: `Bearer ${agent.token}` },
+      headers: { Authorization: `Bearer ${token}` },
       rejectUnauthorized: false,
     });
-    const calls = [
-      {
-        method: 'hello',
-        params: { protocolVersion: 1, client: { product: 'tideline-demo', version: '1' } },
-      },
-      { method: 'site.setDetails', params: { location: site.location, contact: site.contact } },
-    ];
-    let next = 0;
-    const send = () => ws.send(JSON.stringify({ jsonrpc: '2.0', id: next, ...calls[next] }));
-    ws.on('open', send);
+    const pending = new Map();
+    let nextId = 1;
+    const call = (method, params) =>
+      new Promise((done, fail) => {
+        const id = nextId++;
+        pending.set(id, { done, fail });
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+      });
     ws.on('message', (data) => {
       const reply = JSON.parse(String(data));
-      if (reply.id === undefined) return;
-      if (reply.error) return reject(new Error(reply.error.message));
-      if (++next < calls.length) return send();
-      ws.close();
-      done();
+      const p = pending.get(reply.id);
+      if (p === undefined) return;
+      pending.delete(reply.id);
+      if (reply.error) p.fail(new Error(reply.error.message));
+      else p.done(reply.result);
     });
     ws.on('error', reject);
+    ws.on('open', () => {
+      const hello = { protocolVersion: 1, client: { product: 'tideline-demo', version: '1' } };
+      call('hello', hello).then(() => resolve({ call, close: () => ws.close() }), reject);
+    });
   });
+}
+
+async function until(what, check, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Makes the lab what a demo should show: site details, the two sites paired, and the
+ * protected site's running VMs in VPGs with a light simulated load. Each step checks what is
+ * already there, so an interrupted setup completes on the next run.
+ */
+async function setUpLab(started) {
+  const [hq, rdc] = await Promise.all(started.map((s) => connectAgent(s.port, s.agent.token)));
+  try {
+    for (const [client, { site }] of [hq, rdc].map((c, i) => [c, started[i]])) {
+      const details = await client.call('site.details');
+      if (details.location === '' && details.contact === '') {
+        await client.call('site.setDetails', { location: site.location, contact: site.contact });
+      }
+    }
+    const rdcSite = await rdc.call('site.details');
+    const paired = (peers) => peers.find((p) => p.siteId === rdcSite.siteId);
+    if (paired(await hq.call('site.peers')) === undefined) {
+      const token = await hq.call('site.pairingToken');
+      await rdc.call('site.pair', { address: token.address, token: token.token });
+    }
+    await until(
+      'the sites to connect',
+      async () => paired(await hq.call('site.peers'))?.link === 'connected',
+    );
+
+    const existing = await hq.call('vpg.list');
+    const protectedVms = new Set(existing.flatMap((v) => v.vmIds));
+    const running = (await hq.call('vm.list'))
+      .filter((vm) => vm.powerState === 'running')
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const [recoveryHost] = await rdc.call('host.list');
+    for (const [index, plan] of lab.vpgs.entries()) {
+      if (existing.some((v) => v.name === plan.name)) continue;
+      const vms = running.slice(index * plan.vmCount, (index + 1) * plan.vmCount);
+      if (vms.length === 0 || vms.some((vm) => protectedVms.has(vm.vmId))) continue;
+      await hq.call('vpg.create', {
+        ...plan.settings,
+        name: plan.name,
+        vmIds: vms.map((vm) => vm.vmId),
+        recoverySiteId: rdcSite.siteId,
+        recoveryHostId: recoveryHost.hostId,
+        recoveryDatastore: recoveryHost.datastores[0].name,
+      });
+    }
+    // Simulated load is not kept by the agents across restarts: set it on every start.
+    for (const vpg of await hq.call('vpg.list')) {
+      for (const vmId of vpg.vmIds) {
+        await hq.call('vm.setWorkload', { vmId, bytesPerSecond: lab.workloadBytesPerSecond });
+      }
+    }
+  } finally {
+    hq.close();
+    rdc.close();
+  }
 }
 
 async function main() {
@@ -155,7 +224,6 @@ async function main() {
   const state = existsSync(statePath)
     ? JSON.parse(readFileSync(statePath, 'utf8'))
     : { agents: {} };
-  const fresh = new Set();
 
   for (const site of lab.sites) {
     const dir = join(dataDir, 'agents', site.slug);
@@ -179,7 +247,6 @@ async function main() {
       throw new Error(`tideline-agent init for ${site.name} failed: ${init.err || init.out}`);
     }
     state.agents[site.slug] = { token, fingerprint };
-    fresh.add(site.slug);
     // The lab file holds the demo agents' admin tokens: readable by this user only.
     writeFileSync(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
     chmodSync(statePath, 0o600);
@@ -203,13 +270,16 @@ async function main() {
         `${err.message}; is port ${port} in use (another demo running)? Try --base-port`,
       );
     });
-    if (fresh.has(site.slug)) await setSiteDetails(actual, agent, site);
     seed.push({
       address: `127.0.0.1:${actual}`,
       token: agent.token,
       fingerprint: agent.fingerprint,
     });
     started.push({ site, port: actual, agent });
+  }
+  if (!opts.bare) {
+    console.log('demo: pairing the sites and protecting VMs…');
+    await setUpLab(started);
   }
   const seedPath = join(dataDir, 'console-seed.json');
   writeFileSync(seedPath, JSON.stringify(seed, null, 2), { mode: 0o600 });

@@ -6,7 +6,7 @@ test('pairing Headquarters with Recovery DC shows the pair connected, and unpair
   page,
   lab,
 }, testInfo) => {
-  const demo = await lab.startDemo();
+  const demo = await lab.startDemo({ bare: true });
   const estate = new EstatePage(page);
   await estate.open(demo.url);
   await expect(estate.site('Headquarters').getByRole('status')).toHaveText(['Connected']);

@@ -8,7 +8,7 @@ test('protecting two Headquarters VMs: a VPG with a live RPO gauge, and a named 
   lab,
 }, testInfo) => {
   test.setTimeout(240_000);
-  const demo = await lab.startDemo();
+  const demo = await lab.startDemo({ bare: true });
   const estate = new EstatePage(page);
   await estate.open(demo.url);
 
