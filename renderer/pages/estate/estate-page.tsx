@@ -2,11 +2,9 @@ import Add from '@mui/icons-material/Add';
 import SyncAlt from '@mui/icons-material/SyncAlt';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
-import CircularProgress from '@mui/material/CircularProgress';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import { useMemo } from 'react';
-import { ErrorAlert } from '../../components/error-alert';
 import { groupBySite, isEstateEmpty } from '../../lib/estate-groups';
 import { canPair } from '../../lib/pairings';
 import { useAddAgentStore } from '../../stores/add-agent-store';
@@ -19,6 +17,7 @@ import { PairSitesDialog } from './pairing/pair-sites-dialog';
 import { SitePairings } from './pairing/site-pairings';
 import { UnpairDialog } from './pairing/unpair-dialog';
 import { SiteSection } from './site-section';
+import { LoadState } from '../../components/load-state';
 
 /** Sites, their agents, hosts and VMs, live from the console's estate cache. */
 export function EstatePage() {
@@ -55,29 +54,12 @@ export function EstatePage() {
         )}
       </Stack>
 
-      {loadError && (
-        <ErrorAlert
-          error={loadError}
-          title="Could not load the estate"
-          sx={{ mb: 3 }}
-          action={
-            <Button color="inherit" size="small" onClick={() => void refresh()}>
-              Try again
-            </Button>
-          }
-        />
-      )}
-
-      {snapshot === undefined && !loadError && (
-        <Stack
-          direction="row"
-          spacing={2}
-          sx={{ alignItems: 'center', py: 6, justifyContent: 'center' }}
-        >
-          <CircularProgress size={24} />
-          <Typography color="text.secondary">Loading the estate…</Typography>
-        </Stack>
-      )}
+      <LoadState
+        error={loadError}
+        loading={snapshot === undefined}
+        loadingText="Loading the estate…"
+        onRetry={refresh}
+      />
 
       {empty && <EmptyEstate onAdd={openAddAgent} />}
 

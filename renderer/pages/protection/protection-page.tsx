@@ -1,9 +1,6 @@
 import Box from '@mui/material/Box';
-import Button from '@mui/material/Button';
-import CircularProgress from '@mui/material/CircularProgress';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
-import { ErrorAlert } from '../../components/error-alert';
 import { newVpgBlocker } from '../../lib/protection';
 import { selectLoadError, selectSnapshot, useEstateStore } from '../../stores/estate-store';
 import { useProtectionStore } from '../../stores/protection-store';
@@ -14,6 +11,7 @@ import { NewVpgButton } from './new-vpg-button';
 import { ProtectionSummary } from './protection-summary';
 import { VpgTable } from './vpg-table';
 import { VpgWizardDialog } from './wizard/vpg-wizard-dialog';
+import { LoadState } from '../../components/load-state';
 
 /** VPGs with their live RPO, the "New VPG" wizard, and a VPG's detail with its checkpoints. */
 export function ProtectionPage() {
@@ -41,29 +39,12 @@ export function ProtectionPage() {
             {vpgs.length > 0 && <NewVpgButton blocker={blocker} />}
           </Stack>
 
-          {loadError && (
-            <ErrorAlert
-              error={loadError}
-              title="Could not load the estate"
-              sx={{ mb: 3 }}
-              action={
-                <Button color="inherit" size="small" onClick={() => void refresh()}>
-                  Try again
-                </Button>
-              }
-            />
-          )}
-
-          {snapshot === undefined && !loadError && (
-            <Stack
-              direction="row"
-              spacing={2}
-              sx={{ alignItems: 'center', py: 6, justifyContent: 'center' }}
-            >
-              <CircularProgress size={24} />
-              <Typography color="text.secondary">Loading the VPGs…</Typography>
-            </Stack>
-          )}
+          <LoadState
+            error={loadError}
+            loading={snapshot === undefined}
+            loadingText="Loading the VPGs…"
+            onRetry={refresh}
+          />
 
           {snapshot && vpgs.length === 0 && <EmptyProtection blocker={blocker} />}
 

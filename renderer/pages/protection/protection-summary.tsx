@@ -2,14 +2,11 @@ import CloudSync from '@mui/icons-material/CloudSync';
 import Computer from '@mui/icons-material/Computer';
 import Shield from '@mui/icons-material/Shield';
 import Speed from '@mui/icons-material/Speed';
-import Box from '@mui/material/Box';
-import Paper from '@mui/material/Paper';
-import Typography from '@mui/material/Typography';
-import type { ReactNode } from 'react';
 import type { VpgView } from '../../../app/protocol/console-api';
 import { formatRate, liveFigures, rpoMetNow } from '../../lib/protection';
 import { useNow } from '../../lib/use-now';
 import { useProtectionStore } from '../../stores/protection-store';
+import { SummaryTile, SummaryTiles } from '../../components/summary-tiles';
 
 interface Props {
   readonly vpgs: readonly VpgView[];
@@ -27,66 +24,16 @@ export function ProtectionSummary({ vpgs }: Props) {
   const vms = vpgs.reduce((sum, v) => sum + v.vmIds.length, 0);
   const sent = figures.reduce((sum, f) => sum + (f.sentBytesPerSecond ?? 0), 0);
   return (
-    <Box
-      component="dl"
-      sx={{
-        m: 0,
-        display: 'grid',
-        gap: 2,
-        gridTemplateColumns: { xs: '1fr 1fr', lg: 'repeat(4, 1fr)' },
-      }}
-    >
-      <Tile icon={<Shield />} label="VPGs" value={String(vpgs.length)} />
-      <Tile
+    <SummaryTiles>
+      <SummaryTile icon={<Shield />} label="VPGs" value={String(vpgs.length)} />
+      <SummaryTile
         icon={<Speed />}
         label="Meeting their RPO"
         value={`${met} / ${vpgs.length}`}
         warn={met < vpgs.length}
       />
-      <Tile icon={<Computer />} label="VMs protected" value={String(vms)} />
-      <Tile icon={<CloudSync />} label="Replicating" value={formatRate(sent)} />
-    </Box>
-  );
-}
-
-function Tile({
-  icon,
-  label,
-  value,
-  warn = false,
-}: {
-  icon: ReactNode;
-  label: string;
-  value: string;
-  warn?: boolean;
-}) {
-  return (
-    <Paper
-      variant="outlined"
-      sx={{ p: 2, borderRadius: 3, display: 'flex', alignItems: 'center', gap: 2 }}
-    >
-      <Box
-        aria-hidden
-        sx={{
-          width: 40,
-          height: 40,
-          borderRadius: 2,
-          display: 'grid',
-          placeItems: 'center',
-          bgcolor: warn ? 'rgba(199,119,0,0.14)' : 'rgba(15,139,141,0.12)',
-          color: warn ? 'warning.main' : 'secondary.main',
-        }}
-      >
-        {icon}
-      </Box>
-      <Box>
-        <Typography component="dt" variant="body2" color="text.secondary">
-          {label}
-        </Typography>
-        <Typography component="dd" variant="h2" sx={{ m: 0, fontVariantNumeric: 'tabular-nums' }}>
-          {value}
-        </Typography>
-      </Box>
-    </Paper>
+      <SummaryTile icon={<Computer />} label="VMs protected" value={String(vms)} />
+      <SummaryTile icon={<CloudSync />} label="Replicating" value={formatRate(sent)} />
+    </SummaryTiles>
   );
 }
