@@ -1,18 +1,5 @@
 import type { EstateSnapshot, SitePairing, SiteView } from '../../app/protocol/console-api';
 
-/** The pairing of two sites in either order, if they are paired. */
-export function findPairing(
-  pairings: readonly SitePairing[],
-  siteId: string,
-  peerSiteId: string,
-): SitePairing | undefined {
-  return pairings.find(
-    (p) =>
-      (p.siteId === siteId && p.peerSiteId === peerSiteId) ||
-      (p.siteId === peerSiteId && p.peerSiteId === siteId),
-  );
-}
-
 /** The names of the sites a site is paired with, by name. */
 export function pairedWith(pairings: readonly SitePairing[], siteId: string): string[] {
   const names: string[] = [];

@@ -4,7 +4,8 @@ import type { AgentView, Peer, PeerLinkState } from '../../app/protocol';
 import { mergePairings, worstLink } from '../../main/services/estate/pairings';
 import { buildSnapshot } from '../../main/services/estate/snapshot';
 import { groupBySite } from '../../renderer/lib/estate-groups';
-import { findPairing, pairedWith, pairingLabel } from '../../renderer/lib/pairings';
+import { findPairing } from '../../app/estate/pairings';
+import { pairedWith, pairingLabel } from '../../renderer/lib/pairings';
 
 const FP = Array.from({ length: 32 }, () => 'AB').join(':');
 

@@ -90,16 +90,3 @@ function byName(a: string, b: string, nameOf: (id: string) => string): boolean {
   const order = nameOf(a).localeCompare(nameOf(b));
   return order === 0 ? a < b : order < 0;
 }
-
-/** The pairing of two sites in either order, if they are paired. */
-export function findPairing(
-  pairings: readonly SitePairing[],
-  siteId: string,
-  peerSiteId: string,
-): SitePairing | undefined {
-  return pairings.find(
-    (p) =>
-      (p.siteId === siteId && p.peerSiteId === peerSiteId) ||
-      (p.siteId === peerSiteId && p.peerSiteId === siteId),
-  );
-}

@@ -10,7 +10,7 @@ import type {
 import type { z } from 'zod';
 import type { WorkloadSettingsSchema } from '../../../app/protocol';
 import type { AgentConnection } from '../agents/agent-connection';
-import { findPairing } from '../estate/pairings';
+import { findPairing } from '../../../app/estate/pairings';
 import type { Logger } from '../util/log';
 import { knownSite, refused } from '../estate/site-lookup';
 

@@ -6,7 +6,7 @@ import type {
   SiteView,
 } from '../../../app/protocol';
 import type { AgentConnection } from '../agents/agent-connection';
-import { findPairing } from '../estate/pairings';
+import { findPairing } from '../../../app/estate/pairings';
 import { knownSite, refused } from '../estate/site-lookup';
 import type { Logger } from '../util/log';
 
