@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { TidelineError, isTidelineError } from '../../app/errors';
 import type { PairParams } from '../../app/protocol';
 import { parseListen } from '../config/listen';
@@ -50,6 +51,26 @@ export function refusePeer(
   conn.refuse(reason, code, message);
 }
 
+/**
+ * Decodes a handshake frame from a not-yet-trusted peer; a malformed one is refused (REFUSED,
+ * logged) and gives undefined.
+ */
+export function decodeOrRefuse<T>(
+  conn: FrameConnection,
+  log: Logger,
+  payload: Buffer,
+  schema: z.ZodType<T>,
+  frameName: string,
+): T | undefined {
+  try {
+    return decodeJson(payload, schema, frameName);
+  } catch (err) {
+    const message = isTidelineError(err) ? err.message : `Bad ${frameName} frame`;
+    refusePeer(conn, log, 'protocol', 'INVALID_REQUEST', message);
+    return undefined;
+  }
+}
+
 export interface AcceptPairingDeps {
   readonly self: PairingSelf;
   readonly tokens: PairingTokens;
@@ -84,19 +105,8 @@ export async function acceptPairing(
     );
     return undefined;
   }
-  let pair: Pair;
-  try {
-    pair = decodeJson(payload, PairSchema, 'PAIR');
-  } catch (err) {
-    refusePeer(
-      conn,
-      log,
-      'protocol',
-      'INVALID_REQUEST',
-      isTidelineError(err) ? err.message : 'Bad PAIR frame',
-    );
-    return undefined;
-  }
+  const pair = decodeOrRefuse<Pair>(conn, log, payload, PairSchema, 'PAIR');
+  if (pair === undefined) return undefined;
   const context = { agentId: pair.agentId, site: pair.siteName };
   const fingerprint = conn.peerFingerprint;
   if (fingerprint === undefined) {

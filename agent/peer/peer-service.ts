@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { TidelineError, isTidelineError } from '../../app/errors';
+import { TidelineError } from '../../app/errors';
 import {
   AddressSchema,
   type PairParams,
@@ -15,8 +15,14 @@ import { AuthThrottle } from '../security/auth-throttle';
 import { drop } from '../util/drop';
 import { ControlRegistry, type ControlHandler } from './control-channel';
 import type { FrameConnection } from './frame-connection';
-import { HelloSchema, agreeVersion, decodeJson, type Hello } from './messages';
-import { acceptPairing, refusePeer, requestPairing, type PairingSelf } from './pairing';
+import { HelloSchema, agreeVersion, type Hello } from './messages';
+import {
+  acceptPairing,
+  decodeOrRefuse,
+  refusePeer,
+  requestPairing,
+  type PairingSelf,
+} from './pairing';
 import { PairingTokens } from './pairing-tokens';
 import { DEFAULT_LINK_TUNING, PeerLink, linkRole, type LinkTuning } from './peer-link';
 import { PeerStore, type PeerRecord } from './peer-store';
@@ -386,19 +392,8 @@ export class PeerService {
   private acceptHello(conn: FrameConnection, payload: Buffer): void {
     const { log } = this.options;
     const site = this.options.siteName();
-    let hello: Hello;
-    try {
-      hello = decodeJson(payload, HelloSchema, 'HELLO');
-    } catch (err) {
-      refusePeer(
-        conn,
-        log,
-        'protocol',
-        'INVALID_REQUEST',
-        isTidelineError(err) ? err.message : 'Bad HELLO',
-      );
-      return;
-    }
+    const hello = decodeOrRefuse<Hello>(conn, log, payload, HelloSchema, 'HELLO');
+    if (hello === undefined) return;
     const context = { agentId: hello.agentId, site: hello.siteName };
     const fingerprint = conn.peerFingerprint;
     if (fingerprint === undefined) {
