@@ -12,6 +12,7 @@ import type { SiteStore } from '../site/site-store';
 import type { ReplicationOperations } from '../replication/engine';
 import { createPairingHandlers, type PairingOperations } from './pairing-handlers';
 import { createReplicationHandlers } from './replication-handlers';
+import { createTaskHandlers } from './task-handlers';
 import { isHandshaken, type Session } from './session';
 
 export interface VersionRange {
@@ -79,6 +80,7 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
     },
     ...createPairingHandlers(deps.pairing),
     ...createReplicationHandlers(deps.replication),
+    ...createTaskHandlers(),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

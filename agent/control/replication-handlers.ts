@@ -13,7 +13,13 @@ type ReplicationMethods =
   | 'checkpoint.insert'
   | 'checkpoint.waitFor'
   | 'vm.setWorkload'
-  | 'vm.workload';
+  | 'vm.workload'
+  | 'vpg.update'
+  | 'vpg.addVm'
+  | 'vpg.removeVm'
+  | 'vpg.forceRemove'
+  | 'checkpoint.exportDisk'
+  | 'metrics.history';
 
 /**
  * vpg.*, checkpoint.* and the sim workloads, served by the daemon's replication engine.
@@ -50,5 +56,16 @@ export function createReplicationHandlers(
       ops().waitForCheckpoint(vpgId, seq, timeoutMs),
     'vm.setWorkload': (settings) => ops().setWorkload(settings),
     'vm.workload': async (params) => ({ workloads: await ops().workloads(params?.vmId) }),
+    // Declared in app/protocol; being built (issue 3).
+    'vpg.update': () => notYet('vpg.update'),
+    'vpg.addVm': () => notYet('vpg.addVm'),
+    'vpg.removeVm': () => notYet('vpg.removeVm'),
+    'vpg.forceRemove': () => notYet('vpg.forceRemove'),
+    'checkpoint.exportDisk': () => notYet('checkpoint.exportDisk'),
+    'metrics.history': () => notYet('metrics.history'),
   };
+}
+
+function notYet(method: string): never {
+  throw new TidelineError('UNAVAILABLE', `${method} is not available in this agent version yet`);
 }

@@ -10,6 +10,7 @@ import {
 import { NoParams, method, type NotificationTable } from './method-table';
 import { PairParamsSchema, PairingTokenSchema, PeerSchema } from './pairing';
 import { replicationMethods, replicationNotifications } from './replication-api';
+import { taskMethods, taskNotifications } from './task-api';
 
 /**
  * The console ↔ agent protocol: JSON-RPC 2.0 over wss. Bump PROTOCOL_VERSION on any change a
@@ -85,6 +86,7 @@ export const agentMethods = {
     'Virtual machines on this agent’s hosts, optionally of one host.',
   ),
   ...replicationMethods,
+  ...taskMethods,
 } as const;
 export type AgentMethods = typeof agentMethods;
 
@@ -97,6 +99,7 @@ export type InventoryChanged = z.infer<typeof InventoryChangedSchema>;
 export const agentNotifications = {
   'inventory.changed': InventoryChangedSchema,
   ...replicationNotifications,
+  ...taskNotifications,
 } as const satisfies NotificationTable;
 export type AgentNotifications = typeof agentNotifications;
 

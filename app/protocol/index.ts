@@ -9,5 +9,8 @@ export * from './console-api';
 export * from './console-bridge';
 export * from './pairing';
 export * from './replication-api';
+export * from './task-api';
 export * from '../vpg/vpg-schemas';
 export * from '../vpg/rpo';
+export * from '../task/task-schemas';
+export * from '../metrics/metrics-schemas';

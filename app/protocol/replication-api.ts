@@ -3,9 +3,11 @@ import {
   CheckpointInfoSchema,
   RpoTickSchema,
   VpgSchema,
+  VpgSettingsPatchSchema,
   VpgSettingsSchema,
   VpgStatusSchema,
 } from '../vpg/vpg-schemas';
+import { MetricsHistoryParamsSchema, MetricsHistorySchema } from '../metrics/metrics-schemas';
 import { IdSchema } from './common';
 import { NoParams, method, type NotificationTable } from './method-table';
 
@@ -93,6 +95,39 @@ export const replicationMethods = {
     z.object({ removed: z.literal(true) }),
     'Stop protecting: remove the VPG from both sites with its journal and replica disks.',
   ),
+  'vpg.update': method(
+    z.strictObject({
+      vpgId: IdSchema,
+      /** The version the admin edited; CONFLICT if the VPG changed since. */
+      version: z.number().int().nonnegative(),
+      settings: VpgSettingsPatchSchema,
+    }),
+    VpgStateSchema,
+    'Change a VPG’s name, journal, checkpoint interval or RPO target on both sites.',
+  ),
+  'vpg.addVm': method(
+    z.strictObject({
+      vpgId: IdSchema,
+      vmId: IdSchema,
+      version: z.number().int().nonnegative().optional(),
+    }),
+    VpgStateSchema,
+    'Protect one more VM of this site in a VPG: its disks join the VPG’s write order and are synced.',
+  ),
+  'vpg.removeVm': method(
+    z.strictObject({
+      vpgId: IdSchema,
+      vmId: IdSchema,
+      version: z.number().int().nonnegative().optional(),
+    }),
+    VpgStateSchema,
+    'Stop protecting one VM of a VPG (not its last): its replica disks and journal records go.',
+  ),
+  'vpg.forceRemove': method(
+    VpgRef,
+    z.object({ removed: z.literal(true), peerRemoved: z.boolean() }),
+    'Remove a VPG from this agent even when the other site cannot be reached (it is told when it can).',
+  ),
   'checkpoint.list': method(
     VpgRef,
     z.array(CheckpointInfoSchema),
@@ -111,6 +146,23 @@ export const replicationMethods = {
     }),
     CheckpointInfoSchema,
     'Resolve once the checkpoint is persisted at the recovery site; TIMEOUT otherwise.',
+  ),
+  'checkpoint.exportDisk': method(
+    z.strictObject({
+      vpgId: IdSchema,
+      diskId: IdSchema,
+      /** Seq of a consistent checkpoint of the VPG (checkpoint.list). */
+      checkpointSeq: z.number().int().positive(),
+      /** Absolute path on this (the recovery site's) agent host; must not exist yet. */
+      path: z.string().min(2).max(4096).startsWith('/', 'give an absolute path'),
+    }),
+    z.object({ taskId: IdSchema }),
+    'Write the image of a disk at a checkpoint to a raw file, as a task (recovery site only).',
+  ),
+  'metrics.history': method(
+    MetricsHistoryParamsSchema,
+    MetricsHistorySchema,
+    'RPO, target, rates, backlog and journal use of a VPG over time (1 s for an hour, 1 min for 7 days).',
   ),
   'vm.setWorkload': method(
     WorkloadSettingsSchema,

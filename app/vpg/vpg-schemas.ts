@@ -53,8 +53,33 @@ export const VpgSettingsSchema = z.strictObject({
     .max(3_600_000)
     .default(DEFAULT_CHECKPOINT_INTERVAL_MS),
   rpoTargetSeconds: Seconds.max(24 * 3600),
+  /**
+   * Disks already copied to the recovery site (say from a backup): the replica starts from that
+   * file and the initial sync sends only the blocks whose hashes differ.
+   */
+  preseededReplicas: z
+    .array(
+      z.strictObject({
+        diskId: IdSchema,
+        /** Absolute path of a raw file on the recovery site's agent host, of the disk's size. */
+        path: z.string().min(2).max(4096).startsWith('/', 'give an absolute path'),
+      }),
+    )
+    .optional(),
 });
 export type VpgSettings = z.infer<typeof VpgSettingsSchema>;
+
+/** What vpg.update may change; VMs change through vpg.addVm/removeVm, the sites never. */
+export const VpgSettingsPatchSchema = z
+  .strictObject({
+    name: VpgSettingsSchema.shape.name,
+    journal: JournalSettingsSchema,
+    checkpointIntervalMs: z.number().int().min(1_000).max(3_600_000),
+    rpoTargetSeconds: Seconds.max(24 * 3600),
+  })
+  .partial()
+  .refine((p) => Object.keys(p).length > 0, { message: 'give at least one setting to change' });
+export type VpgSettingsPatch = z.infer<typeof VpgSettingsPatchSchema>;
 
 export const VpgDiskSchema = z.object({
   vmId: IdSchema,

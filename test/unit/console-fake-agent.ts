@@ -218,6 +218,19 @@ export class FakeAgent {
       'checkpoint.waitFor': () => unavailable('checkpoint.waitFor'),
       'vm.setWorkload': () => unavailable('vm.setWorkload'),
       'vm.workload': () => unavailable('vm.workload'),
+      'vpg.update': () => unavailable('vpg.update'),
+      'vpg.addVm': () => unavailable('vpg.addVm'),
+      'vpg.removeVm': () => unavailable('vpg.removeVm'),
+      'vpg.forceRemove': () => unavailable('vpg.forceRemove'),
+      'checkpoint.exportDisk': () => unavailable('checkpoint.exportDisk'),
+      'metrics.history': () => unavailable('metrics.history'),
+      'task.list': () => unavailable('task.list'),
+      'task.get': () => unavailable('task.get'),
+      'task.completionCode': () => unavailable('task.completionCode'),
+      'task.result': () => unavailable('task.result'),
+      'task.exception': () => unavailable('task.exception'),
+      'task.waitFor': () => unavailable('task.waitFor'),
+      'task.abort': () => unavailable('task.abort'),
     };
   }
 }
