@@ -35,6 +35,7 @@ const RUN_OPTIONS = {
   'replication-listen': { type: 'string' },
   advertise: { type: 'string' },
   'pairing-token-ttl': { type: 'string' },
+  'outbox-limit-mib': { type: 'string' },
   'log-level': { type: 'string' },
   keepalive: { type: 'string' },
   help: { type: 'boolean', short: 'h' },

@@ -14,13 +14,16 @@ import { DEFAULT_LIMITS, DEFAULT_MAX_CONNECTIONS, type ConnectionLimits } from '
 import type { HypervisorAdapter } from './hypervisor/adapter';
 import { createHypervisorAdapter } from './hypervisor/registry';
 import type { Logger } from './log';
+import { MetricsHistory } from './metrics/metrics-history';
 import type { LinkTuning } from './peer/peer-link';
 import { PeerService, type ReplicationEndpoint } from './peer/peer-service';
 import { ReplicationEngine } from './replication/engine';
+import { TaskManager } from './tasks/task-manager';
 import { AuthThrottle } from './security/auth-throttle';
 import { readTlsIdentity } from './security/certificate';
 import { SiteStore } from './site/site-store';
 import { removeStaleTempFiles } from './store/atomic-file';
+import { drop } from './util/drop';
 import { AGENT_VERSION } from './version';
 
 export interface DaemonOptions {
@@ -59,7 +62,9 @@ export class Daemon {
   private hypervisor: HypervisorAdapter | undefined;
   private peerService: PeerService | undefined;
   private engine: ReplicationEngine | undefined;
+  private metrics: MetricsHistory | undefined;
   private server: ControlServer | undefined;
+  private tasks: TaskManager | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -99,7 +104,22 @@ export class Daemon {
       log: log.child({ component: 'peer' }),
       onPeersChanged: () => inventoryChanged(['peer']),
     });
+    const metrics = new MetricsHistory({
+      dir: layout.metricsDir,
+      log: log.child({ component: 'metrics' }),
+    });
+    this.metrics = metrics;
+    await metrics.load();
+    const tasks = new TaskManager({
+      file: layout.tasksFile,
+      log: log.child({ component: 'tasks' }),
+      notify: (task) =>
+        this.server?.broadcast(encodeNotification(agentNotifications, 'task.progress', task)),
+    });
+    this.tasks = tasks;
+    await tasks.start();
     this.engine = new ReplicationEngine({
+      tasks,
       layout,
       siteId: config.siteId,
       hypervisor: this.hypervisor,
@@ -109,15 +129,22 @@ export class Daemon {
         outboxLimitBytes: this.options.outboxLimitBytes,
       }),
       events: {
-        rpoTick: (tick) =>
-          this.server?.broadcast(encodeNotification(agentNotifications, 'rpo.tick', tick)),
+        rpoTick: (tick) => {
+          this.server?.broadcast(encodeNotification(agentNotifications, 'rpo.tick', tick));
+          metrics.record(tick);
+        },
         vpgStatus: (change) =>
           this.server?.broadcast(encodeNotification(agentNotifications, 'vpg.status', change)),
+        vpgRemoved: (vpgId) =>
+          drop(metrics.remove(vpgId), (err) =>
+            log.warn({ err, vpgId }, 'cannot delete the metrics history of a removed VPG'),
+          ),
       },
     });
     // Before the links start: the engine serves the peers' control methods and takes every
     // link as the peer service creates it.
     await this.engine.start();
+    await metrics.retain(this.engine.list().map((v) => v.vpgId));
     const replication = await this.peerService.start();
     const handlers = createHandlers({
       identity: {
@@ -132,6 +159,8 @@ export class Daemon {
       inventoryChanged,
       pairing: this.peerService,
       replication: this.engine,
+      tasks,
+      metrics,
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
       guard: handshakeGuard,
@@ -168,9 +197,15 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.stopPart('control server', this.server);
     this.server = undefined;
+    // Before the engine: running tasks end as interrupted, not as aborted by the VPGs' stop.
+    await this.stopPart('tasks', this.tasks);
+    this.tasks = undefined;
     // Before the links: workloads stop, outboxes are synced and journals closed.
     await this.stopPart('replication', this.engine);
     this.engine = undefined;
+    // After the engine: no more ticks; the partial minute is written so a restart keeps it.
+    await this.stopPart('metrics', this.metrics);
+    this.metrics = undefined;
     await this.stopPart('peer links', this.peerService);
     this.peerService = undefined;
     await this.stopPart('hypervisor', this.hypervisor);

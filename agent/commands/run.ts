@@ -55,6 +55,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     ...(options.pairingTokenTtlMs !== undefined && {
       pairingTokenTtlMs: options.pairingTokenTtlMs,
     }),
+    ...(options.outboxLimitBytes !== undefined && { outboxLimitBytes: options.outboxLimitBytes }),
     keepaliveMs: options.keepaliveMs,
     log,
   });

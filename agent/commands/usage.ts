@@ -62,6 +62,8 @@ Options:
                           host name when it listens on 0.0.0.0 or ::
   --pairing-token-ttl SECONDS
                           How long a pairing token stays valid (default 600)
+  --outbox-limit-mib N    Outbox size per VPG (default 2048); past it the VPG tracks written
+                          regions instead and resyncs them by block hashes once the link is back
   --log-level LEVEL       fatal, error, warn, info (default), debug or trace
   --keepalive SECONDS     Ping interval; a console silent for a whole interval is dropped (default 30)
   -h, --help              Show this help

@@ -9,6 +9,9 @@ import { join, resolve } from 'node:path';
  *   state/peers.json            paired agents and their pinned certificate fingerprints
  *   state/inventory.json        the sim hypervisor's inventory
  *   state/vpgs.json             the VPGs this agent protects or receives (agent/replication)
+ *   state/tasks.json            the task history (agent/tasks)
+ *   state/workloads.json        the sim VMs' workload settings (restarted at start)
+ *   state/metrics/<vpgId>.ndjson   a VPG's minute metrics history (agent/metrics)
  *   datastores/<ds>/<vm>/*.raw  the sim hypervisor's disks (sparse files)
  *   datastores/<ds>/replicas/<vpgId>/<diskId>.raw   replica disks of received VPGs
  *   outbox/<vpgId>/             a protected VPG's outbox (segments, state, dirty bitmaps)
@@ -27,6 +30,9 @@ export interface DataDirLayout {
   readonly peersFile: string;
   readonly inventoryFile: string;
   readonly vpgsFile: string;
+  readonly tasksFile: string;
+  readonly workloadsFile: string;
+  readonly metricsDir: string;
   readonly datastoresDir: string;
   readonly logsDir: string;
   readonly logFile: string;
@@ -49,6 +55,9 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     peersFile: join(stateDir, 'peers.json'),
     inventoryFile: join(stateDir, 'inventory.json'),
     vpgsFile: join(stateDir, 'vpgs.json'),
+    tasksFile: join(stateDir, 'tasks.json'),
+    workloadsFile: join(stateDir, 'workloads.json'),
+    metricsDir: join(stateDir, 'metrics'),
     datastoresDir: join(root, 'datastores'),
     logsDir,
     logFile: join(logsDir, 'agent.log'),

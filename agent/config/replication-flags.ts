@@ -7,18 +7,26 @@ export interface ReplicationFlags {
   readonly replicationListen: ListenAddress;
   readonly advertise?: string;
   readonly pairingTokenTtlMs?: number;
+  /** Outbox size per VPG before it keeps dirty bitmaps instead (daemon default 2 GiB). */
+  readonly outboxLimitBytes?: number;
 }
+
+/** --outbox-limit-mib bounds: 1 MiB (tests, tiny demos) to 1 TiB. */
+export const OUTBOX_LIMIT_MIB_MIN = 1;
+export const OUTBOX_LIMIT_MIB_MAX = 1024 * 1024;
 
 /**
  * `run`'s replication flags: --replication-listen HOST:PORT (default: --listen's host, its
  * port + 1; port 0 stays 0), --advertise HOST:PORT (the address peers dial; default the
- * listen address, or this machine's host name for 0.0.0.0 / ::), --pairing-token-ttl SECONDS.
+ * listen address, or this machine's host name for 0.0.0.0 / ::), --pairing-token-ttl SECONDS,
+ * --outbox-limit-mib N (per VPG; past it the VPG tracks dirty regions and resyncs them later).
  */
 export function parseReplicationFlags(
   values: {
     readonly 'replication-listen'?: string | undefined;
     readonly advertise?: string | undefined;
     readonly 'pairing-token-ttl'?: string | undefined;
+    readonly 'outbox-limit-mib'?: string | undefined;
   },
   listen: ListenAddress,
 ): ReplicationFlags {
@@ -54,9 +62,23 @@ export function parseReplicationFlags(
     }
     pairingTokenTtlMs = Math.round(seconds * 1000);
   }
+  const outboxLimitBytes = parseOutboxLimit(values['outbox-limit-mib']);
   return {
     replicationListen,
     ...(advertise !== undefined && { advertise: advertise.trim() }),
     ...(pairingTokenTtlMs !== undefined && { pairingTokenTtlMs }),
+    ...(outboxLimitBytes !== undefined && { outboxLimitBytes }),
   };
+}
+
+/** --outbox-limit-mib N: a whole number of MiB; undefined when absent. */
+export function parseOutboxLimit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const mib = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(mib) || mib < OUTBOX_LIMIT_MIB_MIN || mib > OUTBOX_LIMIT_MIB_MAX) {
+    throw new UsageError(
+      `--outbox-limit-mib must be a whole number of MiB between ${OUTBOX_LIMIT_MIB_MIN} and ${OUTBOX_LIMIT_MIB_MAX} (the outbox size per VPG before it tracks dirty regions instead; default 2048), not "${text}"`,
+    );
+  }
+  return mib * 1024 * 1024;
 }

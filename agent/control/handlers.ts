@@ -10,9 +10,11 @@ import {
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { SiteStore } from '../site/site-store';
 import type { ReplicationOperations } from '../replication/engine';
+import type { MetricsHistory } from '../metrics/metrics-history';
 import { createPairingHandlers, type PairingOperations } from './pairing-handlers';
 import { createReplicationHandlers } from './replication-handlers';
 import { createTaskHandlers } from './task-handlers';
+import type { TaskManager } from '../tasks/task-manager';
 import { isHandshaken, type Session } from './session';
 
 export interface VersionRange {
@@ -31,6 +33,10 @@ export interface HandlerDeps {
   readonly pairing?: PairingOperations;
   /** VPGs, checkpoints and workloads; absent: those answer UNAVAILABLE. */
   readonly replication?: ReplicationOperations;
+  /** metrics.history of the VPGs (agent/metrics); absent: it answers UNAVAILABLE. */
+  readonly metrics?: Pick<MetricsHistory, 'query'>;
+  /** task.*; absent: those answer UNAVAILABLE. */
+  readonly tasks?: TaskManager;
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -79,8 +85,8 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
       return details;
     },
     ...createPairingHandlers(deps.pairing),
-    ...createReplicationHandlers(deps.replication),
-    ...createTaskHandlers(),
+    ...createReplicationHandlers(deps.replication, deps.metrics),
+    ...createTaskHandlers(deps.tasks),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

@@ -1,6 +1,7 @@
 import { TidelineError } from '../../app/errors';
 import type { AgentMethods, Handlers } from '../../app/protocol';
 import type { ReplicationOperations } from '../replication/engine';
+import type { MetricsHistory } from '../metrics/metrics-history';
 import type { Session } from './session';
 
 type ReplicationMethods =
@@ -27,6 +28,7 @@ type ReplicationMethods =
  */
 export function createReplicationHandlers(
   engine: ReplicationOperations | undefined,
+  metrics?: Pick<MetricsHistory, 'query'>,
 ): Pick<Handlers<AgentMethods, Session>, ReplicationMethods> {
   const ops = (): ReplicationOperations => {
     if (engine === undefined) {
@@ -57,12 +59,16 @@ export function createReplicationHandlers(
     'vm.setWorkload': (settings) => ops().setWorkload(settings),
     'vm.workload': async (params) => ({ workloads: await ops().workloads(params?.vmId) }),
     // Declared in app/protocol; being built (issue 3).
-    'vpg.update': () => notYet('vpg.update'),
-    'vpg.addVm': () => notYet('vpg.addVm'),
-    'vpg.removeVm': () => notYet('vpg.removeVm'),
-    'vpg.forceRemove': () => notYet('vpg.forceRemove'),
-    'checkpoint.exportDisk': () => notYet('checkpoint.exportDisk'),
-    'metrics.history': () => notYet('metrics.history'),
+    'vpg.update': ({ vpgId, version, settings }) => ops().update(vpgId, version, settings),
+    'vpg.addVm': ({ vpgId, vmId, version }) => ops().addVm(vpgId, vmId, version),
+    'vpg.removeVm': ({ vpgId, vmId, version }) => ops().removeVm(vpgId, vmId, version),
+    'vpg.forceRemove': ({ vpgId }) => ops().forceRemove(vpgId),
+    'checkpoint.exportDisk': (request) => ops().exportDisk(request),
+    'metrics.history': ({ vpgId, ...range }) => {
+      ops().state(vpgId); // NOT_FOUND for a VPG this agent does not have
+      if (metrics === undefined) notYet('metrics.history');
+      return metrics.query(vpgId, range);
+    },
   };
 }
 

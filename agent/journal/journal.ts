@@ -212,6 +212,16 @@ export class Journal extends EventEmitter<JournalEventMap> {
     return this.appendItems(items);
   }
 
+  /**
+   * appendEncoded() for records the caller already decoded from exactly these bytes, checksum
+   * verified (the link's `decodeRecordsPayload`): written as they are, without a second CRC pass.
+   */
+  async appendDecoded(
+    items: readonly { readonly record: StreamRecord; readonly encoded: Buffer }[],
+  ): Promise<{ lastSeq: number }> {
+    return this.appendItems(items);
+  }
+
   private async appendItems(items: readonly BatchItem[]): Promise<{ lastSeq: number }> {
     this.assertOpen();
     return this.appendLock.exclusive(async () => {
@@ -295,16 +305,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
     this.assertOpen();
     const disk = this.diskNumber(diskId);
     const replica = this.replicas[disk] as ReplicaDisk;
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > replica.sizeBytes ||
-      length > MAX_READ_BYTES
-    ) {
-      throw new JournalRangeError(this.vpgId, diskId, offset, length, replica.sizeBytes);
-    }
+    this.checkRange(diskId, replica, offset, length, length);
     return this.replicaLock.shared(async () => {
       this.assertOpen();
       this.checkPointInTime(checkpointSeq, options);
@@ -312,6 +313,69 @@ export class Journal extends EventEmitter<JournalEventMap> {
       await fillFromView(this.view(disk, checkpointSeq), replica, target, offset);
       return target;
     });
+  }
+
+  /**
+   * Extents of a disk as of record `seq` (the replica plus every record up to and including
+   * `seq`), checkpoint or not: what a delta sync compares with the source. One view for all
+   * the extents. CheckpointAppliedError when the replica was already applied past `seq`;
+   * JournalRangeError past lastSeq or outside the disk.
+   */
+  async readAsOf(
+    diskId: string,
+    extents: readonly { readonly offset: number; readonly length: number }[],
+    seq: number,
+  ): Promise<Buffer[]> {
+    this.assertOpen();
+    const disk = this.diskNumber(diskId);
+    const replica = this.replicas[disk] as ReplicaDisk;
+    let total = 0;
+    for (const { offset, length } of extents) {
+      total += length;
+      this.checkRange(diskId, replica, offset, length, total);
+    }
+    return this.replicaLock.shared(async () => {
+      this.assertOpen();
+      if (seq < this.applied) throw new CheckpointAppliedError(this.vpgId, seq, this.applied);
+      if (!Number.isSafeInteger(seq) || seq > this.last) {
+        throw new JournalRangeError(this.vpgId, diskId, 0, 0, replica.sizeBytes);
+      }
+      // Not cached: every compare asks for another seq.
+      const map = diskView({
+        segments: this.segments,
+        disk,
+        afterSeq: this.applied,
+        beforeSeq: seq + 1,
+        sizeBytes: replica.sizeBytes,
+      });
+      const out: Buffer[] = [];
+      for (const { offset, length } of extents) {
+        const target = Buffer.alloc(length);
+        await fillFromView(map, replica, target, offset);
+        out.push(target);
+      }
+      return out;
+    });
+  }
+
+  /** A read inside the disk, of at most MAX_READ_BYTES in all (`total`). */
+  private checkRange(
+    diskId: string,
+    replica: ReplicaDisk,
+    offset: number,
+    length: number,
+    total: number,
+  ): void {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > replica.sizeBytes ||
+      total > MAX_READ_BYTES
+    ) {
+      throw new JournalRangeError(this.vpgId, diskId, offset, length, replica.sizeBytes);
+    }
   }
 
   /** Writes the whole disk as of checkpoint `checkpointSeq` to `outPath` as a sparse raw image. */

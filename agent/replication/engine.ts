@@ -6,6 +6,7 @@ import type {
   RpoTick,
   Unsubscribe,
   VpgSettings,
+  VpgSettingsPatch,
   VpgState,
   VpgStatus,
   WorkloadStatus,
@@ -30,16 +31,22 @@ import {
   callPeer,
 } from './vpg-control';
 import { anyAllocated, planVpg } from './vpg-plan';
+import { VPG_HASHES } from './hash-control';
 import { VpgStore, type StoredVpg } from './vpg-store';
 import { brokenState, publicVpg } from './vpg-view';
-import { Workloads, type WorkloadRequest } from './workloads';
+import { Workloads, type WorkloadRequest, type WorkloadVm } from './workloads';
 import { LinkRouter, type LinkRoutes } from './link-router';
 import { StatusPublisher } from './status-publisher';
+import { VpgChanges } from './vpg-changes';
+import type { TaskManager } from '../tasks/task-manager';
+import { startExportTask, type ExportDiskRequest } from './export-task';
 
 /** What the engine tells the consoles (the daemon broadcasts them as notifications). */
 export interface ReplicationEvents {
   rpoTick(tick: RpoTick): void;
   vpgStatus(change: { vpgId: string; status: VpgStatus; message?: string }): void;
+  /** A source VPG left this agent (its metrics history goes with it). */
+  vpgRemoved?(vpgId: string): void;
 }
 
 export interface ReplicationEngineOptions {
@@ -53,6 +60,8 @@ export interface ReplicationEngineOptions {
   readonly outboxLimitBytes?: number;
   /** RPO sampling and rpo.tick period (default 1 s). */
   readonly tickMs?: number;
+  /** Initial syncs, resyncs and disk exports run as tasks. */
+  readonly tasks?: TaskManager;
 }
 
 /** The console methods of replication (agent/control/replication-handlers.ts). */
@@ -66,10 +75,16 @@ export interface ReplicationOperations {
   waitForCheckpoint(vpgId: string, seq: number, timeoutMs: number): Promise<CheckpointInfo>;
   setWorkload(request: WorkloadRequest): Promise<WorkloadStatus>;
   workloads(vmId?: string): Promise<WorkloadStatus[]>;
+  update(vpgId: string, version: number, patch: VpgSettingsPatch): Promise<VpgState>;
+  addVm(vpgId: string, vmId: string, version?: number): Promise<VpgState>;
+  removeVm(vpgId: string, vmId: string, version?: number): Promise<VpgState>;
+  forceRemove(vpgId: string): Promise<{ removed: true; peerRemoved: boolean }>;
+  exportDisk(request: ExportDiskRequest): Promise<{ taskId: string }>;
 }
 
 const DEFAULT_OUTBOX_LIMIT = 2 * 1024 ** 3;
 const PEER_CALL_TIMEOUT_MS = 15_000;
+const PRESEED_CALL_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * The replication core of one agent: the VPGs it protects (source: tap, VpgSource, sender)
@@ -87,6 +102,7 @@ export class ReplicationEngine implements ReplicationOperations {
   private readonly brokenSources = new Map<string, { vpg: StoredVpg; message: string }>();
   private readonly router: LinkRouter;
   private readonly statuses: StatusPublisher;
+  private readonly changes: VpgChanges;
   private readonly controlOff: Unsubscribe[] = [];
   private ticker: NodeJS.Timeout | undefined;
   private serial: Promise<unknown> = Promise.resolve();
@@ -94,7 +110,10 @@ export class ReplicationEngine implements ReplicationOperations {
 
   constructor(private readonly options: ReplicationEngineOptions) {
     this.store = new VpgStore(options.layout.vpgsFile);
-    this.workloadsValue = new Workloads(this.tap, options.hypervisor.kind);
+    this.workloadsValue = new Workloads(this.tap, options.hypervisor.kind, {
+      file: options.layout.workloadsFile,
+      log: options.log,
+    });
     this.targets = new TargetSide({
       dataDir: options.layout.root,
       siteId: options.siteId,
@@ -104,6 +123,18 @@ export class ReplicationEngine implements ReplicationOperations {
       onChange: (vpgId) => this.publish(vpgId),
     });
     this.router = new LinkRouter(options.peers, this.routes());
+    this.changes = new VpgChanges({
+      store: this.store,
+      hypervisor: options.hypervisor,
+      peers: options.peers,
+      log: options.log,
+      workloads: this.workloadsValue,
+      targets: this.targets,
+      source: (vpgId) => this.sources.get(vpgId),
+      state: (vpgId) => this.find(vpgId),
+      forgetSource: (vpg, tellPeer) => this.forget(vpg, tellPeer),
+      tellRemoved: (vpgId, peerAgentId) => this.tellRemoved(vpgId, peerAgentId),
+    });
     this.statuses = new StatusPublisher({
       state: (vpgId) => this.find(vpgId),
       notify: (change) => options.events.vpgStatus(change),
@@ -120,21 +151,32 @@ export class ReplicationEngine implements ReplicationOperations {
     await this.targets.start();
     this.controlOff.push(
       peers.handleControl(VPG_PREPARE, (p, caller) => this.targets.prepare(p, caller)),
-      peers.handleControl(VPG_DROP, (p, caller) => this.targets.drop(p, caller)),
+      peers.handleControl(VPG_DROP, (p, caller) =>
+        // A source VPG force-removed at its recovery site goes here too (after any change).
+        this.changes.dropsSource(p)
+          ? this.exclusive(() => this.changes.dropFromPeer(p, caller))
+          : this.targets.drop(p, caller),
+      ),
       peers.handleControl(VPG_CHECKPOINTS, (p, caller) => this.targets.checkpoints(p, caller)),
       peers.handleControl(VPG_USAGE, (p, caller) => this.targets.usage(p, caller)),
+      peers.handleControl(VPG_HASHES, (p, caller) => this.targets.hashes(p, caller)),
     );
     const stored = this.store.list().filter((v) => v.role === 'source');
     if (stored.length > 0) {
       const paths = await this.diskPaths();
       for (const vpg of stored) await this.startSource(vpg, paths);
     }
+    await this.workloadsValue.restore((vmId) => this.workloadVm(vmId));
     this.router.start();
     this.ticker = setInterval(() => this.tick(), this.options.tickMs ?? 1000);
     this.ticker.unref();
     this.started = true;
     log.info(
-      { sources: this.sources.size, targets: this.targets.vpgIds().length },
+      {
+        sources: this.sources.size,
+        targets: this.targets.vpgIds().length,
+        outboxLimitBytes: this.options.outboxLimitBytes ?? DEFAULT_OUTBOX_LIMIT,
+      },
       'replication started',
     );
   }
@@ -181,7 +223,9 @@ export class ReplicationEngine implements ReplicationOperations {
       if (link === undefined) {
         throw new TidelineError('UNAVAILABLE', `No link to site "${plan.peer.siteName}"`);
       }
-      const seeding = await anyAllocated(plan.diskPaths.values());
+      // A pre-seeded replica may hold anything: its disk is compared even if it is all holes.
+      const preseeded = (settings.preseededReplicas?.length ?? 0) > 0;
+      const seeding = preseeded || (await anyAllocated(plan.diskPaths.values()));
       const vpg: StoredVpg = {
         ...settings,
         vpgId: randomUUID(),
@@ -202,7 +246,8 @@ export class ReplicationEngine implements ReplicationOperations {
           VPG_PREPARE,
           { vpg: publicVpg(vpg) },
           PrepareResultSchema,
-          PEER_CALL_TIMEOUT_MS,
+          // The recovery site copies pre-seeded replicas into place first.
+          preseeded ? PRESEED_CALL_TIMEOUT_MS : PEER_CALL_TIMEOUT_MS,
         );
       } catch (err) {
         await this.store.remove(vpg.vpgId);
@@ -251,8 +296,52 @@ export class ReplicationEngine implements ReplicationOperations {
     return this.targets.state(vpgId, now);
   }
 
-  remove(vpgId: string): Promise<void> {
+  update(vpgId: string, version: number, patch: VpgSettingsPatch): Promise<VpgState> {
+    this.changes.refuseIfRemoving(vpgId);
     return this.exclusive(async () => {
+      this.ensureStarted();
+      await this.changes.update(vpgId, version, patch);
+      return this.state(vpgId);
+    });
+  }
+
+  addVm(vpgId: string, vmId: string, version?: number): Promise<VpgState> {
+    this.changes.refuseIfRemoving(vpgId);
+    return this.exclusive(async () => {
+      this.ensureStarted();
+      await this.changes.addVm(vpgId, vmId, version);
+      return this.state(vpgId);
+    });
+  }
+
+  removeVm(vpgId: string, vmId: string, version?: number): Promise<VpgState> {
+    this.changes.refuseIfRemoving(vpgId);
+    return this.exclusive(async () => {
+      this.ensureStarted();
+      await this.changes.removeVm(vpgId, vmId, version);
+      return this.state(vpgId);
+    });
+  }
+
+  forceRemove(vpgId: string): Promise<{ removed: true; peerRemoved: boolean }> {
+    return this.exclusive(async () => {
+      this.ensureStarted();
+      this.changes.removing.add(vpgId);
+      this.options.events.vpgStatus({ vpgId, status: 'RemoveInProgress' });
+      try {
+        const { peerRemoved } = await this.changes.forceRemove(vpgId);
+        this.options.log.info({ vpgId, peerRemoved }, 'VPG force-removed');
+        return { removed: true as const, peerRemoved };
+      } finally {
+        this.changes.removing.delete(vpgId);
+      }
+    });
+  }
+
+  remove(vpgId: string): Promise<void> {
+    this.changes.refuseIfRemoving(vpgId);
+    this.changes.removing.add(vpgId);
+    const done = this.exclusive(async () => {
       this.ensureStarted();
       const vpg = this.store.get(vpgId);
       if (vpg === undefined) throw notFound(vpgId);
@@ -267,6 +356,7 @@ export class ReplicationEngine implements ReplicationOperations {
       await this.forget(vpg);
       this.options.log.info({ vpgId, name: vpg.name }, 'VPG removed');
     });
+    return done.finally(() => this.changes.removing.delete(vpgId));
   }
 
   listCheckpoints(vpgId: string): CheckpointInfo[] {
@@ -297,20 +387,44 @@ export class ReplicationEngine implements ReplicationOperations {
 
   async setWorkload(request: WorkloadRequest): Promise<WorkloadStatus> {
     this.ensureStarted();
-    const vm = (await this.options.hypervisor.listVms()).find((v) => v.vmId === request.vmId);
+    const vm = await this.workloadVm(request.vmId);
     if (vm === undefined) {
       throw new TidelineError('NOT_FOUND', `VM ${request.vmId} is not on this agent's hosts`);
     }
-    const owner = [...this.sources.values()].find((s) => s.vpg.vmIds.includes(vm.vmId));
-    const disks = owner?.vpg.disks
-      .filter((d) => d.vmId === vm.vmId)
-      .map((d) => ({ diskId: d.diskId, sizeBytes: d.sizeBytes }));
-    const status = this.workloadsValue.set(request, vm.name, disks);
+    const status = await this.workloadsValue.set(request, vm.name, vm.disks);
     this.options.log.info(
-      { vmId: vm.vmId, bytesPerSecond: request.bytesPerSecond, paused: status.paused },
+      { vmId: request.vmId, bytesPerSecond: request.bytesPerSecond, paused: status.paused },
       'workload set',
     );
     return status;
+  }
+
+  /** A VM's name and disks in a running source VPG (undefined: unprotected), if it exists. */
+  private async workloadVm(vmId: string): Promise<WorkloadVm | undefined> {
+    const vm = (await this.options.hypervisor.listVms()).find((v) => v.vmId === vmId);
+    if (vm === undefined) return undefined;
+    const owner = [...this.sources.values()].find((s) => s.vpg.vmIds.includes(vmId));
+    const disks = owner?.vpg.disks
+      .filter((d) => d.vmId === vmId)
+      .map((d) => ({ diskId: d.diskId, sizeBytes: d.sizeBytes }));
+    return { name: vm.name, disks };
+  }
+
+  /** checkpoint.exportDisk: the recovery site only (export-task.ts). */
+  async exportDisk(request: ExportDiskRequest): Promise<{ taskId: string }> {
+    const { vpgId } = request;
+    if (this.sources.has(vpgId) || this.brokenSources.has(vpgId)) {
+      throw new TidelineError(
+        'CONFLICT',
+        `VPG ${vpgId} is protected from this site: export its disks on the agent of its recovery site`,
+      );
+    }
+    const target = this.targets.get(vpgId);
+    if (target === undefined) {
+      if (!this.targets.has(vpgId)) throw notFound(vpgId);
+      throw new TidelineError('CONFLICT', `The journal of VPG ${vpgId} cannot be read here`);
+    }
+    return startExportTask(this.options.tasks, target, request);
   }
 
   async workloads(vmId?: string): Promise<WorkloadStatus[]> {
@@ -337,6 +451,7 @@ export class ReplicationEngine implements ReplicationOperations {
       diskPaths: paths,
       outboxLimitBytes: this.options.outboxLimitBytes ?? DEFAULT_OUTBOX_LIMIT,
       log: log.child({ vpgId: vpg.vpgId }),
+      ...(this.options.tasks !== undefined && { tasks: this.options.tasks }),
       onChange: () => this.publish(vpg.vpgId),
       onSeeded: async () => {
         await this.store.update(vpg.vpgId, (v) => {
@@ -367,38 +482,46 @@ export class ReplicationEngine implements ReplicationOperations {
    * Stops and deletes a source VPG here, then tells the recovery site to delete its part; if
    * that fails (link down), the removal stays pending and is retried when the link is up.
    */
-  private async forget(vpg: StoredVpg): Promise<void> {
+  private async forget(vpg: StoredVpg, tellPeer = true): Promise<boolean> {
     const source = this.sources.get(vpg.vpgId);
     this.sources.delete(vpg.vpgId);
     this.brokenSources.delete(vpg.vpgId);
     this.statuses.forget(vpg.vpgId);
     if (source !== undefined) await source.destroy();
     else await rm(outboxDir(this.options.layout.root, vpg.vpgId), { recursive: true, force: true });
+    this.options.events.vpgRemoved?.(vpg.vpgId);
+    if (!tellPeer) {
+      await this.store.remove(vpg.vpgId);
+      return false;
+    }
     await this.store.remove(vpg.vpgId, {
       vpgId: vpg.vpgId,
       peerAgentId: vpg.peerAgentId,
       removedAt: Date.now(),
     });
-    await this.tellRemoved(vpg.vpgId, vpg.peerAgentId);
+    return this.tellRemoved(vpg.vpgId, vpg.peerAgentId);
   }
 
-  private async tellRemoved(vpgId: string, peerAgentId: string): Promise<void> {
+  /** true once the peer deleted its part; false: pending, retried at every link up. */
+  private async tellRemoved(vpgId: string, peerAgentId: string): Promise<boolean> {
     const link = this.options.peers.link(peerAgentId);
     if (link?.state !== 'connected') {
       this.options.log.warn(
         { vpgId, peer: peerAgentId },
-        'the recovery site is unreachable: it deletes the VPG when the link is back',
+        'the other site is unreachable: it deletes the VPG when the link is back',
       );
-      return;
+      return false;
     }
     try {
       await callPeer(link, VPG_DROP, { vpgId }, DropResultSchema, PEER_CALL_TIMEOUT_MS);
       await this.store.clearPendingRemoval(vpgId);
+      return true;
     } catch (err) {
       this.options.log.warn(
         { vpgId, err: err instanceof Error ? err.message : String(err) },
-        'the recovery site did not delete the VPG yet; retried when the link is up again',
+        'the other site did not delete the VPG yet; retried when the link is up again',
       );
+      return false;
     }
   }
 

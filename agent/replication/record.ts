@@ -95,10 +95,48 @@ export function encodedSize(record: StreamRecord): number {
 }
 
 export function encodeRecord(record: StreamRecord): Buffer {
+  const head = recordHead(record);
+  const data = recordData(record);
+  const out = Buffer.allocUnsafe(head.total);
+  let at = writeHead(out, record, head);
+  if (data !== undefined) at += data.copy(out, at);
+  out.writeUInt32LE(crc32(out.subarray(0, at)), at);
+  return out;
+}
+
+/**
+ * The same bytes as encodeRecord(), as [header and strings, data, checksum] with the data
+ * not copied (one buffer for records without data): for a vectored write of a fresh record.
+ * The caller must not change `data` until those buffers are written.
+ */
+export function encodeRecordParts(record: StreamRecord): Buffer[] {
+  const data = recordData(record);
+  if (data === undefined || data.length === 0) return [encodeRecord(record)];
+  const head = recordHead(record);
+  const out = Buffer.allocUnsafe(head.total - data.length - RECORD_TRAILER_BYTES);
+  writeHead(out, record, head);
+  const trailer = Buffer.allocUnsafe(RECORD_TRAILER_BYTES);
+  trailer.writeUInt32LE(crc32(data, crc32(out)), 0);
+  return [out, data, trailer];
+}
+
+interface RecordHead {
+  readonly vpg: Buffer;
+  readonly disk: Buffer;
+  readonly name: Buffer;
+  readonly total: number;
+}
+
+function recordData(record: StreamRecord): Buffer | undefined {
+  return record.kind === 'write' || record.kind === 'seed' ? record.data : undefined;
+}
+
+/** Checks the record and measures its encoding. */
+function recordHead(record: StreamRecord): RecordHead {
   const vpg = Buffer.from(record.vpgId);
   const disk = Buffer.from(record.kind === 'checkpoint' ? '' : record.diskId);
   const name = Buffer.from(record.kind === 'checkpoint' ? (record.name ?? '') : '');
-  const data = record.kind === 'write' || record.kind === 'seed' ? record.data : undefined;
+  const data = recordData(record);
   if (vpg.length === 0 || vpg.length > MAX_ID_BYTES) throw new RangeError('bad vpgId length');
   if (disk.length > MAX_ID_BYTES || name.length > MAX_ID_BYTES) throw new RangeError('id too long');
   if (data !== undefined && data.length > MAX_RECORD_DATA) {
@@ -107,7 +145,13 @@ export function encodeRecord(record: StreamRecord): Buffer {
   if (!Number.isSafeInteger(record.seq) || record.seq < 1) throw new RangeError('bad seq');
   const total =
     RECORD_HEADER_BYTES + vpg.length + disk.length + name.length + (data?.length ?? 0) + 4;
-  const out = Buffer.allocUnsafe(total);
+  return { vpg, disk, name, total };
+}
+
+/** Writes the fixed header and the strings; returns where the data starts. */
+function writeHead(out: Buffer, record: StreamRecord, head: RecordHead): number {
+  const { vpg, disk, name, total } = head;
+  const data = recordData(record);
   out.writeUInt32LE(total, 0);
   out.writeUInt8(FORMAT_VERSION, 4);
   out.writeUInt8(KIND_CODES[record.kind], 5);
@@ -127,9 +171,7 @@ export function encodeRecord(record: StreamRecord): Buffer {
   at += vpg.copy(out, at);
   at += disk.copy(out, at);
   at += name.copy(out, at);
-  if (data !== undefined) at += data.copy(out, at);
-  out.writeUInt32LE(crc32(out.subarray(0, at)), at);
-  return out;
+  return at;
 }
 
 export type DecodeResult =

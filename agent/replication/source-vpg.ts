@@ -18,7 +18,9 @@ import { CheckpointLog } from './checkpoint-log';
 import { RateMeter } from './rate-meter';
 import { VpgSender } from './sender';
 import { SyncRunner } from './sync-runner';
-import { publicVpg } from './vpg-view';
+import type { TaskManager } from '../tasks/task-manager';
+import { linkHashes } from './hash-control';
+import { prepareParams, publicVpg } from './vpg-view';
 import type { StoredVpg } from './vpg-store';
 import {
   CheckpointsResultSchema,
@@ -44,6 +46,8 @@ export interface SourceVpgOptions {
   readonly onSeeded: () => Promise<void>;
   /** How often journal use is asked of the target (default 5 s). */
   readonly usageIntervalMs?: number;
+  /** Initial syncs and resyncs are shown as tasks. */
+  readonly tasks?: TaskManager;
 }
 
 /** vpg.prepare is retried this soon when the peer was not ready (starting, link flapping)… */
@@ -68,6 +72,8 @@ export class SourceVpg {
   private sender: VpgSender | undefined;
   private readonly checkpoints: CheckpointLog;
   private readonly attached: string[] = [];
+  /** The VPG's open disks, shared with the SyncRunner (addDisks/removeDisks change it). */
+  private readonly diskFiles: DiskFile[] = [];
   private link: PeerLink | undefined;
   private fault: TidelineError | undefined;
   /** A recoverable problem with the recovery site, shown as the status message. */
@@ -105,7 +111,7 @@ export class SourceVpg {
   /** Attaches and protects the disks, opens the source (outbox redo), starts streaming. */
   async start(): Promise<void> {
     const { log, tap } = this.options;
-    const disks: DiskFile[] = [];
+    const disks = this.diskFiles;
     try {
       for (const disk of this.vpgValue.disks) {
         const path = this.options.diskPaths.get(disk.diskId);
@@ -170,6 +176,7 @@ export class SourceVpg {
         disks,
         outboxLimitBytes: this.options.outboxLimitBytes,
         log,
+        ...(this.options.tasks !== undefined && { tasks: this.options.tasks }),
         onSeeded: async () => {
           await this.options.onSeeded();
           this.vpgValue = { ...this.vpgValue, seeding: false };
@@ -178,6 +185,19 @@ export class SourceVpg {
           this.fault = err;
         },
         onChange: () => this.options.onChange(),
+        // Delta sync asks the recovery site once vpg.prepare succeeded on the current link.
+        target: {
+          hashes: (params) => {
+            const link = this.link;
+            if (link === undefined || this.sender?.connected !== true) {
+              return Promise.reject(
+                new TidelineError('UNAVAILABLE', 'The link to the recovery site is down'),
+              );
+            }
+            return linkHashes(link).hashes(params);
+          },
+        },
+        preseeded: new Set((this.vpgValue.preseededReplicas ?? []).map((r) => r.diskId)),
       });
       if (this.vpgValue.seeding === true) this.sync.start('seeding');
     } catch (err) {
@@ -257,7 +277,7 @@ export class SourceVpg {
   private async connect(link: PeerLink): Promise<void> {
     const { log } = this.options;
     try {
-      await callPeer(link, VPG_PREPARE, { vpg: publicVpg(this.vpgValue) }, PrepareResultSchema);
+      await callPeer(link, VPG_PREPARE, prepareParams(this.vpgValue), PrepareResultSchema);
     } catch (err) {
       if (this.link !== link || this.stopped) return;
       const message = err instanceof Error ? err.message : String(err);
@@ -294,6 +314,70 @@ export class SourceVpg {
         'cannot list the checkpoints of the recovery site',
       );
     }
+  }
+
+  // ───────────────────────── vpg.update, addVm, removeVm ─────────────────────────
+
+  /** A sync running ('seeding' / 'resync'), or the outbox keeping a bitmap: no VM may change. */
+  get busy(): string | undefined {
+    const kind = this.sync?.kind;
+    if (kind !== undefined) return kind === 'seeding' ? 'Seeding' : 'Resyncing';
+    const status = this.source?.status();
+    return status?.mode === 'bitmap' || (status?.dirtyBytes ?? 0) > 0 ? 'Resyncing' : undefined;
+  }
+
+  /** New settings (name, journal, checkpoint interval, RPO target): effective at once. */
+  applySettings(vpg: StoredVpg): void {
+    this.vpgValue = vpg;
+    this.source?.sequencer.setCheckpointInterval(vpg.checkpointIntervalMs);
+    this.options.onChange();
+  }
+
+  /**
+   * vpg.addVm: attaches and protects the new disks (they join the one sequence from their
+   * next write) with every region dirty: the resync (sync-runner.ts) then sends just them,
+   * checkpoints inconsistent meanwhile. The dirty bitmaps persist, so a restart resumes it.
+   */
+  async addDisks(vpg: StoredVpg, diskPaths: ReadonlyMap<string, string>): Promise<void> {
+    const source = this.requireSource();
+    const { tap } = this.options;
+    const added = vpg.disks.filter((d) => !this.attached.includes(d.diskId));
+    for (const disk of added) {
+      const path = diskPaths.get(disk.diskId);
+      if (path === undefined) {
+        throw new TidelineError('NOT_FOUND', `Disk ${disk.diskId} is not in this site's inventory`);
+      }
+      const file = await tap.attach(disk.diskId, path);
+      this.attached.push(disk.diskId);
+      await source.addDisk(file);
+      // Everything is sent (zero blocks too: the journal may hold records of a disk that
+      // left the VPG and came back).
+      await source.bitmap(disk.diskId).markAll();
+      this.diskFiles.push(file);
+      tap.protect(disk.diskId, source);
+    }
+    this.applySettings(vpg);
+    this.maybeResync();
+  }
+
+  /**
+   * vpg.removeVm: the disks leave the tap's protection and the sequence; returns the last seq
+   * that may hold one of their records (the target keeps them until it has it).
+   */
+  async removeDisks(vpg: StoredVpg, diskIds: readonly string[]): Promise<number> {
+    const source = this.requireSource();
+    const { tap } = this.options;
+    for (const diskId of diskIds) {
+      if (!this.attached.includes(diskId)) continue;
+      tap.unprotect(diskId);
+      await source.removeDisk(diskId);
+      const i = this.diskFiles.findIndex((d) => d.diskId === diskId);
+      if (i >= 0) this.diskFiles.splice(i, 1);
+      this.attached.splice(this.attached.indexOf(diskId), 1);
+      await tap.detach(diskId);
+    }
+    this.applySettings(vpg);
+    return source.status().lastSeq;
   }
 
   // ───────────────────────── checkpoints ─────────────────────────

@@ -2,13 +2,16 @@ import { TidelineError, isTidelineError } from '../../app/errors';
 import type { Logger } from '../log';
 import type { VpgSource } from '../source/vpg-source';
 import type { DiskFile } from '../tap/disk-file';
+import { isTransient, type TargetHashes } from './hash-control';
 import { resyncDisk, seedDisk, type SyncControl, type SyncProgress } from './region-sync';
+import type { TaskManager } from '../tasks/task-manager';
+import { SyncTask } from './sync-task';
 
 export type SyncKind = 'seeding' | 'resync';
 
 export interface SyncRunnerOptions {
   readonly source: VpgSource;
-  /** The VPG's disks as the tap opened them. */
+  /** The VPG's disks as the tap opened them (the owner's array: addVm/removeVm change it). */
   readonly disks: readonly DiskFile[];
   readonly outboxLimitBytes: number;
   readonly log: Logger;
@@ -18,6 +21,14 @@ export interface SyncRunnerOptions {
   readonly onFault: (error: TidelineError) => void;
   /** Started or ended (the VPG's status changes). */
   readonly onChange: () => void;
+  /** The target's block hashes (delta sync); without, resync sends dirty regions whole. */
+  readonly target?: TargetHashes;
+  /** Disks whose replica was pre-seeded: their initial sync is a hash compare. */
+  readonly preseeded?: ReadonlySet<string>;
+  /** Wait before trying again after a link failure (default 2 s). */
+  readonly retryMs?: number;
+  /** Each run is shown as an InitialSync or Resync task (sync-task.ts). */
+  readonly tasks?: TaskManager;
 }
 
 /** An initial sync or resync may keep at most this much in the outbox (or a quarter of it). */
@@ -32,6 +43,8 @@ const SYNC_BACKLOG_BYTES = 64 * 1024 * 1024;
  */
 export class SyncRunner {
   private running: { kind: SyncKind; abort: AbortController; done: Promise<void> } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly options: SyncRunnerOptions) {}
 
@@ -39,14 +52,22 @@ export class SyncRunner {
     return this.running?.kind;
   }
 
-  start(kind: SyncKind): void {
-    if (this.running !== undefined) return;
+  /** `only`: the disks to seed (those vpg.addVm added); all of them if absent. */
+  start(kind: SyncKind, only?: readonly string[]): void {
+    if (this.running !== undefined || this.stopped) return;
+    clearTimeout(this.retryTimer);
     const { source, log } = this.options;
     const abort = new AbortController();
     source.setInconsistent(true);
     log.info({ kind }, kind === 'seeding' ? 'initial sync started' : 'resync started');
-    const done = this.run(kind, abort.signal)
-      .catch((err: unknown) => this.failed(kind, err, abort.signal))
+    const disks = this.options.disks.filter((d) => only === undefined || only.includes(d.diskId));
+    const task = new SyncTask(this.options.tasks, kind, source, disks, log);
+    const done = this.run(kind, abort.signal, only, task)
+      .then(() => task.succeed())
+      .catch((err: unknown) => {
+        task.end(err, abort.signal);
+        return this.failed(kind, err, abort.signal, only);
+      })
       .finally(() => {
         this.running = undefined;
         this.options.onChange();
@@ -57,13 +78,20 @@ export class SyncRunner {
 
   /** Aborts the sync in progress and waits for it to stop. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
     const running = this.running;
     if (running === undefined) return;
     running.abort.abort();
     await running.done;
   }
 
-  private async run(kind: SyncKind, signal: AbortSignal): Promise<void> {
+  private async run(
+    kind: SyncKind,
+    signal: AbortSignal,
+    only: readonly string[] | undefined,
+    task: SyncTask,
+  ): Promise<void> {
     const { source, log } = this.options;
     const threshold = Math.min(SYNC_BACKLOG_BYTES, Math.floor(this.options.outboxLimitBytes / 4));
     const control: SyncControl = {
@@ -72,12 +100,18 @@ export class SyncRunner {
         while (source.status().backlogBytes > threshold && !signal.aborted) await sleep(20);
       },
     };
-    const progress: SyncProgress = { records: 0, dataBytes: 0 };
+    const progress: SyncProgress = { records: 0, dataBytes: 0, scannedBytes: 0 };
     const started = Date.now();
     if (kind === 'resync') await source.resumeStreaming();
-    for (const disk of this.options.disks) {
-      if (kind === 'seeding') await seedDisk(source, disk, control, progress);
-      else await resyncDisk(source, disk.diskId, control, progress);
+    task.watch(progress);
+    for (const disk of [...this.options.disks]) {
+      if (only !== undefined && !only.includes(disk.diskId)) continue;
+      task.startDisk(disk.diskId);
+      const { target, preseeded } = this.options;
+      if (kind === 'seeding') {
+        const compare = preseeded?.has(disk.diskId) === true ? target : undefined;
+        await seedDisk(source, disk, control, progress, compare);
+      } else await resyncDisk(source, disk.diskId, control, progress, target);
     }
     source.setInconsistent(false);
     // The first consistent checkpoint, at once rather than at the next interval.
@@ -89,7 +123,12 @@ export class SyncRunner {
     );
   }
 
-  private async failed(kind: SyncKind, err: unknown, signal: AbortSignal): Promise<void> {
+  private async failed(
+    kind: SyncKind,
+    err: unknown,
+    signal: AbortSignal,
+    only: readonly string[] | undefined,
+  ): Promise<void> {
     const { source, log } = this.options;
     if (signal.aborted) return;
     if (source.mode === 'bitmap') {
@@ -107,6 +146,16 @@ export class SyncRunner {
           );
         }
       }
+      return;
+    }
+    if (isTransient(err)) {
+      // The hash compare needs the recovery site: start over once it answers again.
+      log.warn(
+        { kind, err: err instanceof Error ? err.message : String(err) },
+        `the ${kind} is waiting for the recovery site`,
+      );
+      this.retryTimer = setTimeout(() => this.start(kind, only), this.options.retryMs ?? 2000);
+      this.retryTimer.unref();
       return;
     }
     log.error({ err, kind }, `${kind === 'seeding' ? 'initial sync' : 'resync'} failed`);

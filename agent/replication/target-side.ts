@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import type { VpgState } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
@@ -6,8 +7,25 @@ import type { ControlCaller } from '../peer/control-channel';
 import type { PeerLink, ReceivedRecord } from '../peer/peer-link';
 import { checkSafeId } from '../source/source-state';
 import { drop } from '../util/drop';
-import { TargetVpg } from './target-vpg';
-import { PrepareParamsSchema, VpgRefSchema, parsePeer, type TargetUsage } from './vpg-control';
+import {
+  addedDisks,
+  createReplica,
+  droppedDisks,
+  journalChanged,
+  retirable,
+  sameConfig,
+  targetConfig,
+} from './target-config';
+import { TargetVpg, replicaPath } from './target-vpg';
+import { HashesParamsSchema, type HashesResult } from './hash-control';
+import { checkPreseeded, installPreseeded } from './preseed';
+import {
+  PrepareParamsSchema,
+  VpgRefSchema,
+  parsePeer,
+  type PrepareParams,
+  type TargetUsage,
+} from './vpg-control';
 import { brokenState, publicVpg } from './vpg-view';
 import type { StoredVpg, VpgStore } from './vpg-store';
 
@@ -32,6 +50,8 @@ export class TargetSide {
   /** Target VPGs whose journal could not be opened: shown in Error. */
   private readonly broken = new Map<string, { vpg: StoredVpg; message: string }>();
   private readonly busy = new Map<string, Promise<unknown>>();
+  /** VPGs with a retire queued behind their exclusive section. */
+  private readonly retiring = new Set<string>();
   private lastUnknownWarning = 0;
 
   constructor(private readonly options: TargetSideOptions) {}
@@ -108,7 +128,12 @@ export class TargetSide {
       }
       return Promise.resolve(0);
     }
-    return target.receive(records, (seq) => link.sendPosition(vpgId, seq));
+    return target
+      .receive(records, (seq) => link.sendPosition(vpgId, seq))
+      .then((seq) => {
+        this.maybeRetire(vpgId, seq);
+        return seq;
+      });
   }
 
   position(vpgId: string): number {
@@ -118,11 +143,28 @@ export class TargetSide {
   // ───────────────────────── control methods (from the protected site) ─────────────────
 
   /** vpg.prepare: create (or confirm) the journal and replicas; answers the position. */
-  prepare(params: unknown, caller: ControlCaller): Promise<{ position: number }> {
-    const { vpg } = parsePeer(PrepareParamsSchema, params, 'vpg.prepare');
+  async prepare(params: unknown, caller: ControlCaller): Promise<{ position: number }> {
+    const { vpg, retiredDisks } = parsePeer(PrepareParamsSchema, params, 'vpg.prepare');
+    const answer = await this.prepareExclusive(vpg, retiredDisks, caller);
+    // Records that arrived while this ran could not let retired disks go; no more may follow.
+    this.maybeRetire(vpg.vpgId, this.position(vpg.vpgId));
+    return answer;
+  }
+
+  private prepareExclusive(
+    vpg: PrepareParams['vpg'],
+    retiredDisks: PrepareParams['retiredDisks'],
+    caller: ControlCaller,
+  ): Promise<{ position: number }> {
     return this.exclusive(vpg.vpgId, async () => {
       checkSafeId(vpg.vpgId, 'VPG id');
       for (const disk of vpg.disks) checkSafeId(disk.diskId, 'Disk id');
+      if (this.options.store.pendingRemovals().some((r) => r.vpgId === vpg.vpgId)) {
+        throw new TidelineError(
+          'CONFLICT',
+          `VPG ${vpg.vpgId} was force-removed at the recovery site: the protected site removes it too`,
+        );
+      }
       if (vpg.recoverySiteId !== this.options.siteId) {
         throw new TidelineError(
           'CONFLICT',
@@ -144,9 +186,15 @@ export class TargetSide {
             `The journal of VPG ${vpg.vpgId} cannot be opened at the recovery site: ${this.broken.get(vpg.vpgId)?.message ?? 'see its log'}`,
           );
         }
-        return { position: open.position };
+        const next = targetConfig(existing, vpg, retiredDisks, open.position);
+        if (sameConfig(existing, next)) return { position: open.position };
+        return { position: (await this.reconfigure(existing, next)).position };
       }
       await this.checkPlacement(vpg.recoveryHostId, vpg.recoveryDatastore);
+      // Before anything is stored: a wrong file is refused with nothing to undo.
+      if (vpg.preseededReplicas !== undefined) {
+        await checkPreseeded(vpg.preseededReplicas, vpg.disks);
+      }
       const stored: StoredVpg = {
         ...vpg,
         status: 'Initializing',
@@ -157,6 +205,7 @@ export class TargetSide {
       await this.options.store.add(stored);
       let target: TargetVpg;
       try {
+        await this.installPreseeded(stored);
         target = await TargetVpg.open(stored, this.targetOptions());
       } catch (err) {
         await this.options.store.remove(vpg.vpgId);
@@ -194,6 +243,26 @@ export class TargetSide {
     });
   }
 
+  /** vpg.forceRemove here: journal and replicas go; the protected site is told later. */
+  forceRemove(vpgId: string): Promise<StoredVpg | undefined> {
+    return this.exclusive(vpgId, async () => {
+      const stored = this.options.store.get(vpgId);
+      if (stored?.role !== 'target') return undefined;
+      const target = this.vpgs.get(vpgId);
+      this.vpgs.delete(vpgId);
+      this.broken.delete(vpgId);
+      await target?.close().catch(() => undefined);
+      await this.options.store.remove(vpgId, {
+        vpgId,
+        peerAgentId: stored.peerAgentId,
+        removedAt: Date.now(),
+      });
+      await TargetVpg.destroy(this.options.dataDir, stored);
+      this.options.onChange(vpgId);
+      return stored;
+    });
+  }
+
   checkpoints(params: unknown, caller: ControlCaller) {
     const target = this.owned(parsePeer(VpgRefSchema, params, 'vpg.checkpoints').vpgId, caller);
     return { lastSeq: target.position, checkpoints: target.rawCheckpoints() };
@@ -203,7 +272,25 @@ export class TargetSide {
     return this.owned(parsePeer(VpgRefSchema, params, 'vpg.usage').vpgId, caller).usage();
   }
 
+  /** vpg.hashes: the block hashes of the journal's view as of a seq (delta sync). */
+  hashes(params: unknown, caller: ControlCaller): Promise<HashesResult> {
+    const parsed = parsePeer(HashesParamsSchema, params, 'vpg.hashes');
+    return this.owned(parsed.vpgId, caller).hashes(parsed);
+  }
+
   // ───────────────────────── internals ─────────────────────────
+
+  /** A new VPG's pre-seeded replicas: copied into place before its journal opens them. */
+  private async installPreseeded(vpg: StoredVpg): Promise<void> {
+    for (const { diskId, path } of vpg.preseededReplicas ?? []) {
+      const started = Date.now();
+      const result = await installPreseeded(path, replicaPath(this.options.dataDir, vpg, diskId));
+      this.options.log.info(
+        { vpgId: vpg.vpgId, diskId, path, ...result, ms: Date.now() - started },
+        'replica pre-seeded',
+      );
+    }
+  }
 
   private owned(vpgId: string, caller: ControlCaller): TargetVpg {
     const target = this.vpgs.get(vpgId);
@@ -213,10 +300,75 @@ export class TargetSide {
     return target;
   }
 
+  /**
+   * A new configuration from the protected site (vpg.update, addVm, removeVm), persisted
+   * first; the journal is reopened when its disks or settings change (receive() answers the
+   * old position meanwhile, and the source resends), replicas of dropped disks are deleted.
+   */
+  private async reconfigure(existing: StoredVpg, next: StoredVpg): Promise<TargetVpg> {
+    const vpgId = next.vpgId;
+    const open = this.vpgs.get(vpgId);
+    if (open === undefined) throw new TidelineError('UNAVAILABLE', `VPG ${vpgId} is not open`);
+    await this.options.store.update(vpgId, () => next);
+    if (!journalChanged(existing, next)) {
+      open.setVpg(next);
+    } else {
+      // The closing one answers receive() with its position until the new one is in place.
+      await open.close();
+      for (const disk of addedDisks(existing, next)) {
+        await createReplica(replicaPath(this.options.dataDir, next, disk.diskId), disk.sizeBytes);
+      }
+      await this.open(next);
+      const broken = this.broken.get(vpgId);
+      if (broken !== undefined) {
+        if (this.vpgs.get(vpgId) === open) this.vpgs.delete(vpgId);
+        throw new TidelineError('INTERNAL_ERROR', broken.message);
+      }
+      for (const disk of droppedDisks(existing, next)) {
+        await rm(replicaPath(this.options.dataDir, next, disk.diskId), { force: true });
+      }
+    }
+    this.options.log.info(
+      {
+        vpgId,
+        version: next.version,
+        disks: next.disks.length,
+        retired: next.retiredDisks?.length,
+      },
+      'VPG reconfigured by the protected site',
+    );
+    this.options.onChange(vpgId);
+    return this.vpgs.get(vpgId) ?? open;
+  }
+
+  /** Lets retired disks go once their last record is in the journal. */
+  private maybeRetire(vpgId: string, position: number): void {
+    const target = this.vpgs.get(vpgId);
+    if (target === undefined || !retirable(target.vpg, position) || this.retiring.has(vpgId)) {
+      return;
+    }
+    this.retiring.add(vpgId);
+    drop(
+      this.exclusive(vpgId, async () => {
+        this.retiring.delete(vpgId);
+        const current = this.options.store.get(vpgId);
+        const open = this.vpgs.get(vpgId);
+        if (current === undefined || open === undefined || !retirable(current, open.position)) {
+          return;
+        }
+        const next = targetConfig(current, publicVpg(current), current.retiredDisks, open.position);
+        await this.reconfigure(current, next);
+      }),
+      (err) => this.options.log.error({ err, vpgId }, 'cannot let removed disks go'),
+    );
+  }
+
   private async open(vpg: StoredVpg): Promise<void> {
     try {
-      this.vpgs.set(vpg.vpgId, await TargetVpg.open(vpg, this.targetOptions()));
+      const target = await TargetVpg.open(vpg, this.targetOptions());
+      this.vpgs.set(vpg.vpgId, target);
       this.broken.delete(vpg.vpgId);
+      this.maybeRetire(vpg.vpgId, target.position);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.options.log.error({ err, vpgId: vpg.vpgId }, 'cannot open the journal of a VPG');

@@ -3,7 +3,9 @@ import { dirname, join } from 'node:path';
 import { TidelineError, isTidelineError } from '../../app/errors';
 import { currentRpoSeconds, rpoMet, type CheckpointInfo, type VpgStatus } from '../../app/protocol';
 import { JournalGapError } from '../journal/errors';
+import type { ImageResult } from '../journal/export';
 import { Journal } from '../journal/journal';
+import type { ExportOptions } from '../journal/journal-types';
 import { journalDirFor } from '../journal/layout';
 import type { CheckpointInfo as JournalCheckpoint } from '../journal/state-files';
 import type { Logger } from '../log';
@@ -11,6 +13,7 @@ import type { ReceivedRecord } from '../peer/peer-link';
 import { drop } from '../util/drop';
 import type { StoredVpg } from './vpg-store';
 import type { TargetUsage } from './vpg-control';
+import { answerHashes, type HashesParams, type HashesResult } from './hash-control';
 
 export interface TargetVpgOptions {
   readonly dataDir: string;
@@ -42,7 +45,7 @@ export class TargetVpg {
   private closing = false;
 
   private constructor(
-    readonly vpg: StoredVpg,
+    private vpgValue: StoredVpg,
     private readonly journal: Journal,
     private readonly options: TargetVpgOptions,
   ) {}
@@ -53,7 +56,8 @@ export class TargetVpg {
     const journal = await Journal.open({
       dir: journalDirFor(options.dataDir, vpg.vpgId),
       vpgId: vpg.vpgId,
-      disks: vpg.disks.map((d) => ({
+      // Retired disks stay until their last records are in (vpg-changes.ts).
+      disks: [...vpg.disks, ...(vpg.retiredDisks ?? [])].map((d) => ({
         diskId: d.diskId,
         sizeBytes: d.sizeBytes,
         replicaPath: replicaPath(options.dataDir, vpg, d.diskId),
@@ -78,7 +82,16 @@ export class TargetVpg {
   }
 
   get vpgId(): string {
-    return this.vpg.vpgId;
+    return this.vpgValue.vpgId;
+  }
+
+  get vpg(): StoredVpg {
+    return this.vpgValue;
+  }
+
+  /** vpg.update of what the journal does not use (name, RPO target, checkpoint interval). */
+  setVpg(vpg: StoredVpg): void {
+    this.vpgValue = vpg;
   }
 
   get position(): number {
@@ -100,7 +113,8 @@ export class TargetVpg {
   ): Promise<number> {
     if (this.closing || this.failure !== undefined) return this.journal.lastSeq;
     try {
-      const { lastSeq } = await this.journal.appendEncoded(records.map((r) => r.encoded));
+      // The link verified each record's checksum while splitting the frame: not again here.
+      const { lastSeq } = await this.journal.appendDecoded(records);
       this.wake(lastSeq);
       return lastSeq;
     } catch (err) {
@@ -140,6 +154,16 @@ export class TargetVpg {
   latestCheckpoint(): CheckpointInfo | undefined {
     const c = this.journal.latestCheckpoint();
     return c === undefined ? undefined : this.toInfo(c);
+  }
+
+  /** The disk's image at a checkpoint as a raw file (journal/export.ts), for checkpoint.exportDisk. */
+  exportDisk(
+    diskId: string,
+    checkpointSeq: number,
+    outPath: string,
+    options: ExportOptions,
+  ): Promise<ImageResult> {
+    return this.journal.exportDisk(diskId, checkpointSeq, outPath, options);
   }
 
   /** The journal's retained checkpoints in their wire form (for the source after a restart). */
@@ -187,6 +211,17 @@ export class TargetVpg {
       const waiter: Waiter = { seq, resolve, reject, timer };
       this.waiters.push(waiter);
     });
+  }
+
+  /** vpg.hashes: block hashes of the journal's view as of a seq (delta sync, hash-control.ts). */
+  hashes(params: HashesParams): Promise<HashesResult> {
+    return answerHashes(
+      {
+        waitFor: (seq, ms) => this.waitFor(seq, ms),
+        readAsOf: (diskId, extents, seq) => this.journal.readAsOf(diskId, extents, seq),
+      },
+      params,
+    );
   }
 
   async close(): Promise<void> {

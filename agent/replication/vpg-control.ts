@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TidelineError } from '../../app/errors';
 import { formatPath, IdSchema, VpgSchema } from '../../app/protocol';
 import type { PeerLink } from '../peer/peer-link';
+import { RetiredDiskSchema } from './vpg-store';
 
 /**
  * The peer control methods of replication (agent ↔ agent over the link's control channel).
@@ -13,8 +14,16 @@ export const VPG_DROP = 'vpg.drop';
 export const VPG_CHECKPOINTS = 'vpg.checkpoints';
 export const VPG_USAGE = 'vpg.usage';
 
-/** Create (or confirm) the target side of a VPG: journal and replicas. Idempotent. */
-export const PrepareParamsSchema = z.object({ vpg: VpgSchema });
+/**
+ * Create the target side of a VPG (journal and replicas), or bring it to this configuration
+ * (vpg.update, addVm, removeVm: see vpg-changes.ts). Idempotent.
+ */
+export const PrepareParamsSchema = z.object({
+  vpg: VpgSchema,
+  /** Disks removed from the VPG whose records up to `untilSeq` may still be on the way. */
+  retiredDisks: z.array(RetiredDiskSchema).optional(),
+});
+export type PrepareParams = z.infer<typeof PrepareParamsSchema>;
 export const PrepareResultSchema = z.object({ position: z.number().int().nonnegative() });
 
 export const VpgRefSchema = z.object({ vpgId: IdSchema });

@@ -1,8 +1,12 @@
 import { z } from 'zod';
 import { TidelineError } from '../../app/errors';
-import { IdSchema, VpgRoleSchema, VpgSchema } from '../../app/protocol';
+import { IdSchema, VpgDiskSchema, VpgRoleSchema, VpgSchema } from '../../app/protocol';
 import { writeJsonAtomic } from '../store/atomic-file';
 import { readJsonFile } from '../store/json-file';
+
+/** A disk that left the VPG; the target keeps it in the journal until `untilSeq` is in. */
+export const RetiredDiskSchema = VpgDiskSchema.extend({ untilSeq: z.number().int().nonnegative() });
+export type RetiredDisk = z.infer<typeof RetiredDiskSchema>;
 
 /** A VPG as this agent keeps it: the protocol's Vpg, which side this agent is, and its peer. */
 export const StoredVpgSchema = VpgSchema.extend({
@@ -11,6 +15,8 @@ export const StoredVpgSchema = VpgSchema.extend({
   peerAgentId: IdSchema,
   /** Source: initial sync is still to do (it restarts from the beginning after a restart). */
   seeding: z.boolean().optional(),
+  /** Disks removed by vpg.removeVm whose records up to `untilSeq` may still reach the journal. */
+  retiredDisks: z.array(RetiredDiskSchema).optional(),
 });
 export type StoredVpg = z.infer<typeof StoredVpgSchema>;
 

@@ -1,5 +1,5 @@
 import type { Vpg, VpgState } from '../../app/protocol';
-import type { StoredVpg } from './vpg-store';
+import type { RetiredDisk, StoredVpg } from './vpg-store';
 
 /** The protocol's Vpg of a stored VPG (the strict schemas refuse this agent's own fields). */
 export function publicVpg(vpg: StoredVpg): Vpg {
@@ -18,6 +18,19 @@ export function publicVpg(vpg: StoredVpg): Vpg {
     status: vpg.status,
     createdAt: vpg.createdAt,
     version: vpg.version,
+    ...(vpg.preseededReplicas !== undefined && {
+      preseededReplicas: vpg.preseededReplicas.map((r) => ({ ...r })),
+    }),
+  };
+}
+
+/** vpg.prepare's params: the configuration the recovery site must have. */
+export function prepareParams(vpg: StoredVpg): { vpg: Vpg; retiredDisks?: RetiredDisk[] } {
+  return {
+    vpg: publicVpg(vpg),
+    ...(vpg.retiredDisks !== undefined && {
+      retiredDisks: vpg.retiredDisks.map((d) => ({ ...d })),
+    }),
   };
 }
 

@@ -1,7 +1,15 @@
+import { z } from 'zod';
 import { TidelineError } from '../../app/errors';
-import type { HypervisorKind, WorkloadStatus } from '../../app/protocol';
+import {
+  WorkloadSettingsSchema,
+  type HypervisorKind,
+  type WorkloadStatus,
+} from '../../app/protocol';
 import { WorkloadGenerator, type WorkloadDisk } from '../hypervisor/sim/workload';
 import { DEFAULT_WRITE_MIX, type WriteMix } from '../hypervisor/sim/workload-mix';
+import type { Logger } from '../log';
+import { writeJsonAtomic } from '../store/atomic-file';
+import { readJsonFile } from '../store/json-file';
 import type { Tap } from '../tap/tap';
 
 export interface WorkloadRequest {
@@ -12,17 +20,37 @@ export interface WorkloadRequest {
   readonly paused?: boolean;
 }
 
+/** Where the workloads are kept across restarts (`state/workloads.json`), atomically. */
+export interface WorkloadsPersistence {
+  readonly file: string;
+  readonly log: Logger;
+}
+
+/** What a VM is to a workload: its name, and its protected disks (undefined: not protected). */
+export interface WorkloadVm {
+  readonly name: string;
+  readonly disks: WorkloadDisk[] | undefined;
+}
+
+const WorkloadsFileSchema = z.object({
+  version: z.literal(1),
+  workloads: z.array(WorkloadSettingsSchema),
+});
+
 /**
  * The sim hypervisor's guest writes (vm.setWorkload / vm.workload), through the tap. A
  * workload runs only on a protected VM, so every write it makes is sequenced and replicated;
- * a VM leaving protection loses its workload. Not persisted: after a restart every VM is idle.
+ * a VM leaving protection loses its workload. Every change is saved before it is answered, and
+ * `restore` starts the saved workloads again after a restart.
  */
 export class Workloads {
   private readonly generator: WorkloadGenerator;
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     tap: Tap,
     private readonly hypervisor: HypervisorKind,
+    private readonly persistence?: WorkloadsPersistence,
   ) {
     this.generator = new WorkloadGenerator({ tap });
   }
@@ -33,13 +61,64 @@ export class Workloads {
 
   async stop(): Promise<void> {
     await this.generator.stop();
+    await this.saving;
+  }
+
+  /**
+   * Starts the saved workloads again (after the VPGs have started). A VM that no longer exists
+   * or is no longer protected is dropped, with a log line, and the file rewritten without it.
+   */
+  async restore(lookup: (vmId: string) => Promise<WorkloadVm | undefined>): Promise<void> {
+    if (this.persistence === undefined || this.hypervisor !== 'sim') return;
+    const { file, log } = this.persistence;
+    let saved: z.infer<typeof WorkloadsFileSchema>['workloads'];
+    try {
+      saved = (await readJsonFile(file, WorkloadsFileSchema, 'Workloads file')).workloads;
+    } catch (err) {
+      if (err instanceof TidelineError && err.code === 'NOT_FOUND') return;
+      log.error({ err }, 'cannot read the saved workloads: every VM starts idle');
+      return;
+    }
+    let dropped = 0;
+    for (const settings of saved) {
+      const vm = await lookup(settings.vmId);
+      let reason: string | undefined;
+      if (vm === undefined) reason = 'the VM no longer exists';
+      else if (vm.disks === undefined) reason = 'the VM is no longer protected';
+      else {
+        try {
+          this.apply(settings, vm.name, vm.disks);
+        } catch (err) {
+          reason = err instanceof Error ? err.message : String(err);
+        }
+      }
+      if (reason === undefined) continue;
+      dropped += 1;
+      log.warn({ vmId: settings.vmId, reason }, 'saved workload dropped');
+    }
+    if (dropped > 0) await this.save();
+    log.info({ restored: saved.length - dropped, dropped }, 'saved workloads restarted');
   }
 
   /**
    * Sets a VM's workload. `disks`: the VM's protected disks, or undefined when the VM is not
    * protected (then only rate 0 is accepted).
    */
-  set(request: WorkloadRequest, vmName: string, disks: WorkloadDisk[] | undefined): WorkloadStatus {
+  async set(
+    request: WorkloadRequest,
+    vmName: string,
+    disks: WorkloadDisk[] | undefined,
+  ): Promise<WorkloadStatus> {
+    const status = this.apply(request, vmName, disks);
+    await this.save();
+    return status;
+  }
+
+  private apply(
+    request: WorkloadRequest,
+    vmName: string,
+    disks: WorkloadDisk[] | undefined,
+  ): WorkloadStatus {
     if (this.hypervisor !== 'sim') {
       throw new TidelineError(
         'UNAVAILABLE',
@@ -78,7 +157,30 @@ export class Workloads {
 
   /** Stops a VM's workload (its VPG is going away) and waits for its writes in flight. */
   async remove(vmId: string): Promise<void> {
-    if (this.generator.hasVm(vmId)) await this.generator.removeVm(vmId);
+    if (!this.generator.hasVm(vmId)) return;
+    await this.generator.removeVm(vmId);
+    await this.save();
+  }
+
+  /** Writes every workload's settings, one save after the other (the last one wins). */
+  private save(): Promise<void> {
+    const persistence = this.persistence;
+    if (persistence === undefined) return Promise.resolve();
+    const run = async (): Promise<void> => {
+      const workloads = this.generator.list().map((w) => ({
+        vmId: w.vmId,
+        bytesPerSecond: w.bytesPerSecond,
+        mix: w.mix,
+        locality: w.locality,
+        paused: w.paused,
+      }));
+      await writeJsonAtomic(persistence.file, { version: 1, workloads });
+    };
+    const next = this.saving.then(run, run);
+    this.saving = next.catch((err: unknown) =>
+      persistence.log.error({ err }, 'cannot save the workloads'),
+    );
+    return next;
   }
 }
 

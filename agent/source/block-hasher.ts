@@ -80,3 +80,47 @@ export async function* hashBlocks(
     }
   }
 }
+
+/**
+ * The hashes of consecutive `blockBytes` blocks of an extent's content, as they travel in a
+ * hash compare: base64 SHA-256, or null for an all-zero block (the last block may be short).
+ */
+export function blockDigests(
+  data: Buffer,
+  blockBytes: number = DEFAULT_BLOCK_BYTES,
+): (string | null)[] {
+  if (blockBytes <= 0) throw new RangeError(`block size ${blockBytes} must be positive`);
+  const digests: (string | null)[] = [];
+  for (let at = 0; at < data.length; at += blockBytes) {
+    const digest = hashBlock(data.subarray(at, Math.min(data.length, at + blockBytes)));
+    digests.push(digest === undefined ? null : digest.toString('base64'));
+  }
+  return digests;
+}
+
+/**
+ * Runs of blocks whose digests differ (as [offset, length) of the extent starting at
+ * `offset`, `length` bytes long), adjacent differing blocks joined. A missing digest on either
+ * side counts as different.
+ */
+export function differingRuns(
+  offset: number,
+  length: number,
+  blockBytes: number,
+  ours: readonly (string | null)[],
+  theirs: readonly (string | null)[],
+): { offset: number; length: number }[] {
+  const runs: { offset: number; length: number }[] = [];
+  const blocks = Math.ceil(length / blockBytes);
+  for (let i = 0; i < blocks; i += 1) {
+    const a = ours[i];
+    const b = theirs[i];
+    if (a !== undefined && b !== undefined && a === b) continue;
+    const start = offset + i * blockBytes;
+    const n = Math.min(blockBytes, offset + length - start);
+    const last = runs.at(-1);
+    if (last !== undefined && last.offset + last.length === start) last.length += n;
+    else runs.push({ offset: start, length: n });
+  }
+  return runs;
+}

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TidelineError } from '../../app/errors';
-import { encodeRecord, type StreamRecord } from '../replication/record';
+import { encodeRecordParts, type StreamRecord } from '../replication/record';
 import { fsyncDirectory, removeStaleTempFiles } from '../store/atomic-file';
 import { errnoMessage } from '../store/json-file';
 import { drop } from '../util/drop';
@@ -74,7 +74,9 @@ export interface OutboxEvents {
 
 interface PendingAppend {
   readonly seq: number;
-  readonly buf: Buffer;
+  /** The record's encoding, in parts (its data is not copied into one buffer). */
+  readonly bufs: readonly Buffer[];
+  readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -254,11 +256,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * sequence and append in the same tick keep the file in seq order.
    */
   append(record: StreamRecord): Promise<void> {
-    return this.appendEncoded(record.seq, encodeRecord(record));
+    return this.queueRecord(record.seq, encodeRecordParts(record));
   }
 
   /** append() of a record already encoded with record.ts. */
   appendEncoded(seq: number, buf: Buffer): Promise<void> {
+    return this.queueRecord(seq, [buf]);
+  }
+
+  private queueRecord(seq: number, bufs: readonly Buffer[]): Promise<void> {
     if (!this.opened || this.closing) {
       return Promise.reject(
         new TidelineError('UNAVAILABLE', `Outbox of VPG ${this.options.vpgId} is not open`),
@@ -271,9 +277,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       );
     }
     this.lastQueuedSeq = seq;
+    let bytes = 0;
+    for (const b of bufs) bytes += b.length;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ seq, buf, resolve, reject });
-      this.queuedBytes += buf.length;
+      this.queue.push({ seq, bufs, bytes, resolve, reject });
+      this.queuedBytes += bytes;
       if (!this.pumping) {
         this.pumping = true;
         // Start on the next microtask: appends made in the same tick share the first write.
@@ -435,7 +443,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         // A batch stops at the segment's end, so segments stay near their size (release
         // frees space a segment at a time); a record that does not fit starts the next one.
         const current = this.lastSegment();
-        const head = (this.queue[0] as PendingAppend).buf.length;
+        const head = (this.queue[0] as PendingAppend).bytes;
         const roll =
           current === undefined || (current.size > 0 && current.size + head > this.segmentBytes);
         const room = roll ? this.segmentBytes : this.segmentBytes - current.size;
@@ -445,9 +453,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         while (
           take < this.queue.length &&
           take < MAX_BATCH_RECORDS &&
-          (take === 0 || bytes + (this.queue[take] as PendingAppend).buf.length <= cap)
+          (take === 0 || bytes + (this.queue[take] as PendingAppend).bytes <= cap)
         ) {
-          bytes += (this.queue[take] as PendingAppend).buf.length;
+          bytes += (this.queue[take] as PendingAppend).bytes;
           take += 1;
         }
         const batch = this.queue.splice(0, take);
@@ -481,7 +489,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       }),
     );
     if (this.commitMode === 'fdatasync') await segment.handle.datasync();
-    for (const p of batch) segment.push(p.buf.length);
+    for (const p of batch) segment.push(p.bytes);
     this.commits += 1;
     this.heldBytes += bytes;
     const last = (batch[batch.length - 1] as PendingAppend).seq;
@@ -619,13 +627,13 @@ function splitBatch(
   bytes: number,
 ): { bufs: Buffer[]; bytes: number }[] {
   const parts = Math.max(1, Math.min(PARALLEL_WRITES, Math.floor(bytes / PARALLEL_PART_BYTES)));
-  if (parts === 1) return [{ bufs: batch.map((p) => p.buf), bytes }];
+  if (parts === 1) return [{ bufs: batch.flatMap((p) => p.bufs), bytes }];
   const target = bytes / parts;
   const out: { bufs: Buffer[]; bytes: number }[] = [];
   let current: { bufs: Buffer[]; bytes: number } = { bufs: [], bytes: 0 };
   for (const p of batch) {
-    current.bufs.push(p.buf);
-    current.bytes += p.buf.length;
+    current.bufs.push(...p.bufs);
+    current.bytes += p.bytes;
     if (current.bytes >= target && out.length < parts - 1) {
       out.push(current);
       current = { bufs: [], bytes: 0 };

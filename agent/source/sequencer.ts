@@ -40,8 +40,10 @@ export class Sequencer {
   private nextSeq: number;
   private timer: NodeJS.Timeout | undefined;
   private readonly clock: () => number;
+  private intervalMs: number | undefined;
 
   constructor(private readonly options: SequencerOptions) {
+    this.intervalMs = options.checkpointIntervalMs;
     if (!Number.isSafeInteger(options.firstSeq) || options.firstSeq < 1) {
       throw new RangeError(`bad first seq ${options.firstSeq}`);
     }
@@ -78,8 +80,16 @@ export class Sequencer {
     return seq;
   }
 
+  /** vpg.update: a new automatic checkpoint period, effective at once. */
+  setCheckpointInterval(ms: number): void {
+    this.intervalMs = ms;
+    if (this.timer === undefined) return;
+    this.stop();
+    this.start();
+  }
+
   start(): void {
-    const interval = this.options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    const interval = this.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     if (interval <= 0 || this.timer !== undefined) return;
     this.timer = setInterval(() => {
       if (this.automaticCheckpoints) this.insertCheckpoint();

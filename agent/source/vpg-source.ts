@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TidelineError, toTidelineError } from '../../app/errors';
 import {
@@ -95,7 +96,8 @@ export function outboxDir(dataDir: string, vpgId: string): string {
 export class VpgSource extends EventEmitter<VpgSourceEvents> implements ProtectedWriteSink {
   readonly outbox: Outbox;
   private sequencerValue: Sequencer | undefined;
-  private readonly disks: ReadonlyMap<string, DiskFile>;
+  /** Grows and shrinks with vpg.addVm / vpg.removeVm (addDisk, removeDisk). */
+  private readonly disks: Map<string, DiskFile>;
   private readonly bitmaps = new Map<string, DirtyBitmap>();
   private readonly gate = new RegionGate();
   private readonly holds = new SeedHolds();
@@ -339,19 +341,7 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
     length: number,
     options: SeedOptions,
   ): Promise<SeedResult> {
-    if (!this.opened) throw this.notOpen();
-    while (this.transition !== undefined) await this.transition;
-    if (this.broken !== undefined) throw this.broken;
-    if (this.modeValue !== 'queue') {
-      throw new TidelineError(
-        'CONFLICT',
-        `VPG ${this.options.vpgId} keeps dirty regions instead of records: resume streaming before seeding`,
-      );
-    }
-    const disk = this.disks.get(diskId);
-    if (disk === undefined) {
-      throw new TidelineError('NOT_FOUND', `Disk ${diskId} is not in VPG ${this.options.vpgId}`);
-    }
+    const disk = await this.queueModeDisk(diskId, 'seeding');
     disk.checkExtent(offset, length);
     if (length === 0) return { records: 0, dataBytes: 0 };
     // One synchronous step: hold off new requests to the extent, wait for earlier ones.
@@ -405,6 +395,99 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
     }
   }
 
+  /**
+   * Delta sync: reads extents of a disk atomically with respect to the VM's writes (as seed()
+   * does: earlier overlapping requests have reached the disk, later ones wait before taking a
+   * seq) and returns the seq of that instant: the extents hold exactly the result of every
+   * record up to `seq`. Queue mode only (CONFLICT otherwise).
+   */
+  async readExtents(
+    diskId: string,
+    extents: readonly { readonly offset: number; readonly length: number }[],
+  ): Promise<{ seq: number; data: Buffer[] }> {
+    const disk = await this.queueModeDisk(diskId, 'comparing');
+    for (const e of extents) disk.checkExtent(e.offset, e.length);
+    // One synchronous step: hold off new requests to the extents, wait for earlier ones.
+    const releases = extents.map((e) => this.holds.hold(diskId, e.offset, e.length));
+    const tickets = extents.map((e) => this.gate.enter(diskId, e.offset, e.length));
+    this.inFlight += 1;
+    try {
+      await Promise.all(tickets.map((t) => t.ready));
+      const data = await Promise.all(extents.map((e) => disk.pread(e.offset, e.length)));
+      if (this.broken !== undefined) throw this.broken;
+      return { seq: this.sequencer.lastSeq, data };
+    } finally {
+      for (const release of releases) release();
+      for (const ticket of tickets) ticket.leave();
+      this.requestDone();
+    }
+  }
+
+  /** Seeding and delta compares read through the tap in queue mode only (CONFLICT otherwise). */
+  private async queueModeDisk(diskId: string, what: 'seeding' | 'comparing'): Promise<DiskFile> {
+    if (!this.opened) throw this.notOpen();
+    while (this.transition !== undefined) await this.transition;
+    if (this.broken !== undefined) throw this.broken;
+    if (this.modeValue !== 'queue') {
+      throw new TidelineError(
+        'CONFLICT',
+        `VPG ${this.options.vpgId} keeps dirty regions instead of records: resume streaming before ${what}`,
+      );
+    }
+    const disk = this.disks.get(diskId);
+    if (disk === undefined) {
+      throw new TidelineError('NOT_FOUND', `Disk ${diskId} is not in VPG ${this.options.vpgId}`);
+    }
+    return disk;
+  }
+
+  /**
+   * vpg.addVm: a disk joins the VPG's one sequence (the caller then protects it in the tap and
+   * seeds its content). In bitmap mode every region of it is dirty.
+   */
+  async addDisk(disk: DiskFile): Promise<void> {
+    if (!this.opened) throw this.notOpen();
+    checkSafeId(disk.diskId, 'Disk id');
+    if (this.disks.has(disk.diskId)) {
+      throw new TidelineError(
+        'ALREADY_EXISTS',
+        `Disk ${disk.diskId} is already in VPG ${this.vpgId}`,
+      );
+    }
+    const bitmap = await DirtyBitmap.open({
+      path: join(this.options.dir, `dirty-${disk.diskId}.bitmap`),
+      diskSize: disk.size,
+      ...(this.options.regionBytes !== undefined && { regionBytes: this.options.regionBytes }),
+    });
+    if (this.modeValue === 'bitmap') await bitmap.markAll();
+    this.bitmaps.set(disk.diskId, bitmap);
+    this.disks.set(disk.diskId, disk);
+  }
+
+  /**
+   * vpg.removeVm: a disk leaves the VPG. The caller has unprotected it in the tap first, so no
+   * new request reaches this pipeline; the ones already sequenced reach the disk (region gate),
+   * which is then made durable (its records stay in the outbox and a redo skips them).
+   */
+  async removeDisk(diskId: string): Promise<void> {
+    const disk = this.disks.get(diskId);
+    if (disk === undefined) return;
+    const ticket = this.gate.enter(diskId, 0, disk.size);
+    try {
+      if (ticket.ready !== undefined) await ticket.ready;
+    } finally {
+      ticket.leave();
+    }
+    if (this.modeValue === 'bitmap') await this.drained();
+    await disk.datasync();
+    this.disks.delete(diskId);
+    this.unsyncedDisks.delete(disk);
+    const bitmap = this.bitmaps.get(diskId);
+    this.bitmaps.delete(diskId);
+    await bitmap?.close();
+    await rm(join(this.options.dir, `dirty-${diskId}.bitmap`), { force: true });
+  }
+
   /** Stops sequencing, waits for requests in flight, makes the disks durable, closes files. */
   async close(): Promise<void> {
     if (!this.opened) return;
@@ -443,6 +526,9 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
       }
     }
     if (this.broken !== undefined) throw this.broken;
+    if (this.disks.get(disk.diskId) !== disk) {
+      throw new TidelineError('UNAVAILABLE', `Disk ${disk.diskId} left VPG ${this.options.vpgId}`);
+    }
     if (this.modeValue === 'bitmap') return this.submitToBitmap(disk, parts, dataBytes, options);
     const bytes = parts.reduce((n, p) => n + this.encodedBytes(disk, p), 0);
     if (this.outbox.failed !== undefined || !this.outbox.hasRoom(bytes)) {

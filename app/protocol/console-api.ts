@@ -5,6 +5,8 @@ import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from 
 import { PeerLinkStateSchema } from './pairing';
 import { VpgStateSchema, WorkloadSettingsSchema, WorkloadStatusSchema } from './replication-api';
 import { CheckpointInfoSchema, RpoTickSchema, VpgSettingsSchema } from '../vpg/vpg-schemas';
+import { TaskSchema } from '../task/task-schemas';
+import { MetricsHistoryParamsSchema, MetricsHistorySchema } from '../metrics/metrics-schemas';
 import {
   NoParams,
   method,
@@ -155,6 +157,12 @@ export type ProtectionTick = z.infer<typeof ProtectionTickSchema>;
 export const ProtectionTicksSchema = z.object({ ticks: z.array(ProtectionTickSchema) });
 export type ProtectionTicks = z.infer<typeof ProtectionTicksSchema>;
 
+/** An agent's task (task.progress, task.list), with the site and agent that runs it. */
+export const ProtectionTaskSchema = TaskSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
+export type ProtectionTask = z.infer<typeof ProtectionTaskSchema>;
+export const ProtectionTasksSchema = z.object({ tasks: z.array(ProtectionTaskSchema) });
+export type ProtectionTasks = z.infer<typeof ProtectionTasksSchema>;
+
 const VpgTarget = { siteId: IdSchema, vpgId: IdSchema };
 
 export const VpgCreateParamsSchema = z.strictObject({
@@ -176,6 +184,12 @@ export const CheckpointWaitParamsSchema = z.strictObject({
 });
 
 export const WorkloadSetParamsSchema = WorkloadSettingsSchema.extend({ siteId: IdSchema });
+
+/** metrics.history of a VPG, asked of an agent of siteId (its protected site keeps it). */
+export const ProtectionHistoryParamsSchema = MetricsHistoryParamsSchema.safeExtend({
+  siteId: IdSchema,
+});
+export type ProtectionHistoryParams = z.input<typeof ProtectionHistoryParamsSchema>;
 
 export const consoleMethods = {
   'console.info': method(NoParams, ConsoleInfoSchema, 'Console version and shell.'),
@@ -249,6 +263,16 @@ export const consoleMethods = {
     ProtectionTicksSchema,
     'The latest rpo.tick of every VPG, for a page that opens between two protection.tick.',
   ),
+  'protection.history': method(
+    ProtectionHistoryParamsSchema,
+    MetricsHistorySchema,
+    'RPO, rates and backlog of a VPG over time, from an agent of its protected site (metrics.history).',
+  ),
+  'tasks.list': method(
+    NoParams,
+    ProtectionTasksSchema,
+    'The tasks of the connected agents that run now or ended in the last minute, for a page that opens between two protection.task.',
+  ),
   'workloads.set': method(
     WorkloadSetParamsSchema,
     WorkloadStatusSchema,
@@ -261,6 +285,8 @@ export const consoleNotifications = {
   'estate.changed': EstateSnapshotSchema,
   /** The VPGs whose rpo.tick changed since the last one, batched, at most about once a second. */
   'protection.tick': ProtectionTicksSchema,
+  /** A task of a connected agent changed (its task.progress). */
+  'protection.task': ProtectionTaskSchema,
 } as const satisfies NotificationTable;
 export type ConsoleNotifications = typeof consoleNotifications;
 

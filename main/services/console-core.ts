@@ -9,6 +9,7 @@ import type {
   ConsoleMethods,
   EstateSnapshot,
   Handlers,
+  ProtectionTasks,
   ProtectionTicks,
   SiteDetailsPatch,
   SitePairing,
@@ -33,6 +34,7 @@ import { EstateCache } from './estate/estate-cache';
 import type { SeedEntry } from './settings/seed';
 import { pairSites, unpairSites, type SiteAccess } from './sites/site-pairing';
 import { TickStore, type TickStoreOptions } from './protection/tick-store';
+import { TaskStore } from './protection/task-store';
 import {
   createVpg,
   insertCheckpoint,
@@ -42,6 +44,9 @@ import {
   waitForCheckpoint,
   type ProtectionAccess,
 } from './protection/vpg-operations';
+import { vpgHistory } from './protection/vpg-history';
+import type { MetricsHistory } from '../../app/metrics/metrics-schemas';
+import type { ProtectionHistoryParams } from '../../app/protocol/console-api';
 import type { SettingsStore } from './settings/settings-store';
 import { systemClock, type Clock } from './util/clock';
 import { silentLogger, type Logger } from './util/log';
@@ -77,6 +82,7 @@ export class ConsoleCore {
   private readonly clock: Clock;
   private readonly estate: EstateCache;
   private readonly ticks: TickStore;
+  private readonly tasks: TaskStore;
   private started = false;
 
   constructor(private readonly options: ConsoleCoreOptions) {
@@ -84,6 +90,7 @@ export class ConsoleCore {
     this.clock = options.clock ?? systemClock;
     this.estate = new EstateCache(this.clock, this.logger, options.coalesceMs);
     this.ticks = new TickStore(this.clock, options.ticks);
+    this.tasks = new TaskStore(this.clock, this.logger);
     this.events.setMaxListeners(100); // one per open browser tab or window
     this.handlers = createConsoleHandlers(
       this,
@@ -100,6 +107,7 @@ export class ConsoleCore {
       this.events.emit('estate.changed', s);
     });
     this.ticks.on('protection.tick', (t) => this.events.emit('protection.tick', t));
+    this.tasks.on('protection.task', (t) => this.events.emit('protection.task', t));
     for (const stored of this.options.settings.agents()) {
       const { token, ...rest } = stored;
       const connection = this.connection({ ...rest, token: token ?? '' });
@@ -128,6 +136,8 @@ export class ConsoleCore {
     this.estate.removeAllListeners();
     this.ticks.close();
     this.ticks.removeAllListeners();
+    this.tasks.close();
+    this.tasks.removeAllListeners();
     await Promise.resolve();
   }
 
@@ -274,9 +284,19 @@ export class ConsoleCore {
     return setWorkload(this.protectionAccess(), siteId, settings);
   }
 
+  /** A VPG's metrics history, from a connected agent of params.siteId (its protected site). */
+  protectionHistory(params: ProtectionHistoryParams): Promise<MetricsHistory> {
+    return vpgHistory(this.protectionAccess(), params);
+  }
+
   /** The latest rpo.tick of every VPG (a page that just opened starts from these). */
   protectionTicks(): ProtectionTicks {
     return this.ticks.latest();
+  }
+
+  /** Tasks running now or ended in the last minute (a page that just opened starts from these). */
+  protectionTasks(): ProtectionTasks {
+    return this.tasks.list();
   }
 
   private protectionAccess(): ProtectionAccess {
@@ -342,6 +362,7 @@ export class ConsoleCore {
     this.connections.set(connection.key, connection);
     this.estate.attach(connection);
     this.ticks.attach(connection);
+    this.tasks.attach(connection);
     return connection;
   }
 
@@ -352,6 +373,7 @@ export class ConsoleCore {
     this.connections.delete(key);
     this.estate.detach(key);
     this.ticks.detach(key);
+    this.tasks.detach(key);
   }
 }
 

@@ -66,6 +66,10 @@ export function createConsoleHandlers(
       core.waitForCheckpoint(p),
     ),
     'protection.ticks': guard('protection.ticks', () => core.protectionTicks()),
+    'protection.history': guard('protection.history', (p: Params<'protection.history'>) =>
+      core.protectionHistory(p),
+    ),
+    'tasks.list': guard('tasks.list', () => core.protectionTasks()),
     'workloads.set': guard('workloads.set', ({ siteId, ...settings }: Params<'workloads.set'>) =>
       core.setWorkload(siteId, settings),
     ),

@@ -10,19 +10,23 @@
  *   const c = await insertCheckpoint(hq, vpg.vpgId, 'c1'); await waitForCheckpoint(hq, c);
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportDiskImage } from '../../agent/commands/export-disk';
+import { Journal } from '../../agent/journal/journal';
+import { journalDirFor } from '../../agent/journal/layout';
 import {
   CheckpointInfoSchema,
   PairingTokenSchema,
   PeerSchema,
+  RpoTickSchema,
   VmSchema,
   VpgStateSchema,
   WorkloadStatusSchema,
   type CheckpointInfo,
+  type RpoTick,
   type Vm,
   type VpgState,
   type VpgStatus,
@@ -35,6 +39,7 @@ import {
   runAgentCli,
   startAgent,
   type InitializedAgent,
+  type LogLine,
   type RawClient,
   type RpcResponse,
   type RunningAgent,
@@ -48,6 +53,8 @@ export interface Site {
   readonly creds: InitializedAgent;
   readonly agentId: string;
   readonly siteId: string;
+  /** `run` flags, given again on every restart (startSite). */
+  readonly runArgs: readonly string[];
   agent: RunningAgent;
   client: RawClient;
 }
@@ -72,11 +79,18 @@ export async function launchSite(name: string, options: LaunchOptions = {}): Pro
     site: name,
     args: ['--sim-disk-mib', String(options.diskMiB ?? 16)],
   });
-  const agent = await startAgent({ dataDir: creds.dataDir, args: options.runArgs ?? [] });
+  const runArgs = options.runArgs ?? [];
+  const agent = await startAgent({ dataDir: creds.dataDir, args: runArgs });
   const config = JSON.parse(await readFile(join(creds.dataDir, 'config.json'), 'utf8')) as {
     siteId: string;
   };
-  const partial = { name, creds, agentId: await agentIdOf(creds.dataDir), siteId: config.siteId };
+  const partial = {
+    name,
+    creds,
+    agentId: await agentIdOf(creds.dataDir),
+    siteId: config.siteId,
+    runArgs,
+  };
   return { ...partial, agent, client: await connect({ agent, creds }) };
 }
 
@@ -93,6 +107,7 @@ export async function startSite(site: Site): Promise<void> {
     dataDir: site.creds.dataDir,
     listen: site.agent.address,
     replicationListen: site.agent.replicationAddress,
+    args: site.runArgs,
   });
   site.client = await connect(site);
 }
@@ -302,6 +317,161 @@ export async function exportDiskInProcess(
     allowInconsistent: false,
   });
   return { sha256: result.sha256, out };
+}
+
+/**
+ * `vmCount` VMs of `all` whose disks number `diskCount` in all (the first such choice in
+ * inventory order); fails when the inventory has none.
+ */
+export function pickVms(all: readonly Vm[], vmCount: number, diskCount: number): Vm[] {
+  const search = (from: number, chosen: Vm[], disks: number): Vm[] | undefined => {
+    if (chosen.length === vmCount) return disks === diskCount ? chosen : undefined;
+    for (let i = from; i < all.length; i += 1) {
+      const vm = all[i] as Vm;
+      if (disks + vm.disks.length > diskCount) continue;
+      const found = search(i + 1, [...chosen, vm], disks + vm.disks.length);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  const found = search(0, [], 0);
+  assert.ok(found, `${vmCount} VMs with ${diskCount} disks in all among ${all.length} VMs`);
+  return found;
+}
+
+/**
+ * Gives a (not yet protected) sim disk file existing contents, as a guest would have: random
+ * bytes in three 1 MiB chunks of every four, the fourth left a hole (initial sync skips it).
+ */
+export async function fillDisk(path: string): Promise<number> {
+  const handle = await open(path, 'r+');
+  try {
+    const { size } = await handle.stat();
+    let written = 0;
+    for (let at = 0, chunk = 0; at < size; at += MiB, chunk += 1) {
+      if (chunk % 4 === 3) continue;
+      const bytes = randomBytes(Math.min(MiB, size - at));
+      await handle.write(bytes, 0, bytes.length, at);
+      written += bytes.length;
+    }
+    await handle.sync();
+    return written;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** vm.workload of every VM with a workload. */
+export async function workloadStatuses(site: Site): Promise<WorkloadStatus[]> {
+  const result = await call<{ workloads: unknown }>(site, 'vm.workload', {});
+  return WorkloadStatusSchema.array().parse(result.workloads);
+}
+
+/** Writes the workloads of `vmIds` saw acknowledged, in all. */
+export async function acknowledgedWrites(site: Site, vmIds: readonly string[]): Promise<number> {
+  const all = await workloadStatuses(site);
+  return all.filter((w) => vmIds.includes(w.vmId)).reduce((n, w) => n + w.writes, 0);
+}
+
+export interface TickRecorder {
+  /** rpo.tick of the VPG received so far (including any the client had queued before). */
+  readonly ticks: RpoTick[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Collects the VPG's rpo.tick notifications in the background until stopped, across
+ * restarts of the site (it reads `site.client` afresh for each one).
+ */
+export function recordTicks(site: Site, vpgId: string): TickRecorder {
+  const ticks: TickRecorder['ticks'] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const params = await site.client.notification('rpo.tick', 500).catch(() => undefined);
+      if (params === undefined) {
+        if (running) await sleep(50); // a timeout, or the client closed for a restart
+        continue;
+      }
+      const tick = RpoTickSchema.parse(params);
+      if (tick.vpgId === vpgId) ticks.push(tick);
+    }
+  })();
+  return {
+    ticks,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** The first log line at index `from` or later that matches (or waits for it). */
+export async function waitForLogSince(
+  site: Site,
+  from: number,
+  predicate: (line: LogLine) => boolean,
+  timeoutMs = 30_000,
+): Promise<LogLine> {
+  let seen = 0;
+  return site.agent.waitForLog((line) => {
+    seen += 1;
+    return seen > from && predicate(line);
+  }, timeoutMs);
+}
+
+/**
+ * Leaves a torn record at the end of the recovery site's journal, as a crash inside the
+ * write() of a batch does (the kernel keeps a prefix of it; a kill -9 alone rarely lands
+ * there): a prefix of a real record, its length field saying more bytes follow. Only for a
+ * stopped agent. Resolves with the number of bytes appended.
+ */
+export async function tearJournalTail(dataDir: string, vpgId: string): Promise<number> {
+  const dir = join(dataDir, 'journal', vpgId);
+  const segments = (await readdir(dir)).filter((n) => /^seg-\d{20}\.log$/.test(n)).sort();
+  const last = segments.at(-1);
+  assert.ok(last, `the journal of ${vpgId} has a segment`);
+  const handle = await open(join(dir, last), 'r+');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    assert.ok(bytesRead >= 4, 'the last segment holds a record');
+    const recordBytes = head.readUInt32LE(0);
+    const torn = head.subarray(0, Math.min(recordBytes - 1, bytesRead));
+    const { size } = await handle.stat();
+    await handle.write(torn, 0, torn.length, size);
+    await handle.sync();
+    return torn.length;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Exports disks at checkpoints from a stopped recovery agent's journal, opened once for all
+ * (opening verifies every record, so once per export would be slow); resolves with the sha256
+ * of each image by `${diskId}@${seq}`. The images are deleted once hashed.
+ */
+export async function exportImagesInProcess(
+  dataDir: string,
+  vpgId: string,
+  wanted: readonly { readonly diskId: string; readonly seq: number }[],
+): Promise<Map<string, string>> {
+  const dir = await makeTempDir('tideline-export-');
+  const journal = await Journal.openExisting(journalDirFor(dataDir, vpgId));
+  const hashes = new Map<string, string>();
+  try {
+    for (const { diskId, seq } of wanted) {
+      const out = join(dir, `${diskId}-${seq}.raw`);
+      const image = await journal.exportDisk(diskId, seq, out, { sha256: true });
+      assert.ok(image.sha256 !== undefined);
+      hashes.set(`${diskId}@${seq}`, image.sha256);
+      await rm(out, { force: true });
+    }
+  } finally {
+    await journal.close();
+  }
+  return hashes;
 }
 
 export function sleep(ms: number): Promise<void> {

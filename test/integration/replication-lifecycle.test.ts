@@ -25,6 +25,9 @@ import {
   waitForCheckpoint,
   type Site,
 } from '../helpers/replication-sites';
+import { ErrorCodes } from '../../app/errors';
+
+const { NOT_FOUND, CONFLICT, UNAVAILABLE, INVALID_PARAMS, ALREADY_EXISTS, TIMEOUT } = ErrorCodes;
 
 /**
  * The VPG lifecycle between two real agents: what vpg.create refuses and why, initial sync of
@@ -32,13 +35,6 @@ import {
  * where they make no sense, and vpg.remove with the recovery site down (its part is deleted
  * when it is back).
  */
-
-const NOT_FOUND = -32004;
-const CONFLICT = -32005;
-const UNAVAILABLE = -32008;
-const INVALID_PARAMS = -32602;
-const ALREADY_EXISTS = -32012;
-const TIMEOUT = -32009;
 
 let hq: Site;
 let dr: Site;

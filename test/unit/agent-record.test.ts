@@ -4,6 +4,7 @@ import {
   CorruptRecordError,
   decodeRecord,
   encodeRecord,
+  encodeRecordParts,
   encodedSize,
   type StreamRecord,
 } from '../../agent/replication/record';
@@ -68,6 +69,15 @@ test('every kind of record survives encode → decode, back to back in one buffe
     at += out.bytes;
   }
   assert.equal(at, buf.length);
+});
+
+test('encodeRecordParts gives the same bytes, with the data not copied', () => {
+  for (const record of records) {
+    const parts = encodeRecordParts(record);
+    assert.deepEqual(Buffer.concat(parts), encodeRecord(record), `${record.kind} ${record.seq}`);
+    if ('data' in record) assert.equal(parts[1], record.data);
+    else assert.equal(parts.length, 1);
+  }
 });
 
 test('a record cut anywhere is incomplete, never misread', () => {

@@ -114,9 +114,12 @@ function record(seq: number, bytes = 2000): Buffer {
 class TargetJournal {
   persisted = 0;
   readonly records: StreamRecord[] = [];
+  /** Records handed to each handler call. */
+  readonly calls: number[] = [];
   gate: Promise<void> | undefined;
   attach(link: PeerLink): void {
     link.onRecords(async (_vpgId, received) => {
+      this.calls.push(received.length);
       await this.gate;
       for (const { record: r } of received) {
         if (r.seq <= this.persisted) continue;
@@ -252,6 +255,36 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
     await waitFor(() => ab.unackedBytes('vpg-1') === 0, 'everything acknowledged');
   });
 
+  it('hands the frames that arrive during a slow persist to one call (group commit)', async () => {
+    const ab = await connected(a.node.service.link('agent-b'));
+    const acks: number[] = [];
+    const off = ab.onAck((vpgId, seq) => vpgId === 'vpg-1' && acks.push(seq));
+    let open: () => void = () => undefined;
+    journal.gate = new Promise<void>((resolve) => (open = resolve));
+    const callsBefore = journal.calls.length;
+    // 8000-byte records, 16 KiB frames: 2 records a frame, 4 frames within the 64 KiB window
+    const sending = ab.sendRecords(
+      'vpg-1',
+      Array.from({ length: 14 }, (_, i) => record(241 + i, 8000)),
+    );
+    await waitFor(() => ab.unackedBytes('vpg-1') > 48 * 1024, 'a full window');
+    await new Promise((r) => setTimeout(r, 100)); // every frame of the window has arrived
+    open();
+    journal.gate = undefined;
+    await sending;
+    await waitFor(() => journal.persisted === 254, 'all 14 persisted');
+    off();
+    const calls = journal.calls.slice(callsBefore);
+    assert.equal(calls[0], 2, 'the first frame alone, while the others were still on the way');
+    assert.equal(calls[1], 6, `the 3 frames that waited, in one call (calls: ${calls.join(', ')})`);
+    assert.equal(acks.length, calls.length, 'one ACK per call');
+    assert.equal(acks.at(-1), 254);
+    assert.deepEqual(
+      journal.records.slice(240).map((r) => r.seq),
+      Array.from({ length: 14 }, (_, i) => 241 + i),
+    );
+  });
+
   it('reconnects after the target restarts, and resumes from its position', async () => {
     const ab = await connected(a.node.service.link('agent-b'));
     const total = 400;
@@ -261,7 +294,7 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
     journal.gate = new Promise<void>((resolve) => (open = resolve));
     const sending = ab.sendRecords(
       'vpg-1',
-      Array.from({ length: 60 }, (_, i) => record(241 + i, 4000)),
+      Array.from({ length: 60 }, (_, i) => record(255 + i, 4000)),
     );
     await waitFor(() => ab.unackedBytes('vpg-1') > 0, 'records in flight');
     await stop(b.node);

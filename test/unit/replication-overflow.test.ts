@@ -25,6 +25,12 @@ import { createSelfSignedIdentity } from '../../agent/security/certificate';
  */
 
 const log = pino({ level: process.env['TIDELINE_TEST_LOG'] ?? 'silent' });
+/** The protected site's log lines ("resync done" says how the resync went). */
+const sourceLines: { msg?: string; [field: string]: unknown }[] = [];
+const sourceLog = pino(
+  { level: 'info' },
+  { write: (line: string) => sourceLines.push(JSON.parse(line) as { msg?: string }) },
+);
 const MiB = 1024 * 1024;
 const TUNING: Partial<LinkTuning> = {
   keepaliveMs: 1000,
@@ -111,7 +117,7 @@ async function node(agentId: string, withVm: boolean): Promise<Node> {
     siteId,
     hypervisor: hypervisor(host, vms),
     peers,
-    log,
+    log: withVm ? sourceLog : log,
     outboxLimitBytes: 1 * MiB,
     tickMs: 100,
     events: { rpoTick: () => undefined, vpgStatus: () => undefined },
@@ -194,6 +200,18 @@ test('an outbox overflow during a link outage is resynced from the dirty regions
   accepting.start();
   await until(hq.engine, vpgId, (s) => s.status === 'Protecting', 'Protecting after the resync');
   await hq.engine.setWorkload({ vmId: 'vm-1', bytesPerSecond: 4 * MiB, paused: true });
+  // The resync compared block hashes with the recovery site (delta sync).
+  const resync = sourceLines.find((l) => l.msg === 'resync done');
+  assert.ok(resync, 'the resync finished');
+  assert.ok(
+    Number(resync['hashRequests']) > 0,
+    `it asked the target's hashes: ${JSON.stringify(resync)}`,
+  );
+  assert.ok(Number(resync['scannedBytes']) > 0);
+  process.stdout.write(
+    `# resync: ${String(resync['dataBytes'])} bytes sent of ${String(resync['scannedBytes'])} examined, ${String(resync['hashRequests'])} hash requests\n`,
+  );
+  assert.ok(Number(resync['dataBytes']) <= Number(resync['scannedBytes']));
   const c = hq.engine.insertCheckpoint(vpgId, 'after-resync');
   const confirmed = await hq.engine.waitForCheckpoint(vpgId, c.seq, 10_000);
   assert.equal(confirmed.confirmed, true);

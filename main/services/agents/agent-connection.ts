@@ -38,6 +38,7 @@ export type ConnectionEvents = {
   'inventory.changed': [InventoryChanged];
   'rpo.tick': [NotificationParams<AgentNotifications, 'rpo.tick'>];
   'vpg.status': [NotificationParams<AgentNotifications, 'vpg.status'>];
+  'task.progress': [NotificationParams<AgentNotifications, 'task.progress'>];
 };
 
 /** States in which only the admin can make progress: no automatic retry. */
@@ -179,6 +180,7 @@ export class AgentConnection extends EventEmitter<ConnectionEvents> {
       opened.client.on('inventory.changed', (p) => this.emit('inventory.changed', p));
       opened.client.on('rpo.tick', (p) => this.emit('rpo.tick', p));
       opened.client.on('vpg.status', (p) => this.emit('vpg.status', p));
+      opened.client.on('task.progress', (p) => this.emit('task.progress', p));
       opened.onClose((reason) => this.lost(opened, reason));
       await this.hello();
       await this.options.initialize?.(this);

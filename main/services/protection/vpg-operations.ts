@@ -164,7 +164,7 @@ export async function setWorkload(
 }
 
 /** A connected agent of siteId for a VPG: the one the estate shows it from, if it is there. */
-function vpgAgent(
+export function vpgAgent(
   access: ProtectionAccess,
   siteId: string,
   vpgId: string,
@@ -190,7 +190,7 @@ function bothSitesAgents(
     .flatMap((s) => access.connectedAgents(s).map((a) => a.key));
 }
 
-function vpgName(vpg: VpgView | undefined, vpgId: string): string {
+export function vpgName(vpg: VpgView | undefined, vpgId: string): string {
   return vpg?.name ?? vpgId;
 }
 

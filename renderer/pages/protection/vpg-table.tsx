@@ -16,6 +16,7 @@ import { formatRate, formatSize, siteName } from '../../lib/protection';
 import { useProtectionStore } from '../../stores/protection-store';
 import { JournalBar } from './journal-bar';
 import { RpoGauge } from './rpo-gauge';
+import { SyncProgress } from './sync-progress';
 import { useLiveFigures } from './use-live-figures';
 import { VpgStatusChip } from './vpg-status-chip';
 
@@ -93,6 +94,7 @@ function VpgRow({ vpg, snapshot }: { vpg: VpgView; snapshot: EstateSnapshot }) {
       </TableCell>
       <TableCell>
         <VpgStatusChip status={live.status} message={vpg.statusMessage} />
+        <SyncProgress vpgId={vpg.vpgId} vpgName={vpg.name} />
       </TableCell>
       <TableCell align="center">
         <RpoGauge

@@ -20,6 +20,7 @@ import { CheckpointsCard } from './checkpoints-card';
 import { FollowedAlerts } from './followed-alerts';
 import { InsertCheckpointDialog } from './insert-checkpoint-dialog';
 import { LiveCard } from './live-card';
+import { RpoHistoryCard } from './rpo-history-card';
 import { SettingsCard } from './settings-card';
 
 interface Props {
@@ -107,6 +108,7 @@ export function VpgDetail({ vpg, snapshot }: Props) {
           <LiveCard vpg={vpg} snapshot={snapshot} />
           <SettingsCard vpg={vpg} snapshot={snapshot} />
         </Box>
+        <RpoHistoryCard vpg={vpg} />
         <CheckpointsCard insertBlocker={insertBlocker} />
       </Stack>
       <InsertCheckpointDialog vpgName={vpg.name} />

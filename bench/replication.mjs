@@ -1,0 +1,320 @@
+#!/usr/bin/env node
+// Replication throughput: the sustained rate at which writes are persisted in the recovery
+// site's journal, between two real tideline-agent processes (built bundle) on 127.0.0.1,
+// against an anchor run in the same script: a plain TLS 1.3 stream (mutual, with the agents'
+// own certificates) of the same number of bytes, in the same write sizes, between two Node
+// child processes, the receiver only counting bytes. The ratio journal/anchor is what the
+// whole pipeline (workload, tap, sequencer, outbox group commit + fdatasync, sender, RECORDS
+// frames, journal append + fdatasync, ACK) costs over the bare TLS stream.
+//
+// "Persisted in the journal" is measured at the recovery site: the target's vpg.state
+// `journalBytes` (the journal's segment bytes, raised only after a batch's fdatasync, before
+// its ACK), sampled over a steady window after a warm-up. The workload is set far above what
+// the pipeline can carry, so the source's outbox backlog grows during the window; its growth is
+// printed (the window must end before the outbox limit, 2 GiB, switches the VPG to bitmap mode).
+// Journal bytes include each record's header/trailer (~60 bytes per record, <0.1% at the default
+// mix); the anchor streams the workload's data bytes.
+//
+// Usage: npm run build && node --import tsx bench/replication.mjs [--seconds 20] [--warmup 6]
+//          [--vms all|N] [--rate-mib 2048] [--anchor-runs 3] [--profile DIR]   (--profile: CPU profiles of both agents,
+//          bench/cpu-profile.mjs; summarize with node bench/profile-summary.mjs DIR/source/*.cpuprofile)
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '6' },
+    vms: { type: 'string', default: 'all' },
+    'anchor-runs': { type: 'string', default: '3' },
+    'rate-mib': { type: 'string', default: '2048' },
+    'disk-mib': { type: 'string', default: '1024' },
+    profile: { type: 'string' },
+    // Internal: the anchor's child processes.
+    role: { type: 'string' },
+    port: { type: 'string' },
+    dir: { type: 'string' },
+    bytes: { type: 'string' },
+  },
+});
+
+const MiB = 1024 * 1024;
+/** The sim workload's default mix (agent/hypervisor/sim/workload-mix.ts). */
+const MIX = [
+  [4096, 0.6],
+  [65536, 0.3],
+  [1048576, 0.1],
+];
+
+if (values.role === 'server') await anchorServer();
+else if (values.role === 'client') await anchorClient();
+else await main();
+
+// ───────────────────────────── the anchor's two processes ─────────────────────────────
+
+function tlsOptions(dir) {
+  return {
+    key: readFileSync(join(dir, 'tls/key.pem')),
+    cert: readFileSync(join(dir, 'tls/cert.pem')),
+    minVersion: 'TLSv1.3',
+  };
+}
+
+/** Counts bytes; prints `{bytes, seconds}` from the first byte to the last. */
+async function anchorServer() {
+  const expected = Number(values.bytes);
+  const server = tlsServer({
+    ...tlsOptions(values.dir),
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+  server.on('secureConnection', (socket) => {
+    socket.setNoDelay(true);
+    let got = 0;
+    let started = 0n;
+    socket.on('data', (chunk) => {
+      if (got === 0) started = process.hrtime.bigint();
+      got += chunk.length;
+      if (got >= expected) {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        process.stdout.write(`${JSON.stringify({ bytes: got, seconds, cpu: cpuSeconds() })}\n`);
+        socket.end();
+        server.close();
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
+}
+
+/** Writes `bytes` in the workload's write sizes (a seeded draw), honouring back-pressure. */
+async function anchorClient() {
+  const total = Number(values.bytes);
+  const pool = Buffer.allocUnsafe(8 * MiB);
+  for (let i = 0; i < pool.length; i += 4) pool.writeUInt32LE((i * 2654435761) >>> 0, i);
+  const socket = tlsConnect({
+    ...tlsOptions(values.dir),
+    host: '127.0.0.1',
+    port: Number(values.port),
+    rejectUnauthorized: false,
+  });
+  await new Promise((ok, fail) => socket.once('secureConnect', ok).once('error', fail));
+  socket.setNoDelay(true);
+  let state = 0x9e3779b9;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const drawSize = () => {
+    let r = random();
+    for (const [size, weight] of MIX) if ((r -= weight) < 0) return size;
+    return MIX[MIX.length - 1][0];
+  };
+  let sent = 0;
+  while (sent < total) {
+    const size = Math.min(drawSize(), total - sent);
+    const from = Math.floor(random() * (pool.length - size));
+    sent += size;
+    if (!socket.write(pool.subarray(from, from + size))) {
+      await new Promise((ok) => socket.once('drain', ok));
+    }
+  }
+  await new Promise((ok) => socket.once('end', ok).resume());
+  socket.destroy();
+  process.stdout.write(`${JSON.stringify({ cpu: cpuSeconds() })}\n`);
+}
+
+/** This process's user + system CPU seconds so far. */
+function cpuSeconds() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Another process's user + system CPU seconds so far (Linux /proc). */
+function processCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+  } catch {
+    return NaN;
+  }
+}
+
+function lines(child) {
+  const out = [];
+  const waiters = [];
+  let partial = '';
+  child.stdout.on('data', (d) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      const waiter = waiters.shift();
+      if (waiter) waiter(line);
+      else out.push(line);
+    }
+  });
+  return () =>
+    out.length > 0 ? Promise.resolve(out.shift()) : new Promise((ok) => waiters.push(ok));
+}
+
+/** One anchor run: a TLS server and a client process; resolves bytes/s and CPU seconds. */
+async function runAnchor(certDirs, bytes) {
+  const self = fileURLToPath(import.meta.url);
+  const server = spawn(
+    process.execPath,
+    [self, '--role', 'server', '--dir', certDirs[1], '--bytes', String(bytes)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const next = lines(server);
+  const port = await next();
+  const client = spawn(
+    process.execPath,
+    [self, '--role', 'client', '--dir', certDirs[0], '--port', port, '--bytes', String(bytes)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const clientDone = lines(client)();
+  const result = JSON.parse(await next());
+  const sender = JSON.parse(await clientDone);
+  await Promise.all([server, client].map((c) => new Promise((ok) => c.once('exit', ok))));
+  return { rate: result.bytes / result.seconds, cpu: { sender: sender.cpu, receiver: result.cpu } };
+}
+
+// ───────────────────────────── the replication run ─────────────────────────────
+
+async function main() {
+  const sites = await import('../test/helpers/replication-sites.ts');
+  const agents = await import('../test/helpers/agents.ts');
+  const { launchSite, pairSites, createVpg, setWorkload, vms, vpgState, call, sleep } = sites;
+  const windowSeconds = Number(values.seconds);
+  const warmupSeconds = Number(values.warmup);
+  const vmCount = values.vms === 'all' ? Infinity : Number(values.vms);
+  const ratePerVm = Number(values['rate-mib']) * MiB;
+  const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
+  const runArgs = [];
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const profileEnv = (name) =>
+    profileDir === undefined
+      ? {}
+      : {
+          NODE_OPTIONS: `--import ${new URL('./cpu-profile.mjs', import.meta.url).href}`,
+          TIDELINE_CPU_PROF_DIR: join(profileDir, name),
+        };
+
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
+  console.log(`load average before: ${load()}`);
+  try {
+    // launchSite without profiling env, then restart with it when asked (launchSite has no env).
+    const hq = await launchSite('Bench HQ', { diskMiB: Number(values['disk-mib']), runArgs });
+    const dr = await launchSite('Bench DR', { diskMiB: Number(values['disk-mib']), runArgs });
+    if (profileDir !== undefined) {
+      for (const [site, name] of [
+        [hq, 'source'],
+        [dr, 'target'],
+      ]) {
+        await site.client.close();
+        await site.agent.stop();
+        site.agent = await agents.startAgent({
+          dataDir: site.creds.dataDir,
+          listen: site.agent.address,
+          replicationListen: site.agent.replicationAddress,
+          env: profileEnv(name),
+        });
+        site.client = await agents.connectRaw(site.agent.url, {
+          token: site.creds.token,
+          fingerprint: site.creds.fingerprint,
+        });
+        await site.client.hello();
+      }
+    }
+    await pairSites(hq, dr);
+    const vmIds = (await vms(hq)).slice(0, vmCount).map((vm) => vm.vmId);
+    const vpg = await createVpg(hq, dr, {
+      vmIds,
+      checkpointIntervalMs: 2000,
+      rpoTargetSeconds: 30,
+    });
+    await sites.untilVpg(hq, vpg.vpgId, sites.isStatus('Protecting', 'RpoNotMet'), 'protecting');
+    for (const vmId of vmIds) await setWorkload(hq, vmId, ratePerVm);
+
+    const sample = async () => {
+      const [target, source] = await Promise.all([
+        vpgState(dr, vpg.vpgId),
+        vpgState(hq, vpg.vpgId),
+      ]);
+      return { at: performance.now(), journal: target.journalBytes, source };
+    };
+    const workloadBytes = async () => {
+      const { workloads } = await call(hq, 'vm.workload', {});
+      return workloads.filter((w) => vmIds.includes(w.vmId)).reduce((n, w) => n + w.bytes, 0);
+    };
+    await sleep(warmupSeconds * 1000);
+    const cpuOf = () => [hq, dr].map((site) => processCpuSeconds(site.agent.process.pid));
+    const firstCpu = cpuOf();
+    const first = await sample();
+    const firstWritten = await workloadBytes().catch(() => undefined);
+    const rpos = [];
+    while (performance.now() - first.at < windowSeconds * 1000) {
+      await sleep(1000);
+      rpos.push((await vpgState(hq, vpg.vpgId)).rpoSeconds ?? NaN);
+    }
+    const last = await sample();
+    const lastCpu = cpuOf();
+    const lastWritten = await workloadBytes().catch(() => undefined);
+    const seconds = (last.at - first.at) / 1000;
+    const journalRate = (last.journal - first.journal) / seconds;
+    const writtenRate =
+      firstWritten === undefined || lastWritten === undefined
+        ? undefined
+        : (lastWritten - firstWritten) / seconds;
+    for (const vmId of vmIds) await setWorkload(hq, vmId, 0);
+    const loadDuring = load();
+    // Nothing of the agents may compete with the anchor (a backlog would still be draining).
+    for (const site of [hq, dr]) {
+      await site.client.close();
+      await site.agent.stop();
+    }
+
+    const anchorBytes = Math.max(256 * MiB, Math.round(last.journal - first.journal));
+    // The machine may be shared: the anchor runs a few times, the median run counts.
+    const anchors = [];
+    for (let i = 0; i < Number(values['anchor-runs']); i += 1) {
+      anchors.push(await runAnchor([hq.creds.dataDir, dr.creds.dataDir], anchorBytes));
+    }
+    anchors.sort((x, y) => x.rate - y.rate);
+    const anchor = anchors[Math.floor(anchors.length / 2)];
+    const anchorRate = anchor.rate;
+    const journalGiB = (last.journal - first.journal) / 1024 ** 3;
+    const perGiB = (cpu) => `${cpu.toFixed(1)} s`;
+
+    const mibs = (r) => `${(r / MiB).toFixed(1)} MiB/s`;
+    console.log(
+      `replication: ${vmIds.length} VMs (8 writes in flight each) at ${values['rate-mib']} MiB/s each (default mix), ${seconds.toFixed(1)} s window after ${warmupSeconds} s warm-up`,
+    );
+    console.log(`  persisted in the recovery journal ${mibs(journalRate)}`);
+    if (writtenRate !== undefined)
+      console.log(`  written by the workload (source)  ${mibs(writtenRate)}`);
+    console.log(
+      `  source backlog ${(first.source.backlogBytes / MiB).toFixed(0)} → ${(last.source.backlogBytes / MiB).toFixed(0)} MiB; RPO ${rpos.map((r) => r.toFixed(0)).join(' ')} s`,
+    );
+    console.log(
+      `  anchor: plain mutual TLS 1.3 stream of ${(anchorBytes / MiB).toFixed(0)} MiB, same write sizes, two processes: ${mibs(anchorRate)} (median of ${anchors.map((a) => (a.rate / MiB).toFixed(0)).join(', ')})`,
+    );
+    console.log(`  ratio journal/anchor ${(journalRate / anchorRate).toFixed(2)}`);
+    console.log(
+      `  CPU seconds per GiB (user + system, all threads): source agent ${perGiB((lastCpu[0] - firstCpu[0]) / journalGiB)}, recovery agent ${perGiB((lastCpu[1] - firstCpu[1]) / journalGiB)}; anchor sender ${perGiB(anchor.cpu.sender / (anchorBytes / 1024 ** 3))}, receiver ${perGiB(anchor.cpu.receiver / (anchorBytes / 1024 ** 3))}`,
+    );
+    console.log(`load average during: ${loadDuring}; after: ${load()}`);
+  } finally {
+    await agents.cleanupAgents();
+  }
+  if (profileDir !== undefined) console.log(`cpu profiles in ${profileDir}/{source,target}`);
+}
