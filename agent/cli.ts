@@ -14,6 +14,7 @@ import {
   UsageError,
 } from './commands/usage';
 import { parseListen } from './config/listen';
+import { parseNbdFlags } from './config/nbd-flags';
 import { parseReplicationFlags } from './config/replication-flags';
 import { SUPPORTED_HYPERVISORS } from './hypervisor/registry';
 import { LOG_LEVELS } from './log';
@@ -36,6 +37,9 @@ const RUN_OPTIONS = {
   advertise: { type: 'string' },
   'pairing-token-ttl': { type: 'string' },
   'outbox-limit-mib': { type: 'string' },
+  'nbd-socket': { type: 'string' },
+  'nbd-listen': { type: 'string' },
+  'no-nbd': { type: 'boolean' },
   'log-level': { type: 'string' },
   keepalive: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -123,6 +127,7 @@ async function run(args: readonly string[]): Promise<number> {
     dataDir,
     listen,
     ...parseReplicationFlags(values, listen),
+    nbd: parseNbdFlags(values),
     logLevel: level as Level,
     keepaliveMs: Math.round(keepalive * 1000),
   });

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import {
   Dispatcher,
   agentMethods,
@@ -15,6 +16,8 @@ import type { HypervisorAdapter } from './hypervisor/adapter';
 import { createHypervisorAdapter } from './hypervisor/registry';
 import type { Logger } from './log';
 import { MetricsHistory } from './metrics/metrics-history';
+import { NbdService } from './nbd/nbd-service';
+import type { NbdEndpoints } from './nbd/nbd-server';
 import type { LinkTuning } from './peer/peer-link';
 import { PeerService, type ReplicationEndpoint } from './peer/peer-service';
 import { ReplicationEngine } from './replication/engine';
@@ -42,6 +45,11 @@ export interface DaemonOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Outbox size per VPG before it keeps dirty bitmaps instead (default 2 GiB). */
   readonly outboxLimitBytes?: number;
+  /**
+   * The NBD server (agent/nbd): unix socket (default `<dataDir>/nbd.sock`), optional TCP;
+   * false: no NBD server. Default: the unix socket only.
+   */
+  readonly nbd?: { readonly socketPath?: string; readonly tcp?: ListenAddress } | false;
 }
 
 export interface DaemonInfo {
@@ -51,6 +59,8 @@ export interface DaemonInfo {
   readonly agentId: string;
   readonly siteId: string;
   readonly replication: ReplicationEndpoint;
+  /** Where the NBD server listens (undefined: disabled). */
+  readonly nbd: NbdEndpoints | undefined;
 }
 
 /**
@@ -62,6 +72,7 @@ export class Daemon {
   private hypervisor: HypervisorAdapter | undefined;
   private peerService: PeerService | undefined;
   private engine: ReplicationEngine | undefined;
+  private nbd: NbdService | undefined;
   private metrics: MetricsHistory | undefined;
   private server: ControlServer | undefined;
   private tasks: TaskManager | undefined;
@@ -145,6 +156,19 @@ export class Daemon {
     // link as the peer service creates it.
     await this.engine.start();
     await metrics.retain(this.engine.list().map((v) => v.vpgId));
+    // After the engine: exports write through its tap (protected disks are sequenced).
+    let nbdEndpoints: NbdEndpoints | undefined;
+    if (this.options.nbd !== false) {
+      const hypervisor = this.hypervisor;
+      this.nbd = new NbdService({
+        socketPath: this.options.nbd?.socketPath ?? join(layout.root, 'nbd.sock'),
+        ...(this.options.nbd?.tcp !== undefined && { tcp: this.options.nbd.tcp }),
+        listVms: () => hypervisor.listVms(),
+        tap: this.engine.diskTap,
+        log: log.child({ component: 'nbd' }),
+      });
+      nbdEndpoints = await this.nbd.start();
+    }
     const replication = await this.peerService.start();
     const handlers = createHandlers({
       identity: {
@@ -161,6 +185,7 @@ export class Daemon {
       replication: this.engine,
       tasks,
       metrics,
+      ...(this.nbd !== undefined && { exports: this.nbd }),
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
       guard: handshakeGuard,
@@ -186,6 +211,7 @@ export class Daemon {
       agentId: config.agentId,
       siteId: config.siteId,
       replication,
+      nbd: nbdEndpoints,
     };
   }
 
@@ -200,6 +226,9 @@ export class Daemon {
     // Before the engine: running tasks end as interrupted, not as aborted by the VPGs' stop.
     await this.stopPart('tasks', this.tasks);
     this.tasks = undefined;
+    // Before the engine: NBD clients' requests in flight are answered through its tap.
+    await this.stopPart('nbd', this.nbd);
+    this.nbd = undefined;
     // Before the links: workloads stop, outboxes are synced and journals closed.
     await this.stopPart('replication', this.engine);
     this.engine = undefined;

@@ -19,12 +19,12 @@
 //          [--vms all|N] [--rate-mib 2048] [--anchor-runs 3] [--profile DIR]   (--profile: CPU profiles of both agents,
 //          bench/cpu-profile.mjs; summarize with node bench/profile-summary.mjs DIR/source/*.cpuprofile)
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
-import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { launchPairedSites, loadAverage, processCpuSeconds } from './lib/sites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -136,16 +136,6 @@ function cpuSeconds() {
   return (user + system) / 1e6;
 }
 
-/** Another process's user + system CPU seconds so far (Linux /proc). */
-function processCpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
-  } catch {
-    return NaN;
-  }
-}
-
 function lines(child) {
   const out = [];
   const waiters = [];
@@ -188,54 +178,19 @@ async function runAnchor(certDirs, bytes) {
 // ───────────────────────────── the replication run ─────────────────────────────
 
 async function main() {
-  const sites = await import('../test/helpers/replication-sites.ts');
-  const agents = await import('../test/helpers/agents.ts');
-  const { launchSite, pairSites, createVpg, setWorkload, vms, vpgState, call, sleep } = sites;
   const windowSeconds = Number(values.seconds);
   const warmupSeconds = Number(values.warmup);
   const vmCount = values.vms === 'all' ? Infinity : Number(values.vms);
   const ratePerVm = Number(values['rate-mib']) * MiB;
   const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
-  const runArgs = [];
-  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-  const profileEnv = (name) =>
-    profileDir === undefined
-      ? {}
-      : {
-          NODE_OPTIONS: `--import ${new URL('./cpu-profile.mjs', import.meta.url).href}`,
-          TIDELINE_CPU_PROF_DIR: join(profileDir, name),
-        };
-
-  const load = () =>
-    loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ');
+  const load = loadAverage;
   console.log(`load average before: ${load()}`);
+  const { hq, dr, sites, agents } = await launchPairedSites({
+    diskMiB: Number(values['disk-mib']),
+    profileDir,
+  });
+  const { createVpg, setWorkload, vms, vpgState, call, sleep } = sites;
   try {
-    // launchSite without profiling env, then restart with it when asked (launchSite has no env).
-    const hq = await launchSite('Bench HQ', { diskMiB: Number(values['disk-mib']), runArgs });
-    const dr = await launchSite('Bench DR', { diskMiB: Number(values['disk-mib']), runArgs });
-    if (profileDir !== undefined) {
-      for (const [site, name] of [
-        [hq, 'source'],
-        [dr, 'target'],
-      ]) {
-        await site.client.close();
-        await site.agent.stop();
-        site.agent = await agents.startAgent({
-          dataDir: site.creds.dataDir,
-          listen: site.agent.address,
-          replicationListen: site.agent.replicationAddress,
-          env: profileEnv(name),
-        });
-        site.client = await agents.connectRaw(site.agent.url, {
-          token: site.creds.token,
-          fingerprint: site.creds.fingerprint,
-        });
-        await site.client.hello();
-      }
-    }
-    await pairSites(hq, dr);
     const vmIds = (await vms(hq)).slice(0, vmCount).map((vm) => vm.vmId);
     const vpg = await createVpg(hq, dr, {
       vmIds,

@@ -1,6 +1,7 @@
 import type { Level } from 'pino';
 import { loadAgentConfig } from '../config/agent-config';
 import { dataDirLayout } from '../config/data-dir';
+import type { NbdFlags } from '../config/nbd-flags';
 import type { ReplicationFlags } from '../config/replication-flags';
 import type { ListenAddress } from '../control/control-server';
 import { Daemon } from '../daemon';
@@ -12,6 +13,8 @@ export interface RunOptions extends ReplicationFlags {
   readonly listen: ListenAddress;
   readonly logLevel: Level;
   readonly keepaliveMs: number;
+  /** NBD server settings; false: --no-nbd. Default: DIR/nbd.sock only. */
+  readonly nbd?: NbdFlags;
 }
 
 export const EXIT_CRASH = 70;
@@ -57,6 +60,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }),
     ...(options.outboxLimitBytes !== undefined && { outboxLimitBytes: options.outboxLimitBytes }),
     keepaliveMs: options.keepaliveMs,
+    ...(options.nbd !== undefined && { nbd: options.nbd }),
     log,
   });
   let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
@@ -86,6 +90,9 @@ export async function runAgent(options: RunOptions): Promise<number> {
       },
       'replication listening',
     );
+    if (info.nbd !== undefined) {
+      log.info({ socket: info.nbd.socketPath, tcp: info.nbd.tcp }, 'nbd listening');
+    }
     log.info({ url: info.url, port: info.port, fingerprint: info.fingerprint }, 'listening');
   } catch (err) {
     const message = err instanceof Error ? err.message : 'failed to start';

@@ -49,7 +49,8 @@ export const RUN_HELP = `Usage: tideline-agent run --data-dir DIR [--listen HOST
 Serves the control channel at wss://HOST:PORT/ (JSON-RPC 2.0; "Authorization: Bearer
 <token>") and the replication listener for paired agents. Logs JSON lines to
 DIR/logs/agent.log and stdout; the line with msg "listening" carries the url and port, the
-one with msg "replication listening" the advertised replication address and port. SIGTERM or SIGINT stops it cleanly (exit status 0).
+one with msg "replication listening" the advertised replication address and port, the one
+with msg "nbd listening" the NBD socket path (and TCP address). SIGTERM or SIGINT stops it cleanly (exit status 0).
 
 Options:
   --data-dir DIR          An initialized data directory; default $TIDELINE_DATA_DIR
@@ -64,6 +65,12 @@ Options:
                           How long a pairing token stays valid (default 600)
   --outbox-limit-mib N    Outbox size per VPG (default 2048); past it the VPG tracks written
                           regions instead and resyncs them by block hashes once the link is back
+  --nbd-socket PATH       The unix socket (mode 0600) where VMs attach their disks over NBD,
+                          one export per disk named by its disk id (default DIR/nbd.sock;
+                          vm.list shows each disk's nbd+unix:// URI)
+  --nbd-listen [HOST:]PORT
+                          Also serve NBD on TCP (host default 127.0.0.1; port 0 = any free port)
+  --no-nbd                No NBD server
   --log-level LEVEL       fatal, error, warn, info (default), debug or trace
   --keepalive SECONDS     Ping interval; a console silent for a whole interval is dropped (default 30)
   -h, --help              Show this help

@@ -6,6 +6,7 @@ import {
   type AgentMethods,
   type Handlers,
   type InventoryKind,
+  type Vm,
 } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { SiteStore } from '../site/site-store';
@@ -37,6 +38,8 @@ export interface HandlerDeps {
   readonly metrics?: Pick<MetricsHistory, 'query'>;
   /** task.*; absent: those answer UNAVAILABLE. */
   readonly tasks?: TaskManager;
+  /** The NBD server: vm.list shows each disk's exportUri / exportError; absent: neither. */
+  readonly exports?: { annotate(vms: Vm[]): Promise<Vm[]> };
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -98,7 +101,8 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
           });
         }
       }
-      return deps.hypervisor.listVms(hostId === undefined ? {} : { hostId });
+      const vms = await deps.hypervisor.listVms(hostId === undefined ? {} : { hostId });
+      return deps.exports === undefined ? vms : deps.exports.annotate(vms);
     },
   };
 }

@@ -143,6 +143,11 @@ export class ReplicationEngine implements ReplicationOperations {
     });
   }
 
+  /** The tap every producer writes through (the NBD server's exports; closed by stop()). */
+  get diskTap(): DiskTap {
+    return this.tap;
+  }
+
   /** Loads the VPGs and resumes each: targets reopen their journal, sources redo and stream. */
   async start(): Promise<void> {
     const { log, peers } = this.options;

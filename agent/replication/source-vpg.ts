@@ -129,6 +129,8 @@ export class SourceVpg {
         dir: outboxDir(this.options.dataDir, this.vpgId),
         disks,
         limitBytes: this.options.outboxLimitBytes,
+        // Writes wait for the outbox write() only; FLUSH/FUA for its fdatasync (README.md).
+        commit: 'background',
         checkpointIntervalMs: this.vpgValue.checkpointIntervalMs,
       });
       const report = await source.open();
@@ -158,7 +160,7 @@ export class SourceVpg {
       if (this.vpgValue.seeding === true || source.status().dirtyBytes > 0) {
         source.setInconsistent(true);
       }
-      for (const disk of disks) tap.protect(disk.diskId, source);
+      await Promise.all(disks.map((disk) => tap.protect(disk.diskId, source)));
       this.sender = new VpgSender({
         vpgId: this.vpgId,
         source,
@@ -354,7 +356,7 @@ export class SourceVpg {
       // left the VPG and came back).
       await source.bitmap(disk.diskId).markAll();
       this.diskFiles.push(file);
-      tap.protect(disk.diskId, source);
+      await tap.protect(disk.diskId, source);
     }
     this.applySettings(vpg);
     this.maybeResync();

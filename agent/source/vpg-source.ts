@@ -287,6 +287,10 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
   async flush(): Promise<void> {
     if (this.broken !== undefined) throw this.broken;
     await this.outbox.sync();
+    // A failed outbox stops syncing: its written records are durable once the switch to
+    // bitmap mode (started when it failed) has synced the disks.
+    while (this.transition !== undefined) await this.transition;
+    if (this.broken !== undefined) throw this.broken;
     const disks = [...this.unsyncedDisks];
     this.unsyncedDisks.clear();
     try {

@@ -6,39 +6,70 @@ interface AttachedDisk {
   readonly file: DiskFile;
   /** The VPG pipeline of a protected disk; undefined while the disk is unprotected. */
   sink: ProtectedWriteSink | undefined;
+  /** Holders (a VPG, NBD connections): the file closes when the last one detaches. */
+  refs: number;
+  /** Unprotected requests still writing to the file (protect() waits for them). */
+  unprotectedInFlight: number;
+  readonly whenIdle: (() => void)[];
 }
 
 /**
  * The in-process tap: a registry of open disk files, each either unprotected (requests go
  * straight to the file) or protected (requests go to its VPG's pipeline). The NBD server and
- * the sim workload both call this object.
+ * the sim workload both call this object. A disk can have several holders at once (its VPG and
+ * the NBD connections of the VM using it): attach/detach count them.
  */
 export class DiskTap implements Tap {
   private readonly disks = new Map<string, AttachedDisk>();
+  /** Opens in progress, so that concurrent attaches of one disk share one descriptor. */
+  private readonly opening = new Map<string, Promise<void>>();
   private readonly unsyncedBeforeProtect = new Set<DiskFile>();
 
-  /** Opens a disk file and makes it reachable through the tap, unprotected. */
+  /**
+   * Makes a disk reachable through the tap (opened on the first attach, unprotected) and
+   * counts the caller as a holder; each attach is matched by one detach.
+   */
   async attach(diskId: string, path: string): Promise<DiskFile> {
-    if (this.disks.has(diskId)) {
-      throw new TidelineError('ALREADY_EXISTS', `Disk ${diskId} is already attached to the tap`, {
-        diskId,
-      });
+    for (;;) {
+      const disk = this.disks.get(diskId);
+      if (disk !== undefined) {
+        if (disk.file.path !== path) {
+          throw new TidelineError(
+            'CONFLICT',
+            `Disk ${diskId} is attached to the tap from ${disk.file.path}, not ${path}`,
+            { diskId },
+          );
+        }
+        disk.refs += 1;
+        return disk.file;
+      }
+      let opening = this.opening.get(diskId);
+      if (opening === undefined) {
+        opening = DiskFile.open(diskId, path)
+          .then((file) => {
+            this.disks.set(diskId, {
+              file,
+              sink: undefined,
+              refs: 0,
+              unprotectedInFlight: 0,
+              whenIdle: [],
+            });
+          })
+          .finally(() => this.opening.delete(diskId));
+        this.opening.set(diskId, opening);
+      }
+      await opening;
     }
-    const file = await DiskFile.open(diskId, path);
-    // A concurrent attach of the same id may have won while the file was opening.
-    if (this.disks.has(diskId)) {
-      await file.close();
-      throw new TidelineError('ALREADY_EXISTS', `Disk ${diskId} is already attached to the tap`, {
-        diskId,
-      });
-    }
-    this.disks.set(diskId, { file, sink: undefined });
-    return file;
   }
 
-  /** Closes a disk. Requests in flight must have settled (the caller stops its producers first). */
+  /**
+   * Lets go of one attach; the last holder closes the disk. Requests in flight must have
+   * settled (each holder stops its producers first).
+   */
   async detach(diskId: string): Promise<void> {
     const disk = this.get(diskId);
+    disk.refs -= 1;
+    if (disk.refs > 0) return;
     this.disks.delete(diskId);
     this.unsyncedBeforeProtect.delete(disk.file);
     await disk.file.close();
@@ -49,11 +80,15 @@ export class DiskTap implements Tap {
   }
 
   /** From now on requests to the disk go through its VPG's pipeline (sequencer, outbox). */
-  protect(diskId: string, sink: ProtectedWriteSink): void {
+  protect(diskId: string, sink: ProtectedWriteSink): Promise<void> {
     const disk = this.get(diskId);
     // Writes made before protection are the sink's to know nothing of: the next flush syncs them.
     if (disk.file.dirty) this.unsyncedBeforeProtect.add(disk.file);
     disk.sink = sink;
+    // Requests that started unprotected are not the sink's: an initial sync or resync must read
+    // only after they reached the file, or it could miss them. Later ones go to the sink.
+    if (disk.unprotectedInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => disk.whenIdle.push(resolve));
   }
 
   unprotect(diskId: string): void {
@@ -72,8 +107,10 @@ export class DiskTap implements Tap {
     const disk = this.get(diskId);
     disk.file.checkExtent(offset, data.length);
     if (disk.sink !== undefined) return disk.sink.write(disk.file, offset, data, options);
-    await disk.file.pwrite(data, offset);
-    if (options?.fua === true) await disk.file.datasync();
+    await this.unprotected(disk, async () => {
+      await disk.file.pwrite(data, offset);
+      if (options?.fua === true) await disk.file.datasync();
+    });
   }
 
   async zero(
@@ -89,10 +126,10 @@ export class DiskTap implements Tap {
     await this.zeroOrTrim(diskId, offset, length, 'trim', undefined);
   }
 
-  async read(diskId: string, offset: number, length: number): Promise<Buffer> {
+  async read(diskId: string, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const disk = this.get(diskId);
     disk.file.checkExtent(offset, length);
-    return disk.file.pread(offset, length);
+    return disk.file.pread(offset, length, into);
   }
 
   async flush(): Promise<void> {
@@ -100,7 +137,7 @@ export class DiskTap implements Tap {
     const syncs: Promise<void>[] = [];
     for (const disk of this.disks.values()) {
       if (disk.sink !== undefined) sinks.add(disk.sink);
-      else if (disk.file.dirty) syncs.push(disk.file.datasync());
+      else syncs.push(disk.file.syncIfDirty());
     }
     for (const file of this.unsyncedBeforeProtect) syncs.push(file.datasync());
     this.unsyncedBeforeProtect.clear();
@@ -127,8 +164,20 @@ export class DiskTap implements Tap {
     const disk = this.get(diskId);
     disk.file.checkExtent(offset, length);
     if (disk.sink !== undefined) return disk.sink.zero(disk.file, offset, length, kind, options);
-    await disk.file.writeZeroes(offset, length);
-    if (options?.fua === true) await disk.file.datasync();
+    await this.unprotected(disk, async () => {
+      await disk.file.writeZeroes(offset, length);
+      if (options?.fua === true) await disk.file.datasync();
+    });
+  }
+
+  private async unprotected(disk: AttachedDisk, run: () => Promise<void>): Promise<void> {
+    disk.unprotectedInFlight += 1;
+    try {
+      await run();
+    } finally {
+      disk.unprotectedInFlight -= 1;
+      if (disk.unprotectedInFlight === 0) for (const wake of disk.whenIdle.splice(0)) wake();
+    }
   }
 
   private get(diskId: string): AttachedDisk {

@@ -29,7 +29,8 @@ export interface Tap {
   trim(diskId: string, offset: number, length: number): Promise<void>;
   /** Everything acknowledged before this call is durable on stable storage at the source. */
   flush(): Promise<void>;
-  read(diskId: string, offset: number, length: number): Promise<Buffer>;
+  /** Reads the extent (into `into`, `length` bytes long, when given: no allocation). */
+  read(diskId: string, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   /** Size in bytes of an attached disk. */
   diskSize(diskId: string): number;
 }

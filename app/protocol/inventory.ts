@@ -70,6 +70,19 @@ export const DiskSchema = z.object({
   datastore: IdSchema,
   /** Where the hypervisor serves the disk from (a file path for sim and raw images). */
   location: Text(4096),
+  /**
+   * The image format the hypervisor declares for the file (libvirt's driver type; the sim's
+   * disks are raw). Absent: unknown, the agent probes the file once.
+   */
+  format: Text(32).optional(),
+  /**
+   * Where a VM attaches the disk through the agent's NBD server, so every write is tapped:
+   * `nbd+unix:///<diskId>?socket=<path>`. Absent when the disk cannot be served (see
+   * exportError).
+   */
+  exportUri: Text(4096).optional(),
+  /** Why the disk is not exported (e.g. its backing file is not raw). */
+  exportError: Text(1000).optional(),
 });
 export type Disk = z.infer<typeof DiskSchema>;
 

@@ -77,7 +77,7 @@ async function rig(size: number, content: Buffer, replica?: Buffer): Promise<Rig
     checkpointIntervalMs: 0,
   });
   await source.open();
-  tap.protect('d0', source);
+  await tap.protect('d0', source);
   const journal = await Journal.open({
     dir: join(dir, 'journal'),
     vpgId: 'vpg-delta',

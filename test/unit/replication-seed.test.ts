@@ -49,7 +49,7 @@ async function rig(size: number, prefill: (path: string) => Promise<void>): Prom
     checkpointIntervalMs: 0,
   });
   await source.open();
-  for (const d of disks) tap.protect(d.diskId, source);
+  for (const d of disks) await tap.protect(d.diskId, source);
   return {
     tap,
     source,

@@ -142,7 +142,7 @@ test('B written after A was acknowledged is never at the recovery site without A
     checkpointIntervalMs: 15,
   });
   await vpgSource.open();
-  for (const d of disks) tap.protect(d.diskId, vpgSource);
+  for (const d of disks) await tap.protect(d.diskId, vpgSource);
   const checkpoints = new CheckpointLog({ vpgId: VPG_ID, historyMs: 3_600_000 });
   vpgSource.on('checkpoint', (c) => checkpoints.learn(c));
   const sender = new VpgSender({

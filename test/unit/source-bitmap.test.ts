@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSparseFile } from '../../agent/hypervisor/sim/provision';
@@ -107,7 +109,7 @@ async function openRig(dir: string, options: Partial<VpgSourceOptions> = {}): Pr
   const modes: SourceMode[] = [];
   source.on('mode', (mode) => modes.push(mode));
   await source.open();
-  for (const id of ['d0', 'd1']) tap.protect(id, source);
+  for (const id of ['d0', 'd1']) await tap.protect(id, source);
   return { tap, source, modes };
 }
 
@@ -248,20 +250,30 @@ test('an outbox write error does not fail the VM: the write lands, its region is
   await rig.tap.write('d0', 0, randomBytes(4096));
   const faults: string[] = [];
   rig.source.on('fault', (err) => faults.push(err.message));
-  // The next writev of any file handle fails as a full filesystem would.
+  // The next writev of any file (small group commits are written with writevSync) fails as
+  // a full filesystem would.
   const probe = await open(join(dir, 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => unknown };
   await probe.close();
   const writev = proto.writev;
-  proto.writev = function failOnce(): never {
+  const writevSync = fs.writevSync;
+  const restore = (): void => {
     proto.writev = writev;
+    fs.writevSync = writevSync;
+    syncBuiltinESMExports();
+  };
+  const failOnce = (): never => {
+    restore();
     throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
   };
+  proto.writev = failOnce;
+  fs.writevSync = failOnce;
+  syncBuiltinESMExports();
   const data = randomBytes(8192);
   try {
     await rig.tap.write('d1', 64 * KiB, data);
   } finally {
-    proto.writev = writev;
+    restore();
   }
   assert.equal(rig.source.mode, 'bitmap');
   assert.match(faults[0] ?? '', /ENOSPC/);

@@ -50,7 +50,7 @@ async function openSource(config: ChildConfig): Promise<{ tap: DiskTap; source: 
     checkpointIntervalMs: 15,
   });
   await source.open();
-  for (const id of DISKS) tap.protect(id, source);
+  for (const id of DISKS) await tap.protect(id, source);
   return { tap, source };
 }
 
@@ -255,5 +255,9 @@ if (childConfig !== undefined) {
 
   test("SIGKILL mid-stream ('write' commit): nothing acknowledged is lost; disks == replay", async () => {
     await crashRun('write', 'crash-b', 900);
+  });
+
+  test("SIGKILL mid-stream ('background' commit, the daemon's): nothing acknowledged is lost; disks == replay", async () => {
+    await crashRun('background', 'crash-c', 900);
   });
 }

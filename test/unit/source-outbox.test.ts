@@ -245,6 +245,21 @@ test("'write' commit mode: records reach the sender only once synced", async () 
   await box.close();
 });
 
+test("'background' commit mode: appends wait for the write only; an fdatasync follows unasked", async () => {
+  const dir = await tempDir();
+  const box = outbox(dir, { commit: 'background' });
+  await box.open();
+  const readable = new Promise<number>((resolve) => box.once('readable', resolve));
+  await Promise.all([1, 2, 3].map((s) => box.append(makeRecord(s))));
+  for (const s of [1, 2, 3]) box.markApplied(s);
+  assert.equal(box.writtenSeq, 3);
+  assert.equal(box.durableSeq, 0, 'the append did not wait for the fdatasync');
+  assert.equal(await readable, 3);
+  assert.equal(box.durableSeq, 3);
+  assert.equal((await box.read(1, 1 << 20)).length, 3);
+  await box.close();
+});
+
 test('a large group commit is written as parallel parts and reads back in order', async () => {
   const dir = await tempDir();
   const box = outbox(dir, { segmentBytes: 16 * 1024 * 1024 });

@@ -66,7 +66,7 @@ test('checkpoints every interval and on demand, in seq order with the writes; re
       clock: () => 1_700_000_000_000,
     });
     await source.open();
-    tap.protect('d0', source);
+    await tap.protect('d0', source);
     return { tap, source };
   };
   const { tap, source } = await open();

@@ -165,7 +165,7 @@ test('workload through the real tap into a protected VPG', async () => {
     checkpointIntervalMs: 0,
   });
   await source.open();
-  for (const d of ['a', 'b']) tap.protect(d, source);
+  for (const d of ['a', 'b']) await tap.protect(d, source);
   const gen = new WorkloadGenerator({ tap, seed: 'real' });
   gen.addVm(
     'vm-1',

@@ -45,7 +45,7 @@ async function rig(diskIds: string[], sizeBytes: number, protect = true): Promis
     checkpointIntervalMs: 0,
   });
   await source.open();
-  if (protect) for (const id of diskIds) tap.protect(id, source);
+  if (protect) for (const id of diskIds) await tap.protect(id, source);
   return {
     dir,
     tap,

@@ -47,7 +47,7 @@ async function rig(syncLimitBytes: number) {
     checkpointIntervalMs: 0,
   });
   await source.open();
-  for (const d of disks) tap.protect(d.diskId, source);
+  for (const d of disks) await tap.protect(d.diskId, source);
   const sent: Task[] = [];
   const tasks = new TaskManager({
     file: join(dir, 'tasks.json'),

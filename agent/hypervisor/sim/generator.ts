@@ -133,6 +133,7 @@ function makeVm(rng: Prng, spec: VmSpec): Vm {
       sizeBytes: spec.diskBytes ?? drawn,
       datastore: spec.datastore,
       location: simDiskLocation(spec.datastore, name, diskName),
+      format: 'raw',
     };
   });
   return {

@@ -1,0 +1,55 @@
+import type { Vm } from '../../app/protocol';
+import type { ListenAddress } from '../control/control-server';
+import type { Logger } from '../log';
+import type { DiskTap } from '../tap/disk-tap';
+import { DiskExports } from './exports';
+import { NbdServer, type NbdEndpoints } from './nbd-server';
+
+export interface NbdServiceOptions {
+  readonly socketPath: string;
+  readonly tcp?: ListenAddress;
+  readonly listVms: () => Promise<Vm[]>;
+  readonly tap: DiskTap;
+  readonly log: Logger;
+}
+
+/**
+ * The daemon's NBD part: the inventory's disks as exports (DiskExports) on the NBD server, and
+ * vm.list's export URIs. Started after the replication engine (whose tap it uses), stopped
+ * before it.
+ */
+export class NbdService {
+  private readonly exports: DiskExports;
+  private readonly server: NbdServer;
+  private started = false;
+
+  constructor(private readonly options: NbdServiceOptions) {
+    this.exports = new DiskExports({ listVms: options.listVms, tap: options.tap });
+    this.server = new NbdServer({
+      exports: this.exports,
+      socketPath: options.socketPath,
+      ...(options.tcp !== undefined && { tcp: options.tcp }),
+      log: options.log,
+    });
+  }
+
+  async start(): Promise<NbdEndpoints> {
+    const endpoints = await this.server.start();
+    this.started = true;
+    return endpoints;
+  }
+
+  /** Connections answer what they have in flight and close; then one flush of the tap. */
+  async stop(): Promise<void> {
+    const wasStarted = this.started;
+    this.started = false;
+    await this.server.stop();
+    if (wasStarted) await this.exports.flush();
+  }
+
+  /** vm.list: each disk with `exportUri`, or `exportError` when it cannot be served. */
+  annotate(vms: Vm[]): Promise<Vm[]> {
+    if (!this.started) return Promise.resolve(vms);
+    return this.exports.annotate(vms, this.options.socketPath);
+  }
+}

@@ -1,0 +1,75 @@
+// Shared by the benches that run real agents (bench/replication.mjs, bench/nbd.mjs): two
+// paired sites from the built bundle (dist/), optionally CPU-profiled (bench/cpu-profile.mjs),
+// and the machine figures every bench prints (load average, a process's CPU seconds).
+// The bench must run under `node --import tsx` (the site helpers are TypeScript test helpers).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The 1, 5 and 15 minute load averages, e.g. "1.52 0.98 0.77". */
+export function loadAverage() {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+}
+
+/** Another process's user + system CPU seconds so far (Linux /proc). */
+export function processCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Environment that makes an agent write `<profileDir>/<name>/<pid>.cpuprofile` at exit, or
+ * with `onSignal` one `<pid>-<n>.cpuprofile` per SIGUSR2 pair (bench/cpu-profile.mjs).
+ */
+export function profileEnv(profileDir, name, onSignal = false) {
+  return {
+    NODE_OPTIONS: `--import ${new URL('../cpu-profile.mjs', import.meta.url).href}`,
+    TIDELINE_CPU_PROF_DIR: join(profileDir, name),
+    ...(onSignal && { TIDELINE_CPU_PROF_ON_SIGNAL: '1' }),
+  };
+}
+
+/**
+ * Two real agents ('Bench HQ' protects, 'Bench DR' recovers), each initialised with
+ * `diskMiB` sim disks, paired. With `profileDir`, both are restarted under the CPU profiler
+ * (launchSite takes no environment) and write their profiles to `<profileDir>/{source,target}`
+ * when stopped (with `profileOnSignal`, per SIGUSR2 window). Resolves { hq, dr, sites, agents }: `sites` and `agents` are the helper
+ * modules (test/helpers/replication-sites.ts, agents.ts); call agents.cleanupAgents() at the end.
+ */
+export async function launchPairedSites({ diskMiB, runArgs = [], profileDir, profileOnSignal }) {
+  const sites = await import('../../test/helpers/replication-sites.ts');
+  const agents = await import('../../test/helpers/agents.ts');
+  const hq = await sites.launchSite('Bench HQ', { diskMiB, runArgs });
+  const dr = await sites.launchSite('Bench DR', { diskMiB, runArgs });
+  if (profileDir !== undefined) {
+    const dir = resolve(profileDir);
+    mkdirSync(dir, { recursive: true });
+    for (const [site, name] of [
+      [hq, 'source'],
+      [dr, 'target'],
+    ]) {
+      await site.client.close();
+      await site.agent.stop();
+      site.agent = await agents.startAgent({
+        dataDir: site.creds.dataDir,
+        listen: site.agent.address,
+        replicationListen: site.agent.replicationAddress,
+        args: runArgs,
+        env: profileEnv(dir, name, profileOnSignal),
+      });
+      site.client = await agents.connectRaw(site.agent.url, {
+        token: site.creds.token,
+        fingerprint: site.creds.fingerprint,
+      });
+      await site.client.hello();
+    }
+  }
+  await sites.pairSites(hq, dr);
+  return { hq, dr, sites, agents };
+}
