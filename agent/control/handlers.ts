@@ -15,6 +15,7 @@ import type { MetricsHistory } from '../metrics/metrics-history';
 import { createPairingHandlers, type PairingOperations } from './pairing-handlers';
 import { createReplicationHandlers } from './replication-handlers';
 import { createTaskHandlers } from './task-handlers';
+import { createPolicyHandlers } from './policy-handlers';
 import type { TaskManager } from '../tasks/task-manager';
 import { isHandshaken, type Session } from './session';
 
@@ -90,6 +91,7 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
     ...createPairingHandlers(deps.pairing),
     ...createReplicationHandlers(deps.replication, deps.metrics),
     ...createTaskHandlers(deps.tasks),
+    ...createPolicyHandlers(),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

@@ -11,6 +11,7 @@ import { NoParams, method, type NotificationTable } from './method-table';
 import { PairParamsSchema, PairingTokenSchema, PeerSchema } from './pairing';
 import { replicationMethods, replicationNotifications } from './replication-api';
 import { taskMethods, taskNotifications } from './task-api';
+import { policyMethods, policyNotifications } from './policy-api';
 
 /**
  * The console ↔ agent protocol: JSON-RPC 2.0 over wss. Bump PROTOCOL_VERSION on any change a
@@ -87,6 +88,7 @@ export const agentMethods = {
   ),
   ...replicationMethods,
   ...taskMethods,
+  ...policyMethods,
 } as const;
 export type AgentMethods = typeof agentMethods;
 
@@ -100,6 +102,7 @@ export const agentNotifications = {
   'inventory.changed': InventoryChangedSchema,
   ...replicationNotifications,
   ...taskNotifications,
+  ...policyNotifications,
 } as const satisfies NotificationTable;
 export type AgentNotifications = typeof agentNotifications;
 

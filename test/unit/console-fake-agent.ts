@@ -231,6 +231,11 @@ export class FakeAgent {
       'task.exception': () => unavailable('task.exception'),
       'task.waitFor': () => unavailable('task.waitFor'),
       'task.abort': () => unavailable('task.abort'),
+      'policy.get': () => unavailable('policy.get'),
+      'policy.set': () => unavailable('policy.set'),
+      'policy.validate': () => unavailable('policy.validate'),
+      'alert.list': () => unavailable('alert.list'),
+      'alert.ack': () => unavailable('alert.ack'),
     };
   }
 }

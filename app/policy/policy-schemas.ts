@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { IdSchema } from '../protocol/common';
+
+/**
+ * Calendar policies: weekly timeframes, each with an RPO target and bandwidth limits, plus a
+ * default for uncovered time, evaluated in the site's IANA time zone. One pure module
+ * (app/policy) validates and evaluates them for the agent (enforcement), the console
+ * (drawing) and the planner.
+ */
+
+export const POLICY_SCHEMA_VERSION = 1;
+
+/** ISO day of week: 1 = Monday … 7 = Sunday. */
+export const DayOfWeekSchema = z.number().int().min(1).max(7);
+export type DayOfWeek = z.infer<typeof DayOfWeekSchema>;
+
+/** Wall-clock time "HH:MM" in the policy's time zone; "24:00" only as an end. */
+export const TimeOfDaySchema = z
+  .string()
+  .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/, 'use HH:MM, 00:00 to 24:00');
+export type TimeOfDay = z.infer<typeof TimeOfDaySchema>;
+
+/** Bits per second; absent = no limit. */
+const BitsPerSecond = z.number().int().positive();
+
+export const TimeframeSchema = z.object({
+  id: IdSchema,
+  name: z.string().trim().min(1).max(80),
+  /** "#rrggbb" for the calendar. */
+  colour: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'use a colour like #1e88e5'),
+  /** The days on which the timeframe starts. */
+  days: z.array(DayOfWeekSchema).min(1, 'pick at least one day'),
+  start: TimeOfDaySchema,
+  /** At or before `start`: the timeframe ends the next day (it crosses midnight). */
+  end: TimeOfDaySchema,
+  rpoTargetSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600),
+  replicationBitsPerSecond: BitsPerSecond.optional(),
+  seedingBitsPerSecond: BitsPerSecond.optional(),
+});
+export type Timeframe = z.infer<typeof TimeframeSchema>;
+
+export const PolicyDefaultSchema = z.object({
+  rpoTargetSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 3600),
+  replicationBitsPerSecond: BitsPerSecond.optional(),
+  seedingBitsPerSecond: BitsPerSecond.optional(),
+});
+export type PolicyDefault = z.infer<typeof PolicyDefaultSchema>;
+
+/**
+ * The shape only; validatePolicy (app/policy) adds the rules an admin needs explained
+ * (overlaps, a known time zone, …).
+ */
+export const PolicySchema = z.object({
+  schemaVersion: z.literal(POLICY_SCHEMA_VERSION),
+  /** Bumped by the agent on every policy.set; a draft keeps the version it started from. */
+  version: z.number().int().nonnegative(),
+  /** IANA time zone of the site, e.g. Europe/Berlin. */
+  timeZone: z.string().min(1).max(64),
+  default: PolicyDefaultSchema,
+  timeframes: z.array(TimeframeSchema).max(200),
+});
+export type Policy = z.infer<typeof PolicySchema>;
+
+/** What a policy is bound to: a site link (pair of agents) or one VPG, which overrides it. */
+export const PolicyTargetSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('link'), peerAgentId: IdSchema }),
+  z.strictObject({ kind: z.literal('vpg'), vpgId: IdSchema }),
+]);
+export type PolicyTarget = z.infer<typeof PolicyTargetSchema>;
+
+/** A validation finding: where and what, for the admin. */
+export const PolicyIssueSchema = z.object({
+  path: z.string(),
+  message: z.string(),
+});
+export type PolicyIssue = z.infer<typeof PolicyIssueSchema>;
+
+/** The limits and target in force over a stretch of time [from, until). */
+export const InForceSchema = z.object({
+  /** Undefined: the default applies. */
+  timeframeId: IdSchema.optional(),
+  timeframeName: z.string(),
+  rpoTargetSeconds: z.number().int().positive(),
+  replicationBitsPerSecond: z.number().int().positive().optional(),
+  seedingBitsPerSecond: z.number().int().positive().optional(),
+  from: z.number().int(),
+  /** The next change (ms since the epoch). */
+  until: z.number().int(),
+});
+export type InForce = z.infer<typeof InForceSchema>;
