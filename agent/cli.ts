@@ -37,6 +37,7 @@ const RUN_OPTIONS = {
   advertise: { type: 'string' },
   'pairing-token-ttl': { type: 'string' },
   'outbox-limit-mib': { type: 'string' },
+  'rpo-grace-seconds': { type: 'string' },
   'nbd-socket': { type: 'string' },
   'nbd-listen': { type: 'string' },
   'no-nbd': { type: 'boolean' },
@@ -123,9 +124,20 @@ async function run(args: readonly string[]): Promise<number> {
   if (!Number.isFinite(keepalive) || keepalive <= 0 || keepalive > 3600) {
     throw new UsageError('--keepalive must be a number of seconds between 0 and 3600');
   }
+  const graceText = values['rpo-grace-seconds'];
+  const rpoGraceSeconds = graceText === undefined ? undefined : Number(graceText);
+  if (
+    rpoGraceSeconds !== undefined &&
+    !(Number.isInteger(rpoGraceSeconds) && rpoGraceSeconds >= 0 && rpoGraceSeconds <= 86_400)
+  ) {
+    throw new UsageError(
+      '--rpo-grace-seconds must be a whole number of seconds between 0 and 86400',
+    );
+  }
   return runAgent({
     dataDir,
     listen,
+    ...(rpoGraceSeconds !== undefined && { rpoGraceSeconds }),
     ...parseReplicationFlags(values, listen),
     nbd: parseNbdFlags(values),
     logLevel: level as Level,

@@ -15,7 +15,9 @@ import { DEFAULT_LIMITS, DEFAULT_MAX_CONNECTIONS, type ConnectionLimits } from '
 import type { HypervisorAdapter } from './hypervisor/adapter';
 import { createHypervisorAdapter } from './hypervisor/registry';
 import type { Logger } from './log';
+import { AlertService } from './alerts/alert-service';
 import { MetricsHistory } from './metrics/metrics-history';
+import { startPolicies, type Policies } from './policy/policies';
 import { NbdService } from './nbd/nbd-service';
 import type { NbdEndpoints } from './nbd/nbd-server';
 import type { LinkTuning } from './peer/peer-link';
@@ -45,6 +47,8 @@ export interface DaemonOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Outbox size per VPG before it keeps dirty bitmaps instead (default 2 GiB). */
   readonly outboxLimitBytes?: number;
+  /** Seconds RPO must stay over its target before an RPO alert (default 60). */
+  readonly rpoGraceSeconds?: number;
   /**
    * The NBD server (agent/nbd): unix socket (default `<dataDir>/nbd.sock`), optional TCP;
    * false: no NBD server. Default: the unix socket only.
@@ -76,6 +80,8 @@ export class Daemon {
   private metrics: MetricsHistory | undefined;
   private server: ControlServer | undefined;
   private tasks: TaskManager | undefined;
+  private policies: Policies | undefined;
+  private alerts: AlertService | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -129,8 +135,35 @@ export class Daemon {
     });
     this.tasks = tasks;
     await tasks.start();
+    const alerts = new AlertService({
+      file: layout.alertsFile,
+      log: log.child({ component: 'alerts' }),
+      ...(this.options.rpoGraceSeconds !== undefined && {
+        graceSeconds: this.options.rpoGraceSeconds,
+      }),
+      vpgName: (vpgId) => this.engine?.list().find((v) => v.vpgId === vpgId)?.name ?? vpgId,
+      // The calendar's target and timeframe; without a policy the tick's (the VPG's own).
+      targetFor: (vpgId) => {
+        const inForce = this.policies?.scheduler.inForce({ kind: 'vpg', vpgId });
+        return inForce === undefined
+          ? undefined
+          : { targetSeconds: inForce.rpoTargetSeconds, timeframeName: inForce.timeframeName };
+      },
+      notify: (event, alert) =>
+        this.server?.broadcast(encodeNotification(agentNotifications, `alert.${event}`, alert)),
+    });
+    this.alerts = alerts;
+    await alerts.load();
+    const policies = await startPolicies({
+      file: layout.policiesFile,
+      log: log.child({ component: 'policy' }),
+      vpg: (vpgId) => this.engine?.storedVpg(vpgId),
+      isPeer: (agentId) => this.peerService?.list().some((p) => p.agentId === agentId) ?? false,
+    });
+    this.policies = policies;
     this.engine = new ReplicationEngine({
       tasks,
+      policies: policies.scheduler,
       layout,
       siteId: config.siteId,
       hypervisor: this.hypervisor,
@@ -143,13 +176,17 @@ export class Daemon {
         rpoTick: (tick) => {
           this.server?.broadcast(encodeNotification(agentNotifications, 'rpo.tick', tick));
           metrics.record(tick);
+          alerts.rpoTick(tick);
         },
+        journalRetention: (vpg, result, time) => alerts.journalRetention(vpg, result, time),
         vpgStatus: (change) =>
           this.server?.broadcast(encodeNotification(agentNotifications, 'vpg.status', change)),
-        vpgRemoved: (vpgId) =>
+        vpgRemoved: (vpgId) => {
+          alerts.vpgRemoved(vpgId);
           drop(metrics.remove(vpgId), (err) =>
             log.warn({ err, vpgId }, 'cannot delete the metrics history of a removed VPG'),
-          ),
+          );
+        },
       },
     });
     // Before the links start: the engine serves the peers' control methods and takes every
@@ -185,6 +222,8 @@ export class Daemon {
       replication: this.engine,
       tasks,
       metrics,
+      alerts,
+      policies: policies.service,
       ...(this.nbd !== undefined && { exports: this.nbd }),
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
@@ -225,6 +264,8 @@ export class Daemon {
     this.server = undefined;
     // Before the engine: running tasks end as interrupted, not as aborted by the VPGs' stop.
     await this.stopPart('tasks', this.tasks);
+    await this.stopPart('policies', this.policies);
+    this.policies = undefined;
     this.tasks = undefined;
     // Before the engine: NBD clients' requests in flight are answered through its tap.
     await this.stopPart('nbd', this.nbd);
@@ -235,6 +276,8 @@ export class Daemon {
     // After the engine: no more ticks; the partial minute is written so a restart keeps it.
     await this.stopPart('metrics', this.metrics);
     this.metrics = undefined;
+    await this.stopPart('alerts', this.alerts);
+    this.alerts = undefined;
     await this.stopPart('peer links', this.peerService);
     this.peerService = undefined;
     await this.stopPart('hypervisor', this.hypervisor);

@@ -1,20 +1,23 @@
+import CalendarMonth from '@mui/icons-material/CalendarMonth';
 import Public from '@mui/icons-material/Public';
 import Shield from '@mui/icons-material/Shield';
 import { useEffect, useState } from 'react';
 import type { NavItem } from './components/app-shell';
 import { AppShell } from './components/app-shell';
 import { EstatePage } from './pages/estate/estate-page';
+import { PoliciesPage } from './pages/policies/policies-page';
 import { ProtectionPage } from './pages/protection/protection-page';
 import { useConnectionStore } from './stores/connection-store';
 import { useEstateStore } from './stores/estate-store';
 import { useProtectionStore } from './stores/protection-store';
 
-type PageKey = 'estate' | 'protection';
+type PageKey = 'estate' | 'protection' | 'policies';
 
 /** Only pages that work are listed; each new page adds an item here. */
 const NAV: readonly NavItem<PageKey>[] = [
   { key: 'estate', label: 'Estate', icon: <Public /> },
   { key: 'protection', label: 'Protection', icon: <Shield /> },
+  { key: 'policies', label: 'Policies', icon: <CalendarMonth /> },
 ];
 
 export function App() {
@@ -43,6 +46,7 @@ export function App() {
     <AppShell items={NAV} current={page} onNavigate={navigate}>
       {page === 'estate' && <EstatePage />}
       {page === 'protection' && <ProtectionPage />}
+      {page === 'policies' && <PoliciesPage />}
     </AppShell>
   );
 }

@@ -13,6 +13,8 @@ export interface RunOptions extends ReplicationFlags {
   readonly listen: ListenAddress;
   readonly logLevel: Level;
   readonly keepaliveMs: number;
+  /** Seconds RPO must stay over its target before an RPO alert (daemon default 60). */
+  readonly rpoGraceSeconds?: number;
   /** NBD server settings; false: --no-nbd. Default: DIR/nbd.sock only. */
   readonly nbd?: NbdFlags;
 }
@@ -60,6 +62,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
     }),
     ...(options.outboxLimitBytes !== undefined && { outboxLimitBytes: options.outboxLimitBytes }),
     keepaliveMs: options.keepaliveMs,
+    ...(options.rpoGraceSeconds !== undefined && { rpoGraceSeconds: options.rpoGraceSeconds }),
     ...(options.nbd !== undefined && { nbd: options.nbd }),
     log,
   });

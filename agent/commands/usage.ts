@@ -65,6 +65,8 @@ Options:
                           How long a pairing token stays valid (default 600)
   --outbox-limit-mib N    Outbox size per VPG (default 2048); past it the VPG tracks written
                           regions instead and resyncs them by block hashes once the link is back
+  --rpo-grace-seconds N   How long RPO must stay over its target before an RPO alert is raised
+                          (default 60)
   --nbd-socket PATH       The unix socket (mode 0600) where VMs attach their disks over NBD,
                           one export per disk named by its disk id (default DIR/nbd.sock;
                           vm.list shows each disk's nbd+unix:// URI)

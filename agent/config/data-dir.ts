@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
  *   state/vpgs.json             the VPGs this agent protects or receives (agent/replication)
  *   state/tasks.json            the task history (agent/tasks)
  *   state/workloads.json        the sim VMs' workload settings (restarted at start)
+ *   state/policies.json         calendar policies bound to site links and VPGs (agent/policy)
+ *   state/alerts.json           raised and cleared alerts, bounded history (agent/alerts)
  *   state/metrics/<vpgId>.ndjson   a VPG's minute metrics history (agent/metrics)
  *   datastores/<ds>/<vm>/*.raw  the sim hypervisor's disks (sparse files)
  *   datastores/<ds>/replicas/<vpgId>/<diskId>.raw   replica disks of received VPGs
@@ -32,6 +34,8 @@ export interface DataDirLayout {
   readonly vpgsFile: string;
   readonly tasksFile: string;
   readonly workloadsFile: string;
+  readonly policiesFile: string;
+  readonly alertsFile: string;
   readonly metricsDir: string;
   readonly datastoresDir: string;
   readonly logsDir: string;
@@ -57,6 +61,8 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     vpgsFile: join(stateDir, 'vpgs.json'),
     tasksFile: join(stateDir, 'tasks.json'),
     workloadsFile: join(stateDir, 'workloads.json'),
+    policiesFile: join(stateDir, 'policies.json'),
+    alertsFile: join(stateDir, 'alerts.json'),
     metricsDir: join(stateDir, 'metrics'),
     datastoresDir: join(root, 'datastores'),
     logsDir,

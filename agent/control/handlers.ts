@@ -16,6 +16,9 @@ import { createPairingHandlers, type PairingOperations } from './pairing-handler
 import { createReplicationHandlers } from './replication-handlers';
 import { createTaskHandlers } from './task-handlers';
 import { createPolicyHandlers } from './policy-handlers';
+import type { PolicyOperations } from '../policy/policy-operations';
+import { createAlertHandlers } from './alert-handlers';
+import type { AlertStore } from '../alerts/alert-store';
 import type { TaskManager } from '../tasks/task-manager';
 import { isHandshaken, type Session } from './session';
 
@@ -41,6 +44,10 @@ export interface HandlerDeps {
   readonly tasks?: TaskManager;
   /** The NBD server: vm.list shows each disk's exportUri / exportError; absent: neither. */
   readonly exports?: { annotate(vms: Vm[]): Promise<Vm[]> };
+  /** alert.list / alert.ack; absent: they answer UNAVAILABLE. */
+  readonly alerts?: Pick<AlertStore, 'list' | 'ack'>;
+  /** policy.get / policy.set / policy.validate; absent: they answer UNAVAILABLE. */
+  readonly policies?: PolicyOperations;
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -91,7 +98,8 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
     ...createPairingHandlers(deps.pairing),
     ...createReplicationHandlers(deps.replication, deps.metrics),
     ...createTaskHandlers(deps.tasks),
-    ...createPolicyHandlers(),
+    ...createPolicyHandlers(deps.policies),
+    ...createAlertHandlers(deps.alerts),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

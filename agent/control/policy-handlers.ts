@@ -1,19 +1,24 @@
 import { TidelineError } from '../../app/errors';
 import type { AgentMethods, Handlers } from '../../app/protocol';
+import type { PolicyOperations } from '../policy/policy-operations';
 import type { Session } from './session';
 
-type PolicyMethods = keyof AgentMethods & (`policy.${string}` | `alert.${string}`);
+/** alert.* are served by ./alert-handlers.ts. */
+type PolicyMethods = keyof AgentMethods & `policy.${string}`;
 
-/** policy.* and alert.*: served by the daemon's policy scheduler and alert store (being built). */
-export function createPolicyHandlers(): Pick<Handlers<AgentMethods, Session>, PolicyMethods> {
-  const notYet = (): never => {
-    throw new TidelineError('UNAVAILABLE', 'Policies are not available in this agent version yet');
+/** policy.*: served by the daemon's policy service (agent/policy); absent: UNAVAILABLE. */
+export function createPolicyHandlers(
+  policies?: PolicyOperations,
+): Pick<Handlers<AgentMethods, Session>, PolicyMethods> {
+  const need = (): PolicyOperations => {
+    if (policies === undefined) {
+      throw new TidelineError('UNAVAILABLE', 'Policies are not available on this agent');
+    }
+    return policies;
   };
   return {
-    'policy.get': notYet,
-    'policy.set': notYet,
-    'policy.validate': notYet,
-    'alert.list': notYet,
-    'alert.ack': notYet,
+    'policy.get': ({ target }) => need().get(target),
+    'policy.set': ({ target, policy }) => need().set(target, policy),
+    'policy.validate': ({ policy }) => need().validate(policy),
   };
 }

@@ -40,6 +40,8 @@ import { StatusPublisher } from './status-publisher';
 import { VpgChanges } from './vpg-changes';
 import type { TaskManager } from '../tasks/task-manager';
 import { startExportTask, type ExportDiskRequest } from './export-task';
+import type { ReplicationPolicies } from '../policy/policy-scheduler';
+import type { RetentionResult } from '../journal/journal-types';
 
 /** What the engine tells the consoles (the daemon broadcasts them as notifications). */
 export interface ReplicationEvents {
@@ -47,6 +49,8 @@ export interface ReplicationEvents {
   vpgStatus(change: { vpgId: string; status: VpgStatus; message?: string }): void;
   /** A source VPG left this agent (its metrics history goes with it). */
   vpgRemoved?(vpgId: string): void;
+  /** A retention pass of a received VPG's journal (journal alerts). */
+  journalRetention?(vpg: StoredVpg, result: RetentionResult, time: number): void;
 }
 
 export interface ReplicationEngineOptions {
@@ -62,6 +66,8 @@ export interface ReplicationEngineOptions {
   readonly tickMs?: number;
   /** Initial syncs, resyncs and disk exports run as tasks. */
   readonly tasks?: TaskManager;
+  /** Calendar policies: bandwidth limits and the RPO target in force (agent/policy). */
+  readonly policies?: ReplicationPolicies;
 }
 
 /** The console methods of replication (agent/control/replication-handlers.ts). */
@@ -121,6 +127,7 @@ export class ReplicationEngine implements ReplicationOperations {
       hypervisor: options.hypervisor,
       log: options.log.child({ side: 'target' }),
       onChange: (vpgId) => this.publish(vpgId),
+      onRetention: (vpg, result, time) => options.events.journalRetention?.(vpg, result, time),
     });
     this.router = new LinkRouter(options.peers, this.routes());
     this.changes = new VpgChanges({
@@ -141,6 +148,15 @@ export class ReplicationEngine implements ReplicationOperations {
       persist: (vpgId, status) => this.store.update(vpgId, (v) => ({ ...v, status })),
       log: options.log,
     });
+  }
+
+  /** A VPG as stored (role, peer, settings); undefined when this agent has none. */
+  storedVpg(vpgId: string): StoredVpg | undefined {
+    try {
+      return this.store.get(vpgId);
+    } catch {
+      return undefined; // before start(): not loaded yet
+    }
   }
 
   /** The tap every producer writes through (the NBD server's exports; closed by stop()). */
@@ -449,7 +465,7 @@ export class ReplicationEngine implements ReplicationOperations {
     paths: ReadonlyMap<string, string>,
     throwOnError = false,
   ): Promise<void> {
-    const { log, layout, peers } = this.options;
+    const { log, layout, peers, policies } = this.options;
     const source = new SourceVpg(vpg, {
       dataDir: layout.root,
       tap: this.tap,
@@ -457,6 +473,10 @@ export class ReplicationEngine implements ReplicationOperations {
       outboxLimitBytes: this.options.outboxLimitBytes ?? DEFAULT_OUTBOX_LIMIT,
       log: log.child({ vpgId: vpg.vpgId }),
       ...(this.options.tasks !== undefined && { tasks: this.options.tasks }),
+      ...(policies !== undefined && {
+        throttle: policies.throttle(vpg.vpgId, vpg.peerAgentId),
+        rpoTargetAt: (now: number, own: number) => policies.rpoTargetAt(vpg.vpgId, now, own),
+      }),
       onChange: () => this.publish(vpg.vpgId),
       onSeeded: async () => {
         await this.store.update(vpg.vpgId, (v) => {

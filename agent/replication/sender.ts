@@ -1,5 +1,6 @@
 import { TidelineError, isTidelineError } from '../../app/errors';
 import type { Logger } from '../log';
+import type { RecordThrottle } from '../policy/policy-scheduler';
 import type { PeerLink } from '../peer/peer-link';
 import type { VpgSource } from '../source/vpg-source';
 import { drop } from '../util/drop';
@@ -13,6 +14,8 @@ export interface SenderOptions {
   readonly readBytes?: number;
   /** Delay before a failed stream restarts from a fresh POSITION (default 1 s). */
   readonly retryMs?: number;
+  /** Bandwidth limits of the policies in force (agent/policy); absent: unlimited. */
+  readonly throttle?: RecordThrottle;
   /** The target persisted everything through `seq` (ACK, or a POSITION). */
   readonly onAcked: (seq: number) => void;
   /** A checkpoint record is being sent (also those sequenced before a restart). */
@@ -22,6 +25,10 @@ export interface SenderOptions {
 }
 
 const KIND_CHECKPOINT = 5;
+const KIND_SEED = 2;
+const KIND_ZERO = 3;
+/** Records pass the throttle in slices of about this many bytes (smooth, not bursty). */
+const THROTTLE_SLICE_BYTES = 128 * 1024;
 
 /**
  * Streams one source VPG's outbox to its target over the peer link, in the Litestream way: on
@@ -169,8 +176,8 @@ export class VpgSender {
             this.options.onCheckpoint(decoded.record);
           }
         }
-        await link.sendRecords(vpgId, records);
-        for (const buf of records) this.sentBytes += buf.length;
+        await this.send(generation, link, records);
+        if (!this.current(generation)) return;
         this.next = Number((records.at(-1) as Buffer).readBigUInt64LE(8)) + 1;
       }
     } catch (err) {
@@ -199,6 +206,37 @@ export class VpgSender {
     }
   }
 
+  /**
+   * Hands records to the link, through the throttle when there is one: in slices, seed and
+   * zero records (initial sync, resync) through the seeding bucket, the rest through the
+   * replication bucket.
+   */
+  private async send(generation: number, link: PeerLink, records: Buffer[]): Promise<void> {
+    const { vpgId, throttle } = this.options;
+    if (throttle === undefined || !throttle.limited()) {
+      await link.sendRecords(vpgId, records);
+      for (const buf of records) this.sentBytes += buf.length;
+      return;
+    }
+    let start = 0;
+    while (start < records.length && this.current(generation)) {
+      const seeding = isSeeding(records[start] as Buffer);
+      let end = start;
+      let bytes = 0;
+      while (end < records.length && bytes < THROTTLE_SLICE_BYTES) {
+        const buf = records[end] as Buffer;
+        if (isSeeding(buf) !== seeding) break;
+        bytes += buf.length;
+        end += 1;
+      }
+      await throttle.take(seeding ? 'seeding' : 'replication', bytes);
+      if (!this.current(generation)) return;
+      await link.sendRecords(vpgId, records.slice(start, end));
+      this.sentBytes += bytes;
+      start = end;
+    }
+  }
+
   /** Waits for new readable records, a stop, or a second (a missed event costs no more). */
   private idle(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -217,6 +255,11 @@ export class VpgSender {
   private wakeUp(): void {
     this.wake?.();
   }
+}
+
+function isSeeding(record: Buffer): boolean {
+  const kind = record.readUInt8(5);
+  return kind === KIND_SEED || kind === KIND_ZERO;
 }
 
 function sleep(ms: number): Promise<void> {

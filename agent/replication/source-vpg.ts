@@ -10,6 +10,7 @@ import {
 } from '../../app/protocol';
 import type { Logger } from '../log';
 import type { PeerLink } from '../peer/peer-link';
+import type { RecordThrottle } from '../policy/policy-scheduler';
 import { VpgSource, outboxDir } from '../source/vpg-source';
 import type { DiskFile } from '../tap/disk-file';
 import type { DiskTap } from '../tap/disk-tap';
@@ -48,6 +49,10 @@ export interface SourceVpgOptions {
   readonly usageIntervalMs?: number;
   /** Initial syncs and resyncs are shown as tasks. */
   readonly tasks?: TaskManager;
+  /** Bandwidth limits of the policies in force (agent/policy); absent: unlimited. */
+  readonly throttle?: RecordThrottle;
+  /** The RPO target in force at `now` (agent/policy), given the VPG's own. */
+  readonly rpoTargetAt?: (now: number, own: number) => number;
 }
 
 /** vpg.prepare is retried this soon when the peer was not ready (starting, link flapping)… */
@@ -165,6 +170,7 @@ export class SourceVpg {
         vpgId: this.vpgId,
         source,
         log,
+        ...(this.options.throttle !== undefined && { throttle: this.options.throttle }),
         onAcked: (seq) => this.checkpoints.ack(seq),
         onCheckpoint: (record) => this.checkpoints.learn(record),
         onFatal: (err) => {
@@ -446,7 +452,13 @@ export class SourceVpg {
     const anchor = this.checkpoints.newestConfirmedConsistent();
     if (anchor === undefined) return withProblem('Initializing');
     const rpo = currentRpoSeconds(now, anchor.sourceTime);
-    return withProblem(rpoMet(rpo, this.vpgValue.rpoTargetSeconds) ? 'Protecting' : 'RpoNotMet');
+    return withProblem(rpoMet(rpo, this.rpoTarget(now)) ? 'Protecting' : 'RpoNotMet');
+  }
+
+  /** The RPO target in force (a calendar policy's, else the VPG's own). */
+  rpoTarget(now: number): number {
+    const own = this.vpgValue.rpoTargetSeconds;
+    return this.options.rpoTargetAt?.(now, own) ?? own;
   }
 
   private problemMessage(): string | undefined {
@@ -471,7 +483,7 @@ export class SourceVpg {
       vpgId: this.vpgId,
       time: Math.round(now),
       ...(rpoSeconds !== undefined && { rpoSeconds }),
-      rpoTargetSeconds: this.vpgValue.rpoTargetSeconds,
+      rpoTargetSeconds: this.rpoTarget(now),
       writtenBytesPerSecond: Math.round(written),
       sentBytesPerSecond: Math.round(sent),
       backlogBytes: status?.backlogBytes ?? 0,

@@ -16,7 +16,7 @@ import {
   sameConfig,
   targetConfig,
 } from './target-config';
-import { TargetVpg, replicaPath } from './target-vpg';
+import { TargetVpg, replicaPath, type TargetVpgOptions } from './target-vpg';
 import { HashesParamsSchema, type HashesResult } from './hash-control';
 import { checkPreseeded, installPreseeded } from './preseed';
 import {
@@ -38,6 +38,8 @@ export interface TargetSideOptions {
   /** A target VPG was added or removed (for vpg.status / inventory notifications). */
   readonly onChange: (vpgId: string) => void;
   readonly retentionIntervalMs?: number;
+  /** Each journal retention pass (journal alerts). */
+  readonly onRetention?: TargetVpgOptions['onRetention'];
 }
 
 /**
@@ -115,6 +117,25 @@ export class TargetSide {
   // ───────────────────────── records from the link ─────────────────────────
 
   receive(link: PeerLink, vpgId: string, records: readonly ReceivedRecord[]): Promise<number> {
+    // A reconfigure (vpg.update/addVm/removeVm, a retire) may be closing and reopening the
+    // journal: records wait for it rather than being dropped. A dropped batch would be answered
+    // with the position the source's rewound stream started from, which the source takes for a
+    // stale answer, not a request to resend: the stream would stall for good.
+    const busy = this.busy.get(vpgId);
+    if (busy !== undefined) {
+      return busy.then(
+        () => this.receiveNow(link, vpgId, records),
+        () => this.receiveNow(link, vpgId, records),
+      );
+    }
+    return this.receiveNow(link, vpgId, records);
+  }
+
+  private receiveNow(
+    link: PeerLink,
+    vpgId: string,
+    records: readonly ReceivedRecord[],
+  ): Promise<number> {
     const target = this.vpgs.get(vpgId);
     if (target === undefined || target.vpg.peerAgentId !== link.peerAgentId) {
       // Not ours (removed here, or never prepared): acknowledge nothing.
@@ -383,6 +404,7 @@ export class TargetSide {
       ...(this.options.retentionIntervalMs !== undefined && {
         retentionIntervalMs: this.options.retentionIntervalMs,
       }),
+      ...(this.options.onRetention !== undefined && { onRetention: this.options.onRetention }),
     };
   }
 

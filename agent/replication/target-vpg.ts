@@ -5,7 +5,7 @@ import { currentRpoSeconds, rpoMet, type CheckpointInfo, type VpgStatus } from '
 import { JournalGapError } from '../journal/errors';
 import type { ImageResult } from '../journal/export';
 import { Journal } from '../journal/journal';
-import type { ExportOptions } from '../journal/journal-types';
+import type { ExportOptions, RetentionResult } from '../journal/journal-types';
 import { journalDirFor } from '../journal/layout';
 import type { CheckpointInfo as JournalCheckpoint } from '../journal/state-files';
 import type { Logger } from '../log';
@@ -20,6 +20,8 @@ export interface TargetVpgOptions {
   readonly log: Logger;
   /** Period of journal.enforceRetention (default 10 s). */
   readonly retentionIntervalMs?: number;
+  /** Each retention pass's result, for journal alerts (agent/alerts). */
+  readonly onRetention?: (vpg: StoredVpg, result: RetentionResult, time: number) => void;
 }
 
 /** `<dataDir>/datastores/<ds>/replicas/<vpgId>/<diskId>.raw` */
@@ -247,7 +249,7 @@ export class TargetVpg {
   private async retention(): Promise<void> {
     if (this.closing) return;
     const result = await this.journal.enforceRetention();
-    // Alerts come later: for now the facts are logged (warn) for the admin.
+    this.options.onRetention?.(this.vpg, result, Date.now());
     if (result.historyReduced !== undefined) {
       this.options.log.warn(
         { ...result.historyReduced },

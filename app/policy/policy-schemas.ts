@@ -20,8 +20,19 @@ export const TimeOfDaySchema = z
   .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/, 'use HH:MM, 00:00 to 24:00');
 export type TimeOfDay = z.infer<typeof TimeOfDaySchema>;
 
-/** Bits per second; absent = no limit. */
-const BitsPerSecond = z.number().int().positive();
+/** Bits per second; absent = no limit. Capped at 1 Tbit/s to catch unit mistakes. */
+const BitsPerSecond = z
+  .number()
+  .int('bandwidth must be a whole number of bit/s')
+  .positive('bandwidth must be above 0 (leave it empty for no limit)')
+  .max(1e12, 'bandwidth must be at most 1 Tbit/s');
+
+/** 1 s to 24 h. */
+const RpoTargetSeconds = z
+  .number()
+  .int('RPO target must be a whole number of seconds')
+  .positive('RPO target must be at least 1 second')
+  .max(24 * 3600, 'RPO target must be at most 24 hours');
 
 export const TimeframeSchema = z.object({
   id: IdSchema,
@@ -33,22 +44,14 @@ export const TimeframeSchema = z.object({
   start: TimeOfDaySchema,
   /** At or before `start`: the timeframe ends the next day (it crosses midnight). */
   end: TimeOfDaySchema,
-  rpoTargetSeconds: z
-    .number()
-    .int()
-    .positive()
-    .max(24 * 3600),
+  rpoTargetSeconds: RpoTargetSeconds,
   replicationBitsPerSecond: BitsPerSecond.optional(),
   seedingBitsPerSecond: BitsPerSecond.optional(),
 });
 export type Timeframe = z.infer<typeof TimeframeSchema>;
 
 export const PolicyDefaultSchema = z.object({
-  rpoTargetSeconds: z
-    .number()
-    .int()
-    .positive()
-    .max(24 * 3600),
+  rpoTargetSeconds: RpoTargetSeconds,
   replicationBitsPerSecond: BitsPerSecond.optional(),
   seedingBitsPerSecond: BitsPerSecond.optional(),
 });

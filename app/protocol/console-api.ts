@@ -15,6 +15,8 @@ import {
   type NotificationTable,
 } from './method-table';
 import type { ErrorCodeName } from '../errors';
+import { PolicySchema, PolicyTargetSchema } from '../policy/policy-schemas';
+import { PolicyRecordSchema } from './policy-api';
 
 /**
  * The ConsoleApi: what the renderer may ask of the console core. Electron's preload/IPC and
@@ -191,6 +193,32 @@ export const ProtectionHistoryParamsSchema = MetricsHistoryParamsSchema.safeExte
 });
 export type ProtectionHistoryParams = z.input<typeof ProtectionHistoryParamsSchema>;
 
+/** A calendar policy draft: which agent and target it is for, keyed by both. */
+export const PolicyDraftKeySchema = z.strictObject({
+  /** The agent the draft will be applied to (a site link's local end, a VPG's protected site). */
+  agentId: IdSchema,
+  target: PolicyTargetSchema,
+});
+export type PolicyDraftKey = z.infer<typeof PolicyDraftKeySchema>;
+
+/** A draft kept by the console, editable offline; applied with the agent's policy.set. */
+export const PolicyDraftSchema = z.object({
+  agentId: IdSchema,
+  target: PolicyTargetSchema,
+  /** The agent's policy version the draft started from (0: none was bound). */
+  baseVersion: z.number().int().nonnegative(),
+  policy: PolicySchema,
+  /** Epoch ms of the last save. */
+  updatedAt: z.number().int(),
+});
+export type PolicyDraft = z.infer<typeof PolicyDraftSchema>;
+
+export const PolicySaveDraftParamsSchema = PolicyDraftKeySchema.extend({
+  policy: PolicySchema,
+  /** Only for a new draft (default 0); an existing draft keeps its base until rebased. */
+  baseVersion: z.number().int().nonnegative().optional(),
+});
+
 export const consoleMethods = {
   'console.info': method(NoParams, ConsoleInfoSchema, 'Console version and shell.'),
   'agents.probe': method(
@@ -277,6 +305,36 @@ export const consoleMethods = {
     WorkloadSetParamsSchema,
     WorkloadStatusSchema,
     'Set the simulated write load of a VM of siteId (sim hypervisor; demos and tests).',
+  ),
+  'policies.drafts': method(
+    NoParams,
+    z.array(PolicyDraftSchema),
+    'The calendar policy drafts kept by this console (no agent needed).',
+  ),
+  'policies.saveDraft': method(
+    PolicySaveDraftParamsSchema,
+    PolicyDraftSchema,
+    'Create or replace a draft; refuses a policy validatePolicy finds problems in.',
+  ),
+  'policies.discardDraft': method(
+    PolicyDraftKeySchema,
+    z.object({ discarded: z.boolean() }),
+    'Forget a draft.',
+  ),
+  'policies.current': method(
+    PolicyDraftKeySchema,
+    PolicyRecordSchema,
+    'The policy the agent has bound to the target now (policy.get), to diff a draft against.',
+  ),
+  'policies.apply': method(
+    PolicyDraftKeySchema,
+    PolicyRecordSchema,
+    'Apply a draft with policy.set at its base version; CONFLICT if the agent’s changed since. The draft is then dropped.',
+  ),
+  'policies.rebase': method(
+    PolicyDraftKeySchema,
+    PolicyDraftSchema,
+    'Take the agent’s current policy version as the draft’s base, keeping the draft’s timeframes.',
   ),
 } as const;
 export type ConsoleMethods = typeof consoleMethods;

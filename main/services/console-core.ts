@@ -51,6 +51,8 @@ import type { SettingsStore } from './settings/settings-store';
 import { systemClock, type Clock } from './util/clock';
 import { silentLogger, type Logger } from './util/log';
 import { CONSOLE_VERSION } from './version';
+import { DraftStore } from './policies/draft-store';
+import { PolicyDrafts } from './policies/policy-drafts';
 
 export interface ConsoleCoreOptions {
   readonly settings: SettingsStore;
@@ -65,6 +67,8 @@ export interface ConsoleCoreOptions {
   readonly coalesceMs?: number;
   /** Batching of the agents' rpo.tick into protection.tick (default: at most once a second). */
   readonly ticks?: TickStoreOptions;
+  /** Calendar policy drafts (default: policy-drafts.json beside the settings file). */
+  readonly drafts?: DraftStore;
 }
 
 export type ConsoleEvents = ConsoleEventMap;
@@ -83,6 +87,8 @@ export class ConsoleCore {
   private readonly estate: EstateCache;
   private readonly ticks: TickStore;
   private readonly tasks: TaskStore;
+  /** Calendar policy drafts: kept here, applied through an agent's policy.set. */
+  readonly policies: PolicyDrafts;
   private started = false;
 
   constructor(private readonly options: ConsoleCoreOptions) {
@@ -92,6 +98,15 @@ export class ConsoleCore {
     this.ticks = new TickStore(this.clock, options.ticks);
     this.tasks = new TaskStore(this.clock, this.logger);
     this.events.setMaxListeners(100); // one per open browser tab or window
+    this.policies = new PolicyDrafts({
+      drafts: options.drafts ?? DraftStore.besideSettings(options.settings.path, this.logger),
+      clock: this.clock,
+      logger: this.logger,
+      connectedAgent: (agentId) =>
+        [...this.connections.values()].find(
+          (c) => c.isConnected && c.agentIdentity?.agentId === agentId,
+        ),
+    });
     this.handlers = createConsoleHandlers(
       this,
       { version: CONSOLE_VERSION, mode: options.mode },

@@ -73,6 +73,22 @@ export function createConsoleHandlers(
     'workloads.set': guard('workloads.set', ({ siteId, ...settings }: Params<'workloads.set'>) =>
       core.setWorkload(siteId, settings),
     ),
+    'policies.drafts': guard('policies.drafts', () => core.policies.list()),
+    'policies.saveDraft': guard('policies.saveDraft', (p: Params<'policies.saveDraft'>) =>
+      core.policies.save(p),
+    ),
+    'policies.discardDraft': guard('policies.discardDraft', (p: Params<'policies.discardDraft'>) =>
+      core.policies.discard(p),
+    ),
+    'policies.current': guard('policies.current', (p: Params<'policies.current'>) =>
+      core.policies.current(p),
+    ),
+    'policies.apply': guard('policies.apply', (p: Params<'policies.apply'>) =>
+      core.policies.apply(p),
+    ),
+    'policies.rebase': guard('policies.rebase', (p: Params<'policies.rebase'>) =>
+      core.policies.rebase(p),
+    ),
   };
 }
 

@@ -113,6 +113,12 @@ export async function makeTempDir(prefix = 'tideline-test-'): Promise<string> {
 /** Stops every agent started here (SIGTERM, then SIGKILL) and removes the temp dirs. */
 export async function cleanupAgents(): Promise<void> {
   await Promise.all([...running].map((agent) => agent.stop()));
+  // TIDELINE_TEST_KEEP=1 keeps the data dirs (agent logs in <dir>/logs) to look at a failure.
+  if (process.env['TIDELINE_TEST_KEEP'] === '1') {
+    process.stderr.write(`kept: ${[...tempDirs].join(' ')}\n`);
+    tempDirs.clear();
+    return;
+  }
   await Promise.all([...tempDirs].map((dir) => rm(dir, { recursive: true, force: true })));
   tempDirs.clear();
 }

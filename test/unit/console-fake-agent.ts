@@ -25,6 +25,7 @@ import {
   type Vm,
 } from '../../app/protocol';
 import type { ConsoleCore } from '../../main/services/console-core';
+import type { Policy } from '../../app/policy/policy-schemas';
 
 type ProviderCrypto = Parameters<typeof x509.cryptoProvider.set>[0];
 type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
@@ -75,6 +76,8 @@ export class FakeAgent {
   /** Every HTTP request that reached the server (an upgrade carries the token). */
   readonly requests: { authorization: string | undefined }[] = [];
   readonly clients = new Set<WebSocket>();
+  /** Calendar policies by target (policy.get/set), versioned like the real agent's. */
+  readonly policies = new Map<string, Policy>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
@@ -231,8 +234,21 @@ export class FakeAgent {
       'task.exception': () => unavailable('task.exception'),
       'task.waitFor': () => unavailable('task.waitFor'),
       'task.abort': () => unavailable('task.abort'),
-      'policy.get': () => unavailable('policy.get'),
-      'policy.set': () => unavailable('policy.set'),
+      'policy.get': ({ target }) => {
+        const policy = this.policies.get(JSON.stringify(target));
+        return { target, ...(policy && { policy }) };
+      },
+      'policy.set': ({ target, policy }) => {
+        const key = JSON.stringify(target);
+        const current = this.policies.get(key)?.version ?? 0;
+        if (policy !== null && policy.version !== current) {
+          throw new TidelineError('CONFLICT', `policy version ${policy.version} is outdated`);
+        }
+        if (policy === null) this.policies.delete(key);
+        else this.policies.set(key, { ...policy, version: current + 1 });
+        const stored = this.policies.get(key);
+        return { target, ...(stored && { policy: stored }) };
+      },
       'policy.validate': () => unavailable('policy.validate'),
       'alert.list': () => unavailable('alert.list'),
       'alert.ack': () => unavailable('alert.ack'),
