@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AgentView, Peer, PeerLinkState } from '../../app/protocol';
+import type { Peer, PeerLinkState } from '../../app/protocol';
 import { mergePairings, worstLink } from '../../main/services/estate/pairings';
 import { buildSnapshot } from '../../main/services/estate/snapshot';
 import { groupBySite } from '../../renderer/lib/estate-groups';
 import { findPairing } from '../../app/estate/pairings';
 import { pairedWith, pairingLabel } from '../../renderer/lib/pairings';
+import { agentView } from '../helpers/agent-views';
 
 const FP = Array.from({ length: 32 }, () => 'AB').join(':');
 
@@ -22,22 +23,7 @@ function peer(siteId: string, siteName: string, link: PeerLinkState, pairedAt = 
   };
 }
 
-function view(key: string, siteId: string, connected = true): AgentView {
-  return {
-    key,
-    address: `10.0.0.${key.length}:7443`,
-    fingerprint: FP,
-    state: connected ? 'connected' : 'retrying',
-    identity: {
-      agentId: `a-${key}`,
-      siteId,
-      siteName: siteId,
-      hostName: key,
-      version: '1',
-      fingerprint: FP,
-    },
-  };
-}
+const view = agentView;
 
 const names = new Map([
   ['hq', 'Headquarters'],

@@ -1,30 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AgentView, ProtectionTicks, RpoTick, VpgState } from '../../app/protocol';
+import type { ProtectionTicks, RpoTick, VpgState } from '../../app/protocol';
 import { buildSnapshot } from '../../main/services/estate/snapshot';
 import { mergeVpgs } from '../../main/services/estate/vpgs';
 import { TickStore } from '../../main/services/protection/tick-store';
 import type { Clock } from '../../main/services/util/clock';
+import { agentView } from '../helpers/agent-views';
 
-const FP = Array.from({ length: 32 }, () => 'AA').join(':');
 const GIB = 2 ** 30;
 
-function view(key: string, siteId: string, connected = true): AgentView {
-  return {
-    key,
-    address: `10.0.0.${key.length}:7443`,
-    fingerprint: FP,
-    state: connected ? 'connected' : 'retrying',
-    identity: {
-      agentId: `a-${key}`,
-      siteId,
-      siteName: siteId,
-      hostName: key,
-      version: '1',
-      fingerprint: FP,
-    },
-  };
-}
+const view = agentView;
 
 function vpg(vpgId: string, role: 'source' | 'target', patch: Partial<VpgState> = {}): VpgState {
   return {
