@@ -5,6 +5,10 @@ import { PoliciesPage } from '../pages/policies-page';
 
 // The whole week fits: a drag near the window's edge would make FullCalendar scroll the page.
 test.use({ viewport: { width: 1440, height: 1300 } });
+// Known flake (issue 5, open): the overlap message after the second drag is sometimes not
+// shown (about 1 run in 3 on a loaded 2-core CI box). Retried until it is fixed; a retry is
+// reported as "flaky" by Playwright, never hidden.
+test.describe.configure({ retries: 2 });
 
 test('a calendar policy: drawn by dragging, moved, an overlap refused, kept as a draft, applied with its diff', async ({
   page,
