@@ -18,6 +18,7 @@ import { createTaskHandlers } from './task-handlers';
 import { createPolicyHandlers } from './policy-handlers';
 import type { PolicyOperations } from '../policy/policy-operations';
 import { createAlertHandlers } from './alert-handlers';
+import { createFailoverHandlers, type FailoverOperations } from './failover-handlers';
 import type { AlertStore } from '../alerts/alert-store';
 import type { TaskManager } from '../tasks/task-manager';
 import { isHandshaken, type Session } from './session';
@@ -48,6 +49,8 @@ export interface HandlerDeps {
   readonly alerts?: Pick<AlertStore, 'list' | 'ack'>;
   /** policy.get / policy.set / policy.validate; absent: they answer UNAVAILABLE. */
   readonly policies?: PolicyOperations;
+  /** failover.*, vpg.settingsForReverse, vpg.metadata, network.list; absent: UNAVAILABLE. */
+  readonly failover?: FailoverOperations;
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -100,6 +103,7 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
     ...createTaskHandlers(deps.tasks),
     ...createPolicyHandlers(deps.policies),
     ...createAlertHandlers(deps.alerts),
+    ...createFailoverHandlers(deps.failover),
     'host.list': () => deps.hypervisor.listHosts(),
     'vm.list': async (params) => {
       const hostId = params?.hostId;

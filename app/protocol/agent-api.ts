@@ -12,6 +12,7 @@ import { PairParamsSchema, PairingTokenSchema, PeerSchema } from './pairing';
 import { replicationMethods, replicationNotifications } from './replication-api';
 import { taskMethods, taskNotifications } from './task-api';
 import { policyMethods, policyNotifications } from './policy-api';
+import { failoverMethods, failoverNotifications } from './failover-api';
 
 /**
  * The console ↔ agent protocol: JSON-RPC 2.0 over wss. Bump PROTOCOL_VERSION on any change a
@@ -89,6 +90,7 @@ export const agentMethods = {
   ...replicationMethods,
   ...taskMethods,
   ...policyMethods,
+  ...failoverMethods,
 } as const;
 export type AgentMethods = typeof agentMethods;
 
@@ -103,6 +105,7 @@ export const agentNotifications = {
   ...replicationNotifications,
   ...taskNotifications,
   ...policyNotifications,
+  ...failoverNotifications,
 } as const satisfies NotificationTable;
 export type AgentNotifications = typeof agentNotifications;
 

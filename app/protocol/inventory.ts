@@ -96,8 +96,17 @@ export const VmSchema = z.object({
   guestOs: Text(128),
   nics: z.array(NicSchema),
   disks: z.array(DiskSchema),
+  /** Set on VMs a failover registered: which VPG, which failover and mode, from which VM. */
+  recoveredFrom: z
+    .object({
+      vpgId: IdSchema,
+      failoverId: IdSchema,
+      mode: z.enum(['live', 'test', 'move']),
+      sourceVmId: IdSchema,
+    })
+    .optional(),
 });
 export type Vm = z.infer<typeof VmSchema>;
 
-export const InventoryKindSchema = z.enum(['site', 'host', 'vm', 'peer']);
+export const InventoryKindSchema = z.enum(['site', 'host', 'vm', 'peer', 'network']);
 export type InventoryKind = z.infer<typeof InventoryKindSchema>;

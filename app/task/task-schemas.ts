@@ -7,7 +7,19 @@ import { IdSchema } from '../protocol/common';
  * one interrupted by a restart ends Completed/Failed with a reason, never stuck Running.
  */
 
-export const TaskTypeSchema = z.enum(['InitialSync', 'Resync', 'ExportDisk']);
+export const TaskTypeSchema = z.enum([
+  'InitialSync',
+  'Resync',
+  'ExportDisk',
+  'FailoverTest',
+  'StopFailoverTest',
+  'FailoverLive',
+  'FailoverMove',
+  'FailoverCommit',
+  'FailoverRollback',
+  /** After a commit: the journal written into the replica disks under the running VMs. */
+  'Promote',
+]);
 export type TaskType = z.infer<typeof TaskTypeSchema>;
 
 /** Active: accepted, not started yet. Aborted: stopped on request before it completed. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IdSchema } from '../protocol/common';
+import { CheckpointTestSchema, VpgRecoverySettingsSchema } from '../recovery/recovery-schemas';
 
 /**
  * Virtual protection groups: VMs that are recovered together, with one write sequence across
@@ -13,6 +14,18 @@ export const VpgStatusSchema = z.enum([
   'RpoNotMet',
   'Paused',
   'Resyncing',
+  /** A test failover is up at the recovery site; protection goes on. */
+  'TestFailover',
+  /** A live failover or move is bringing the VMs up, or waits for commit or rollback. */
+  'FailingOver',
+  /** Committed: the journal is being written into the replica disks under the running VMs. */
+  'Promoting',
+  /** Promoted; reverse protection is being set up (its initial delta sync not yet done). */
+  'PromotionCompleteMirrorsNotYetActivated',
+  /** Committed without reverse protection: the VMs run at the recovery site, unprotected. */
+  'NeedReverseConfiguration',
+  /** The recovery site has no metadata package for the VPG: it cannot rebuild the VMs. */
+  'MissingConfiguration',
   'RemoveInProgress',
   'Error',
 ]);
@@ -66,6 +79,8 @@ export const VpgSettingsSchema = z.strictObject({
       }),
     )
     .optional(),
+  /** Boot order and NIC mappings for failover (defaults: group 0, networks kept). */
+  recovery: VpgRecoverySettingsSchema.optional(),
 });
 export type VpgSettings = z.infer<typeof VpgSettingsSchema>;
 
@@ -76,6 +91,7 @@ export const VpgSettingsPatchSchema = z
     journal: JournalSettingsSchema,
     checkpointIntervalMs: z.number().int().min(1_000).max(3_600_000),
     rpoTargetSeconds: Seconds.max(24 * 3600),
+    recovery: VpgRecoverySettingsSchema,
   })
   .partial()
   .refine((p) => Object.keys(p).length > 0, { message: 'give at least one setting to change' });
@@ -109,6 +125,8 @@ export const CheckpointInfoSchema = z.object({
   inconsistent: z.boolean().optional(),
   /** Persisted at the recovery site. */
   confirmed: z.boolean(),
+  /** The last test failover at this checkpoint ("Tested at …"). */
+  tested: CheckpointTestSchema.optional(),
 });
 export type CheckpointInfo = z.infer<typeof CheckpointInfoSchema>;
 

@@ -138,6 +138,12 @@ export const VPG_STATUS: Readonly<Record<VpgStatus, { label: string; color: Chip
   RpoNotMet: { label: 'RPO not met', color: 'error' },
   Paused: { label: 'Paused', color: 'warning' },
   Resyncing: { label: 'Resyncing', color: 'warning' },
+  TestFailover: { label: 'Test failover', color: 'secondary' },
+  FailingOver: { label: 'Failing over', color: 'warning' },
+  Promoting: { label: 'Promoting', color: 'warning' },
+  PromotionCompleteMirrorsNotYetActivated: { label: 'Reverse protection starting', color: 'info' },
+  NeedReverseConfiguration: { label: 'Needs reverse protection', color: 'warning' },
+  MissingConfiguration: { label: 'Missing configuration', color: 'error' },
   RemoveInProgress: { label: 'Removing', color: 'default' },
   Error: { label: 'Error', color: 'error' },
 };

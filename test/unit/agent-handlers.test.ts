@@ -15,16 +15,14 @@ import type { Session } from '../../agent/control/session';
 import type { HypervisorAdapter } from '../../agent/hypervisor/adapter';
 import { generateSimInventory } from '../../agent/hypervisor/sim/generator';
 import { SiteStore } from '../../agent/site/site-store';
+import { inventoryHypervisor } from '../helpers/inventory-hypervisor';
 
 const inventory = generateSimInventory({ siteName: 'Unit' });
-const fakeHypervisor: HypervisorAdapter = {
-  kind: 'sim',
-  start: async () => undefined,
-  stop: async () => undefined,
+const fakeHypervisor: HypervisorAdapter = inventoryHypervisor({
   listHosts: async (): Promise<Host[]> => inventory.hosts,
   listVms: async (filter = {}): Promise<Vm[]> =>
     inventory.vms.filter((v) => filter.hostId === undefined || v.hostId === filter.hostId),
-};
+});
 
 let dir: string;
 let site: SiteStore;

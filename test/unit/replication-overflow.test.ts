@@ -15,6 +15,7 @@ import { journalDirFor } from '../../agent/journal/layout';
 import type { LinkTuning, PeerLink } from '../../agent/peer/peer-link';
 import { PeerService } from '../../agent/peer/peer-service';
 import { ReplicationEngine } from '../../agent/replication/engine';
+import { inventoryHypervisor } from '../helpers/inventory-hypervisor';
 import { createSelfSignedIdentity } from '../../agent/security/certificate';
 
 /**
@@ -51,13 +52,10 @@ const nodes: Node[] = [];
 const dirs: string[] = [];
 
 function hypervisor(host: Host, vms: Vm[]): HypervisorAdapter {
-  return {
-    kind: 'sim',
-    start: async () => undefined,
-    stop: async () => undefined,
+  return inventoryHypervisor({
     listHosts: async () => [structuredClone(host)],
     listVms: async () => structuredClone(vms),
-  };
+  });
 }
 
 async function node(agentId: string, withVm: boolean): Promise<Node> {

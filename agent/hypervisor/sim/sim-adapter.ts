@@ -1,9 +1,10 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Host, Vm } from '../../../app/protocol';
+import { TidelineError } from '../../../app/errors';
+import type { Host, Network, Vm } from '../../../app/protocol';
 import type { DataDirLayout } from '../../config/data-dir';
 import { readJsonFile } from '../../store/json-file';
-import type { HypervisorAdapter } from '../adapter';
+import type { HypervisorAdapter, PowerEvent, VmRegistration } from '../adapter';
 import { SimInventorySchema, type SimInventory } from './generator';
 import type { Logger } from '../../log';
 
@@ -55,6 +56,35 @@ export class SimHypervisor implements HypervisorAdapter {
       }));
   }
 
+  // Recovery operations: contracts only until the sim implements them (issue 6).
+  async listNetworks(): Promise<Network[]> {
+    throw notYet('networks');
+  }
+
+  async createNetwork(network: Network): Promise<Network> {
+    throw notYet(`creating network ${network.name}`);
+  }
+
+  async deleteNetwork(name: string): Promise<void> {
+    throw notYet(`deleting network ${name}`);
+  }
+
+  async registerVm(registration: VmRegistration): Promise<Vm> {
+    throw notYet(`registering VM ${registration.name}`);
+  }
+
+  async unregisterVm(vmId: string): Promise<void> {
+    throw notYet(`unregistering VM ${vmId}`);
+  }
+
+  async powerOn(vmId: string): Promise<PowerEvent> {
+    throw notYet(`powering on VM ${vmId}`);
+  }
+
+  async powerOff(vmId: string): Promise<PowerEvent> {
+    throw notYet(`powering off VM ${vmId}`);
+  }
+
   private loaded(): SimInventory {
     if (this.inventory === undefined) throw new Error('sim hypervisor used before start()');
     return this.inventory;
@@ -68,4 +98,8 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function notYet(what: string): TidelineError {
+  return new TidelineError('UNAVAILABLE', `The sim hypervisor does not support ${what} yet`);
 }
