@@ -47,8 +47,6 @@ export class VpgSender {
   private readableSignal = false;
   private wake: (() => void) | undefined;
   private askingPosition = false;
-  /** First seq the current stream sent (a stale POSITION just before it is ignored). */
-  private streamStart = 0;
   private next = 0;
   private readonly onReadable = (): void => {
     this.readableSignal = true;
@@ -110,7 +108,10 @@ export class VpgSender {
   onPosition(seq: number): void {
     if (seq > this.acked && seq <= this.options.source.outbox.readableSeq()) this.onAck(seq);
     if (this.askingPosition || this.link === undefined) return;
-    if (seq + 1 === this.streamStart || seq + 1 >= this.next) return;
+    // Also a POSITION just before the stream's start: the target may have refused the
+    // stream's first records (a VPG held by a failover). A stale one costs a resend of what
+    // is in flight; the target ignores the duplicates.
+    if (seq + 1 >= this.next) return;
     this.options.log.warn(
       { vpgId: this.options.vpgId, position: seq, next: this.next },
       'the target asked to resend: rewinding',
@@ -158,7 +159,6 @@ export class VpgSender {
         );
       }
       this.onAck(position);
-      this.streamStart = position + 1;
       this.next = position + 1;
       this.options.log.info({ vpgId, from: this.next }, 'streaming to the recovery site');
       while (this.current(generation)) {

@@ -102,7 +102,7 @@ test('workload: measured rate within ±10% of the set rate, smooth, and changeab
   assert.equal(gen.status('vm-1').bytesPerSecond, 2 * MiB);
 
   gen.pause('vm-1');
-  await sleep(30);
+  await gen.settle('vm-1');
   const paused = tap.seen.length;
   await sleep(200);
   assert.equal(tap.seen.length, paused, 'paused: no writes');

@@ -175,9 +175,14 @@ export class WorkloadGenerator {
     return this.status(vmId);
   }
 
-  /** Pauses one VM's workload, or all. */
+  /** Pauses one VM's workload, or all. Writes already issued still land: see settle(). */
   pause(vmId?: string): void {
     for (const vm of this.select(vmId)) vm.paused = true;
+  }
+
+  /** Resolves once the writes a VM (or every VM) has in flight have landed. */
+  async settle(vmId?: string): Promise<void> {
+    await Promise.allSettled(this.select(vmId).flatMap((vm) => [...vm.pending]));
   }
 
   resume(vmId?: string): void {
