@@ -38,6 +38,7 @@ const RUN_OPTIONS = {
   'pairing-token-ttl': { type: 'string' },
   'outbox-limit-mib': { type: 'string' },
   'rpo-grace-seconds': { type: 'string' },
+  'metadata-interval-seconds': { type: 'string' },
   'nbd-socket': { type: 'string' },
   'nbd-listen': { type: 'string' },
   'no-nbd': { type: 'boolean' },
@@ -134,10 +135,21 @@ async function run(args: readonly string[]): Promise<number> {
       '--rpo-grace-seconds must be a whole number of seconds between 0 and 86400',
     );
   }
+  const metadataText = values['metadata-interval-seconds'];
+  const metadataSeconds = metadataText === undefined ? undefined : Number(metadataText);
+  if (
+    metadataSeconds !== undefined &&
+    !(Number.isInteger(metadataSeconds) && metadataSeconds >= 1 && metadataSeconds <= 86_400)
+  ) {
+    throw new UsageError(
+      '--metadata-interval-seconds must be a whole number of seconds between 1 and 86400',
+    );
+  }
   return runAgent({
     dataDir,
     listen,
     ...(rpoGraceSeconds !== undefined && { rpoGraceSeconds }),
+    ...(metadataSeconds !== undefined && { metadataIntervalMs: metadataSeconds * 1000 }),
     ...parseReplicationFlags(values, listen),
     nbd: parseNbdFlags(values),
     logLevel: level as Level,

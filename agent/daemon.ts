@@ -23,6 +23,10 @@ import type { NbdEndpoints } from './nbd/nbd-server';
 import type { LinkTuning } from './peer/peer-link';
 import { PeerService, type ReplicationEndpoint } from './peer/peer-service';
 import { ReplicationEngine } from './replication/engine';
+import { MetadataService } from './recovery/metadata-service';
+import { RecoveryDiskService } from './recovery/recovery-disks';
+import { FailoverManager } from './recovery/failover-manager';
+import { createFailoverOrchestration } from './recovery/failover-operations';
 import { TaskManager } from './tasks/task-manager';
 import { AuthThrottle } from './security/auth-throttle';
 import { readTlsIdentity } from './security/certificate';
@@ -49,6 +53,8 @@ export interface DaemonOptions {
   readonly outboxLimitBytes?: number;
   /** Seconds RPO must stay over its target before an RPO alert (default 60). */
   readonly rpoGraceSeconds?: number;
+  /** Period of the metadata capture of protected VPGs (default 5 min). */
+  readonly metadataIntervalMs?: number;
   /**
    * The NBD server (agent/nbd): unix socket (default `<dataDir>/nbd.sock`), optional TCP;
    * false: no NBD server. Default: the unix socket only.
@@ -82,6 +88,9 @@ export class Daemon {
   private tasks: TaskManager | undefined;
   private policies: Policies | undefined;
   private alerts: AlertService | undefined;
+  private metadata: MetadataService | undefined;
+  private recoveryDisksValue: RecoveryDiskService | undefined;
+  private failovers: FailoverManager | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -104,6 +113,7 @@ export class Daemon {
         kinds,
       });
       this.server?.broadcast(frame);
+      this.metadata?.inventoryChanged(kinds);
     };
     this.peerService = new PeerService({
       agentId: config.agentId,
@@ -161,7 +171,25 @@ export class Daemon {
       isPeer: (agentId) => this.peerService?.list().some((p) => p.agentId === agentId) ?? false,
     });
     this.policies = policies;
+    const metadata = new MetadataService({
+      dataDir: layout.root,
+      stateDir: layout.stateDir,
+      siteId: config.siteId,
+      hypervisor: this.hypervisor,
+      peers: this.peerService,
+      log: log.child({ component: 'metadata' }),
+      vpgs: {
+        list: () => this.engine?.list() ?? [],
+        stored: (vpgId) => this.engine?.storedVpg(vpgId),
+      },
+      ...(this.options.metadataIntervalMs !== undefined && {
+        intervalMs: this.options.metadataIntervalMs,
+      }),
+    });
+    this.metadata = metadata;
     this.engine = new ReplicationEngine({
+      metadata: metadata.packages,
+      checkpointTests: (vpgId) => this.failovers?.testsOf(vpgId),
       tasks,
       policies: policies.scheduler,
       layout,
@@ -181,8 +209,12 @@ export class Daemon {
         journalRetention: (vpg, result, time) => alerts.journalRetention(vpg, result, time),
         vpgStatus: (change) =>
           this.server?.broadcast(encodeNotification(agentNotifications, 'vpg.status', change)),
+        vpgChanged: (vpgId) => metadata.vpgChanged(vpgId),
         vpgRemoved: (vpgId) => {
           alerts.vpgRemoved(vpgId);
+          drop(metadata.vpgRemoved(vpgId), (err) =>
+            log.warn({ err, vpgId }, 'cannot delete the metadata capture of a removed VPG'),
+          );
           drop(metrics.remove(vpgId), (err) =>
             log.warn({ err, vpgId }, 'cannot delete the metrics history of a removed VPG'),
           );
@@ -193,12 +225,28 @@ export class Daemon {
     // link as the peer service creates it.
     await this.engine.start();
     await metrics.retain(this.engine.list().map((v) => v.vpgId));
+    // Before the links: it serves vpg.metadata.put and ships on every link up.
+    await metadata.start();
     // After the engine: exports write through its tap (protected disks are sequenced).
     let nbdEndpoints: NbdEndpoints | undefined;
-    if (this.options.nbd !== false) {
+    const nbdSocket =
+      this.options.nbd === false
+        ? undefined
+        : (this.options.nbd?.socketPath ?? join(layout.root, 'nbd.sock'));
+    // The recovered disks of failovers (agent/recovery), over the target side's journals.
+    const engine = this.engine;
+    const recoveryDisks = new RecoveryDiskService({
+      dataDir: layout.root,
+      journalOf: (vpgId) => engine.targetJournal(vpgId),
+      nbdSocketPath: nbdSocket,
+      log: log.child({ component: 'recovery-disks' }),
+    });
+    this.recoveryDisksValue = recoveryDisks;
+    if (nbdSocket !== undefined && this.options.nbd !== false) {
       const hypervisor = this.hypervisor;
       this.nbd = new NbdService({
-        socketPath: this.options.nbd?.socketPath ?? join(layout.root, 'nbd.sock'),
+        socketPath: nbdSocket,
+        extraExports: recoveryDisks.exports,
         ...(this.options.nbd?.tcp !== undefined && { tcp: this.options.nbd.tcp }),
         listVms: () => hypervisor.listVms(),
         tap: this.engine.diskTap,
@@ -206,6 +254,22 @@ export class Daemon {
       });
       nbdEndpoints = await this.nbd.start();
     }
+    // Before the links: a live failover's VPG refuses records from the first one on.
+    const failovers = new FailoverManager({
+      file: join(layout.stateDir, 'failovers.json'),
+      tasks,
+      hypervisor: this.hypervisor,
+      replication: engine,
+      disks: recoveryDisks,
+      metadata: metadata.packages,
+      peers: this.peerService,
+      log: log.child({ component: 'failover' }),
+      notify: (status) =>
+        this.server?.broadcast(encodeNotification(agentNotifications, 'failover.status', status)),
+      inventoryChanged,
+    });
+    this.failovers = failovers;
+    await failovers.start();
     const replication = await this.peerService.start();
     const handlers = createHandlers({
       identity: {
@@ -224,6 +288,10 @@ export class Daemon {
       metrics,
       alerts,
       policies: policies.service,
+      failover: {
+        metadata: metadata.handlers(),
+        failover: createFailoverOrchestration(failovers),
+      },
       ...(this.nbd !== undefined && { exports: this.nbd }),
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
@@ -254,6 +322,11 @@ export class Daemon {
     };
   }
 
+  /** The recovered disks of failovers (after start()), for the failover orchestration. */
+  get recoveryDisks(): RecoveryDiskService | undefined {
+    return this.recoveryDisksValue;
+  }
+
   /** Pairing and peer links, for the replication engine (after start()). */
   get peers(): PeerService | undefined {
     return this.peerService;
@@ -267,9 +340,17 @@ export class Daemon {
     await this.stopPart('policies', this.policies);
     this.policies = undefined;
     this.tasks = undefined;
+    // After the tasks, before the recovery disks: commit timers stop, disk sets close.
+    await this.stopPart('failovers', this.failovers);
+    this.failovers = undefined;
     // Before the engine: NBD clients' requests in flight are answered through its tap.
     await this.stopPart('nbd', this.nbd);
     this.nbd = undefined;
+    // After the NBD server, before the engine (its journals): overlays flushed, pins kept.
+    await this.stopPart('recovery disks', this.recoveryDisksValue);
+    this.recoveryDisksValue = undefined;
+    await this.stopPart('metadata', this.metadata);
+    this.metadata = undefined;
     // Before the links: workloads stop, outboxes are synced and journals closed.
     await this.stopPart('replication', this.engine);
     this.engine = undefined;

@@ -15,6 +15,8 @@ export interface RunOptions extends ReplicationFlags {
   readonly keepaliveMs: number;
   /** Seconds RPO must stay over its target before an RPO alert (daemon default 60). */
   readonly rpoGraceSeconds?: number;
+  /** Period of the metadata capture of protected VPGs (daemon default 5 min). */
+  readonly metadataIntervalMs?: number;
   /** NBD server settings; false: --no-nbd. Default: DIR/nbd.sock only. */
   readonly nbd?: NbdFlags;
 }
@@ -63,6 +65,9 @@ export async function runAgent(options: RunOptions): Promise<number> {
     ...(options.outboxLimitBytes !== undefined && { outboxLimitBytes: options.outboxLimitBytes }),
     keepaliveMs: options.keepaliveMs,
     ...(options.rpoGraceSeconds !== undefined && { rpoGraceSeconds: options.rpoGraceSeconds }),
+    ...(options.metadataIntervalMs !== undefined && {
+      metadataIntervalMs: options.metadataIntervalMs,
+    }),
     ...(options.nbd !== undefined && { nbd: options.nbd }),
     log,
   });

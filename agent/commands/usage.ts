@@ -67,6 +67,9 @@ Options:
                           regions instead and resyncs them by block hashes once the link is back
   --rpo-grace-seconds N   How long RPO must stay over its target before an RPO alert is raised
                           (default 60)
+  --metadata-interval-seconds N
+                          How often the VMs of protected VPGs are captured for the recovery
+                          site even without a change (default 300)
   --nbd-socket PATH       The unix socket (mode 0600) where VMs attach their disks over NBD,
                           one export per disk named by its disk id (default DIR/nbd.sock;
                           vm.list shows each disk's nbd+unix:// URI)

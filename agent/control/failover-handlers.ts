@@ -7,28 +7,43 @@ type FailoverMethods =
   | 'vpg.settingsForReverse'
   | 'vpg.metadata'
   | 'network.list';
+type MetadataMethods = 'vpg.metadata' | 'network.list';
 
-/** What the failover handlers need of the agent (agent/recovery). */
-export type FailoverOperations = Pick<Handlers<AgentMethods, Session>, FailoverMethods>;
+/** vpg.metadata and network.list (agent/recovery/metadata-handlers.ts). */
+export type MetadataOperations = Pick<Handlers<AgentMethods, Session>, MetadataMethods>;
+/** failover.* and vpg.settingsForReverse (the failover orchestration). */
+export type FailoverOrchestration = Pick<
+  Handlers<AgentMethods, Session>,
+  Exclude<FailoverMethods, MetadataMethods>
+>;
 
-/** failover.*, vpg.settingsForReverse, vpg.metadata, network.list; absent: UNAVAILABLE. */
+/** What the failover handlers need of the agent (agent/recovery), part by part. */
+export interface FailoverOperations {
+  readonly metadata?: MetadataOperations;
+  readonly failover?: FailoverOrchestration;
+}
+
+/** failover.*, vpg.settingsForReverse, vpg.metadata, network.list; a part absent: UNAVAILABLE. */
 export function createFailoverHandlers(
-  failover: FailoverOperations | undefined,
+  parts: FailoverOperations = {},
 ): Pick<Handlers<AgentMethods, Session>, FailoverMethods> {
-  if (failover !== undefined) return failover;
   const unavailable = (): never => {
     throw new TidelineError('UNAVAILABLE', 'Failover is not available on this agent yet');
   };
   return {
-    'failover.test': unavailable,
-    'failover.stopTest': unavailable,
-    'failover.live': unavailable,
-    'failover.move': unavailable,
-    'failover.commit': unavailable,
-    'failover.rollback': unavailable,
-    'failover.list': unavailable,
-    'vpg.settingsForReverse': unavailable,
-    'vpg.metadata': unavailable,
-    'network.list': unavailable,
+    ...(parts.failover ?? {
+      'failover.test': unavailable,
+      'failover.stopTest': unavailable,
+      'failover.live': unavailable,
+      'failover.move': unavailable,
+      'failover.commit': unavailable,
+      'failover.rollback': unavailable,
+      'failover.list': unavailable,
+      'vpg.settingsForReverse': unavailable,
+    }),
+    ...(parts.metadata ?? {
+      'vpg.metadata': unavailable,
+      'network.list': unavailable,
+    }),
   };
 }

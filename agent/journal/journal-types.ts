@@ -26,6 +26,17 @@ export interface HistoryReducedEvent {
   readonly oldestSourceTime: number | undefined;
 }
 
+/** Retention wanted to apply past a pin (an open recovery disk) and stopped at it. */
+export interface PinHoldEvent {
+  readonly vpgId: string;
+  readonly pinSeq: number;
+  readonly wantedSeq: number;
+  /** The hard limit wanted it: the journal stays over its limit while the pin holds. */
+  readonly overHardLimit: boolean;
+  readonly bytes: number;
+  readonly hardLimitBytes: number;
+}
+
 export interface SizeEvent {
   readonly vpgId: string;
   readonly bytes: number;
@@ -41,11 +52,14 @@ export type JournalEventMap = {
   'history-reduced': [HistoryReducedEvent];
   'size-warning': [SizeEvent];
   'size-normal': [SizeEvent];
+  'pin-held': [PinHoldEvent];
 };
 
 export interface RetentionResult {
   readonly appliedSeq: number;
   readonly historyReduced: HistoryReducedEvent | undefined;
+  /** Apply stopped at a pin short of what the window or the hard limit wanted. */
+  readonly heldByPin?: PinHoldEvent;
   /** Usage is above warningBytes. */
   readonly sizeWarning: boolean;
   readonly usage: JournalUsage;

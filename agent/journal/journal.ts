@@ -20,6 +20,7 @@ import {
   UnknownCheckpointError,
   UnknownDiskError,
 } from './errors';
+import { CheckpointView } from './checkpoint-view';
 import { fillFromView, writeImage, type ImageResult } from './export';
 import type { ExtentMap } from './extent-index';
 import { LOCK_FILE } from './layout';
@@ -30,6 +31,7 @@ import type {
   HistoryReducedEvent,
   JournalEventMap,
   JournalUsage,
+  PinHoldEvent,
   RecoveryReport,
   RetentionResult,
   SizeEvent,
@@ -43,6 +45,7 @@ import {
 } from './options';
 import { checkpointInfo, recoverSegments } from './recover';
 import { ReplicaDisk, type ReplicaDiskSpec } from './replica';
+import { pinLimit, readPins, writePins } from './pins';
 import { planRetention } from './retention';
 import { diskView } from './view';
 import type { SegmentFile } from './segment-file';
@@ -88,6 +91,10 @@ export class Journal extends EventEmitter<JournalEventMap> {
   private readonly appendLock = new AsyncRwLock();
   private readonly replicaLock = new AsyncRwLock();
   private readonly viewCache = new Map<string, ExtentMap<SegmentFile>>();
+  /** Apply holds by id (pins.json): apply never goes past the lowest. */
+  private pinned = new Map<string, number>();
+  /** Moves with every apply: CheckpointViews resolve their map again. */
+  private applyGeneration = 0;
   private segments: SegmentFile[] = [];
   /** Checkpoints with seq >= appliedSeq, oldest first. */
   private retained: CheckpointInfo[] = [];
@@ -167,6 +174,46 @@ export class Journal extends EventEmitter<JournalEventMap> {
       if (options.consistent !== true || c.inconsistent !== true) return c;
     }
     return undefined;
+  }
+
+  /** The pins holding apply back, by id. */
+  pins(): ReadonlyMap<string, number> {
+    return new Map(this.pinned);
+  }
+
+  /**
+   * Holds apply (retention, applyUpTo) at or below `seq` until unpin(id); appends go on. The
+   * pin is persisted (pins.json) before this resolves, so it outlives a restart. Pinning an id
+   * again moves its pin. `seq` must still be recoverable (>= appliedSeq, <= lastSeq);
+   * `'applied'` pins at the current appliedSeq: no apply at all.
+   */
+  async pin(id: string, seq: number | 'applied'): Promise<number> {
+    this.assertOpen();
+    return this.replicaLock.exclusive(async () => {
+      this.assertOpen();
+      const at = seq === 'applied' ? this.applied : seq;
+      if (!Number.isSafeInteger(at) || at > this.last) {
+        throw new UnknownCheckpointError(this.vpgId, String(at));
+      }
+      if (at < this.applied) throw new CheckpointAppliedError(this.vpgId, at, this.applied);
+      const next = new Map(this.pinned).set(id, at);
+      await writePins(this.dir, next);
+      this.pinned = next;
+      return at;
+    });
+  }
+
+  /** Releases a pin (persisted). Unknown ids are ignored. */
+  async unpin(id: string): Promise<void> {
+    this.assertOpen();
+    await this.replicaLock.exclusive(async () => {
+      this.assertOpen();
+      if (!this.pinned.has(id)) return;
+      const next = new Map(this.pinned);
+      next.delete(id);
+      await writePins(this.dir, next);
+      this.pinned = next;
+    });
   }
 
   usage(): JournalUsage {
@@ -263,6 +310,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
     return this.replicaLock.exclusive(async () => {
       this.assertOpen();
       const bytesBefore = this.totalBytes();
+      const appliedBefore = this.applied;
       const plan = planRetention({
         segments: this.segments,
         checkpoints: this.retained,
@@ -270,9 +318,33 @@ export class Journal extends EventEmitter<JournalEventMap> {
         cutoff: now - this.historyMs,
         hardLimitBytes: this.hardLimitBytes,
       });
-      await this.applyLocked(Math.max(plan.windowSeq ?? 0, plan.limitSeq ?? 0));
+      const wanted = Math.max(plan.windowSeq ?? 0, plan.limitSeq ?? 0);
+      const limit = pinLimit(this.pinned);
+      let heldByPin: PinHoldEvent | undefined;
+      if (limit !== undefined && wanted > limit) {
+        heldByPin = {
+          vpgId: this.vpgId,
+          pinSeq: limit,
+          wantedSeq: wanted,
+          overHardLimit: plan.limitSeq !== undefined && plan.limitSeq > limit,
+          bytes: bytesBefore,
+          hardLimitBytes: this.hardLimitBytes,
+        };
+        if (heldByPin.overHardLimit) {
+          this.log.warn(
+            { ...heldByPin, pins: [...this.pinned.keys()] },
+            'journal over its hard limit but a recovery pin holds apply: history is kept',
+          );
+        }
+        this.emit('pin-held', heldByPin);
+      }
+      await this.applyLocked(wanted);
       let historyReduced: HistoryReducedEvent | undefined;
-      if (plan.limitSeq !== undefined && plan.limitSeq > (plan.windowSeq ?? 0)) {
+      // History was reduced when the hard limit made apply go further than the window did.
+      if (
+        plan.limitSeq !== undefined &&
+        this.applied > Math.max(plan.windowSeq ?? 0, appliedBefore)
+      ) {
         historyReduced = {
           vpgId: this.vpgId,
           appliedSeq: this.applied,
@@ -288,6 +360,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
       return {
         appliedSeq: this.applied,
         historyReduced,
+        ...(heldByPin !== undefined && { heldByPin }),
         sizeWarning: this.sizeWarning,
         usage: this.usage(),
       };
@@ -313,6 +386,41 @@ export class Journal extends EventEmitter<JournalEventMap> {
       await fillFromView(this.view(disk, checkpointSeq), replica, target, offset);
       return target;
     });
+  }
+
+  /**
+   * A reader of one disk at checkpoint `checkpointSeq` for many reads (checkpoint-view.ts):
+   * the extent map is resolved once here. Pin the checkpoint first (pin()) so retention
+   * cannot apply past it while the view is in use.
+   */
+  async openView(
+    diskId: string,
+    checkpointSeq: number,
+    options: ViewOptions = {},
+  ): Promise<CheckpointView> {
+    this.assertOpen();
+    const disk = this.diskNumber(diskId);
+    const replica = this.replicas[disk] as ReplicaDisk;
+    const resolve = (): ExtentMap<SegmentFile> => {
+      this.assertOpen();
+      this.checkPointInTime(checkpointSeq, options);
+      return this.resolveView(disk, checkpointSeq);
+    };
+    const host = {
+      replica,
+      generation: () => this.applyGeneration,
+      resolve,
+      shared: async <T>(fn: () => Promise<T>): Promise<T> => {
+        this.assertOpen();
+        return this.replicaLock.shared(async () => {
+          this.assertOpen();
+          return fn();
+        });
+      },
+    };
+    return this.replicaLock.shared(
+      async () => new CheckpointView(host, diskId, checkpointSeq, resolve()),
+    );
   }
 
   /**
@@ -442,6 +550,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
     await this.checkConfigOwner();
     await saveJournalConfig(this.dir, this.config());
     const state = await readReplicaState(this.dir);
+    this.pinned = await readPins(this.dir);
     const pristine = state.appliedSeq === 0 && state.applyingTo === undefined;
     for (const replica of this.replicas) await replica.open(pristine);
     const recovered = await recoverSegments({
@@ -591,7 +700,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
    * segments it released.
    */
   private async applyLocked(seq: number): Promise<number> {
-    const target = Math.min(seq, this.last);
+    const target = Math.min(seq, this.last, pinLimit(this.pinned) ?? Infinity);
     if (target <= this.applied) return 0;
     const from = this.applied + 1;
     await writeReplicaState(this.dir, {
@@ -612,6 +721,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
     });
     await Promise.all([...touched].map((r) => r.sync()));
     this.applied = target;
+    this.applyGeneration += 1;
     this.viewCache.clear();
     while (this.retained[0] !== undefined && this.retained[0].seq < target) this.retained.shift();
     const atTarget = this.retained[0]?.seq === target ? this.retained[0] : undefined;
@@ -693,19 +803,23 @@ export class Journal extends EventEmitter<JournalEventMap> {
     const key = `${disk}:${checkpointSeq}`;
     const cached = this.viewCache.get(key);
     if (cached !== undefined) return cached;
-    const map = diskView({
-      segments: this.segments,
-      disk,
-      afterSeq: this.applied,
-      beforeSeq: checkpointSeq,
-      sizeBytes: (this.replicas[disk] as ReplicaDisk).sizeBytes,
-    });
+    const map = this.resolveView(disk, checkpointSeq);
     if (this.viewCache.size >= VIEW_CACHE_ENTRIES) {
       const oldest = this.viewCache.keys().next().value;
       if (oldest !== undefined) this.viewCache.delete(oldest);
     }
     this.viewCache.set(key, map);
     return map;
+  }
+
+  private resolveView(disk: number, checkpointSeq: number): ExtentMap<SegmentFile> {
+    return diskView({
+      segments: this.segments,
+      disk,
+      afterSeq: this.applied,
+      beforeSeq: checkpointSeq,
+      sizeBytes: (this.replicas[disk] as ReplicaDisk).sizeBytes,
+    });
   }
 
   // ───────────────────────────── helpers ─────────────────────────────

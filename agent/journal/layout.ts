@@ -6,11 +6,13 @@ import { join } from 'node:path';
  *   journal.json                  vpgId, disks and limits (so tools can reopen it)
  *   replica-state.json            appliedSeq: how far the replica disks have been brought
  *   journal.lock                  pid of the process that has the journal open
+ *   pins.json                     apply holds of open recovery disks (README.md "Pins")
  *   seg-<firstSeq, 20 digits>.log append-only segments of encoded records (record.ts)
  */
 export const CONFIG_FILE = 'journal.json';
 export const STATE_FILE = 'replica-state.json';
 export const LOCK_FILE = 'journal.lock';
+export const PINS_FILE = 'pins.json';
 
 const SEGMENT_PATTERN = /^seg-(\d{20})\.log$/;
 

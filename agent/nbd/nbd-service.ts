@@ -2,7 +2,8 @@ import type { Vm } from '../../app/protocol';
 import type { ListenAddress } from '../control/control-server';
 import type { Logger } from '../log';
 import type { DiskTap } from '../tap/disk-tap';
-import { DiskExports } from './exports';
+import { CompositeExports } from './composite-exports';
+import { DiskExports, type ExportSource } from './exports';
 import { NbdServer, type NbdEndpoints } from './nbd-server';
 
 export interface NbdServiceOptions {
@@ -11,6 +12,8 @@ export interface NbdServiceOptions {
   readonly listVms: () => Promise<Vm[]>;
   readonly tap: DiskTap;
   readonly log: Logger;
+  /** More exports beside the inventory's disks (the recovered disks, agent/recovery). */
+  readonly extraExports?: ExportSource;
 }
 
 /**
@@ -26,7 +29,10 @@ export class NbdService {
   constructor(private readonly options: NbdServiceOptions) {
     this.exports = new DiskExports({ listVms: options.listVms, tap: options.tap });
     this.server = new NbdServer({
-      exports: this.exports,
+      exports:
+        options.extraExports === undefined
+          ? this.exports
+          : new CompositeExports(options.extraExports, this.exports),
       socketPath: options.socketPath,
       ...(options.tcp !== undefined && { tcp: options.tcp }),
       log: options.log,

@@ -33,11 +33,17 @@ export interface RecoveryDiskSet {
   readonly vpgId: string;
   readonly checkpointSeq: number;
   readonly disks: readonly RecoveryDisk[];
-  /** Deletes the overlays and releases the pin (stopTest, rollback). Idempotent. */
+  /**
+   * Deletes the overlays and releases the pin (stopTest, rollback). Idempotent. CONFLICT once
+   * promotion has started (the replicas already hold recovered data).
+   */
   discard(): Promise<void>;
   /**
    * Commit: writes the view and the overlay into the replica files while the disks stay in
-   * use; afterwards each disk reads and writes its replica file directly.
+   * use; afterwards each disk reads and writes its replica file directly. Resumable: after a
+   * failure or a restart (open again with the same failoverId), call it again. It leaves the
+   * VPG's journal frozen (a pin at its appliedSeq, never released): its records must never be
+   * applied over the recovered data, so the journal is dropped, not resumed.
    */
   promote(onProgress?: (progress: PromoteProgress) => void): Promise<void>;
   /** Closes files, keeps overlays and the pin's record (agent stop; reopened at start). */

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import type {
   CheckpointInfo,
+  CheckpointTest,
   RpoTick,
   Unsubscribe,
   VpgSettings,
@@ -21,6 +22,7 @@ import { DiskTap } from '../tap/disk-tap';
 import { drop } from '../util/drop';
 import { SourceVpg } from './source-vpg';
 import { TargetSide } from './target-side';
+import type { RecoveryHold, TargetVpg } from './target-vpg';
 import {
   DropResultSchema,
   PrepareResultSchema,
@@ -41,7 +43,9 @@ import { VpgChanges } from './vpg-changes';
 import type { TaskManager } from '../tasks/task-manager';
 import { startExportTask, type ExportDiskRequest } from './export-task';
 import type { ReplicationPolicies } from '../policy/policy-scheduler';
+import type { Journal } from '../journal/journal';
 import type { RetentionResult } from '../journal/journal-types';
+import type { MetadataStore } from '../recovery/recovery-types';
 
 /** What the engine tells the consoles (the daemon broadcasts them as notifications). */
 export interface ReplicationEvents {
@@ -51,6 +55,8 @@ export interface ReplicationEvents {
   vpgRemoved?(vpgId: string): void;
   /** A retention pass of a received VPG's journal (journal alerts). */
   journalRetention?(vpg: StoredVpg, result: RetentionResult, time: number): void;
+  /** A source VPG was created or its settings or VMs changed (metadata capture). */
+  vpgChanged?(vpgId: string): void;
 }
 
 export interface ReplicationEngineOptions {
@@ -68,6 +74,10 @@ export interface ReplicationEngineOptions {
   readonly tasks?: TaskManager;
   /** Calendar policies: bandwidth limits and the RPO target in force (agent/policy). */
   readonly policies?: ReplicationPolicies;
+  /** Received metadata packages: a received VPG without one is MissingConfiguration. */
+  readonly metadata?: MetadataStore;
+  /** Test failover results by checkpoint seq, shown in checkpoint.list (agent/recovery). */
+  readonly checkpointTests?: (vpgId: string) => ReadonlyMap<number, CheckpointTest> | undefined;
 }
 
 /** The console methods of replication (agent/control/replication-handlers.ts). */
@@ -128,6 +138,7 @@ export class ReplicationEngine implements ReplicationOperations {
       log: options.log.child({ side: 'target' }),
       onChange: (vpgId) => this.publish(vpgId),
       onRetention: (vpg, result, time) => options.events.journalRetention?.(vpg, result, time),
+      ...(options.metadata !== undefined && { metadata: options.metadata }),
     });
     this.router = new LinkRouter(options.peers, this.routes());
     this.changes = new VpgChanges({
@@ -150,6 +161,11 @@ export class ReplicationEngine implements ReplicationOperations {
     });
   }
 
+  /** The open journal of a VPG this agent is the recovery site of (agent/recovery). */
+  targetJournal(vpgId: string): Journal | undefined {
+    return this.targets.get(vpgId)?.openJournal;
+  }
+
   /** A VPG as stored (role, peer, settings); undefined when this agent has none. */
   storedVpg(vpgId: string): StoredVpg | undefined {
     try {
@@ -157,6 +173,16 @@ export class ReplicationEngine implements ReplicationOperations {
     } catch {
       return undefined; // before start(): not loaded yet
     }
+  }
+
+  /** A VPG received here (journal, checkpoints, settings), for failover; undefined otherwise. */
+  recoveryTarget(vpgId: string): TargetVpg | undefined {
+    return this.targets.get(vpgId);
+  }
+
+  /** A failover holds a received VPG (its status, its stream paused) or releases it. */
+  holdForRecovery(vpgId: string, hold: RecoveryHold | undefined): void {
+    this.targets.hold(vpgId, hold);
   }
 
   /** The tap every producer writes through (the NBD server's exports; closed by stop()). */
@@ -229,7 +255,10 @@ export class ReplicationEngine implements ReplicationOperations {
 
   // ───────────────────────── console operations ─────────────────────────
 
-  create(settings: VpgSettings): Promise<VpgState> {
+  create(
+    settings: VpgSettings,
+    extra: { reverseOf?: StoredVpg['reverseOf'] } = {},
+  ): Promise<VpgState> {
     return this.exclusive(async () => {
       this.ensureStarted();
       const { peers, hypervisor, siteId, log } = this.options;
@@ -258,6 +287,7 @@ export class ReplicationEngine implements ReplicationOperations {
         role: 'source',
         peerAgentId: plan.peer.agentId,
         ...(seeding && { seeding: true }),
+        ...(extra.reverseOf !== undefined && { reverseOf: extra.reverseOf }),
       };
       // Persisted first: after a crash the VPG resumes and prepares its target again.
       await this.store.add(vpg);
@@ -293,6 +323,7 @@ export class ReplicationEngine implements ReplicationOperations {
         },
         'VPG created',
       );
+      this.options.events.vpgChanged?.(vpg.vpgId);
       return this.state(vpg.vpgId);
     });
   }
@@ -311,7 +342,7 @@ export class ReplicationEngine implements ReplicationOperations {
   private find(vpgId: string): VpgState | undefined {
     const now = Date.now();
     const source = this.sources.get(vpgId);
-    if (source !== undefined) return source.state(now);
+    if (source !== undefined) return recoveryView(source.state(now), this.storedVpg(vpgId));
     const broken = this.brokenSources.get(vpgId);
     if (broken !== undefined) return brokenState(broken.vpg, broken.message);
     return this.targets.state(vpgId, now);
@@ -322,6 +353,7 @@ export class ReplicationEngine implements ReplicationOperations {
     return this.exclusive(async () => {
       this.ensureStarted();
       await this.changes.update(vpgId, version, patch);
+      this.options.events.vpgChanged?.(vpgId);
       return this.state(vpgId);
     });
   }
@@ -331,6 +363,7 @@ export class ReplicationEngine implements ReplicationOperations {
     return this.exclusive(async () => {
       this.ensureStarted();
       await this.changes.addVm(vpgId, vmId, version);
+      this.options.events.vpgChanged?.(vpgId);
       return this.state(vpgId);
     });
   }
@@ -340,6 +373,7 @@ export class ReplicationEngine implements ReplicationOperations {
     return this.exclusive(async () => {
       this.ensureStarted();
       await this.changes.removeVm(vpgId, vmId, version);
+      this.options.events.vpgChanged?.(vpgId);
       return this.state(vpgId);
     });
   }
@@ -384,7 +418,13 @@ export class ReplicationEngine implements ReplicationOperations {
     const source = this.sources.get(vpgId);
     if (source !== undefined) return source.listCheckpoints();
     const target = this.targets.get(vpgId);
-    if (target !== undefined) return target.checkpoints();
+    if (target !== undefined) {
+      const tests = this.options.checkpointTests?.(vpgId);
+      return target.checkpoints().map((c) => {
+        const tested = tests?.get(c.seq);
+        return tested === undefined ? c : { ...c, tested };
+      });
+    }
     if (this.brokenSources.has(vpgId) || this.targets.has(vpgId)) return [];
     throw notFound(vpgId);
   }
@@ -456,6 +496,46 @@ export class ReplicationEngine implements ReplicationOperations {
     return vms
       .filter((v) => vmId === undefined || v.vmId === vmId)
       .map((v) => this.workloadsValue.status(v.vmId));
+  }
+
+  // ───────────────────────── failover: move and reverse (agent/recovery) ─────────────────
+
+  /** Pauses or resumes a VM's simulated workload; paused: its last writes are sequenced. */
+  async pauseWorkload(vmId: string, paused: boolean): Promise<void> {
+    const status = this.workloadsValue.status(vmId);
+    if (status.bytesPerSecond === 0 || status.paused === paused) return;
+    await this.setWorkload({ vmId, bytesPerSecond: status.bytesPerSecond, paused });
+  }
+
+  /** A source VPG moved to its recovery site (its VMs are off), or back (undefined). */
+  async markMoved(vpgId: string, moved: StoredVpg['movedAway']): Promise<void> {
+    await this.store.update(vpgId, (v) => {
+      const { movedAway: _m, ...rest } = v;
+      return moved === undefined ? rest : { ...rest, movedAway: moved };
+    });
+    this.publish(vpgId);
+  }
+
+  /**
+   * A moved or failed-over source VPG leaves this site without touching its disks (they seed
+   * reverse protection) and without dropping the recovery site's part (promoted there).
+   */
+  retireSource(vpgId: string): Promise<void> {
+    return this.exclusive(async () => {
+      const vpg = this.store.get(vpgId);
+      if (vpg === undefined) return;
+      if (vpg.role !== 'source') {
+        throw new TidelineError('CONFLICT', `VPG "${vpg.name}" is not protected from this site`);
+      }
+      for (const vmId of vpg.vmIds) await this.workloadsValue.remove(vmId);
+      await this.forget(vpg, false);
+      this.options.log.info({ vpgId, name: vpg.name }, 'VPG retired after its failover');
+    });
+  }
+
+  /** A committed failover's received VPG: journal dropped, replica files kept (target-side). */
+  retirePromotedTarget(vpgId: string): Promise<void> {
+    return this.targets.retirePromoted(vpgId);
   }
 
   // ───────────────────────── sources ─────────────────────────
@@ -643,4 +723,24 @@ export class ReplicationEngine implements ReplicationOperations {
 
 function notFound(vpgId: string): TidelineError {
   return new TidelineError('NOT_FOUND', `VPG ${vpgId} is not on this agent`, { vpgId });
+}
+
+/** A source VPG's state as a failover makes it: moved away, or reverse protection seeding. */
+function recoveryView(state: VpgState, stored: StoredVpg | undefined): VpgState {
+  if (stored?.movedAway !== undefined) {
+    return {
+      ...state,
+      status: 'FailingOver',
+      statusMessage: `Moved to the recovery site at checkpoint ${stored.movedAway.checkpointSeq}: its VMs are powered off here until the move is committed (this VPG then retires) or rolled back`,
+    };
+  }
+  if (stored?.reverseOf !== undefined && state.status === 'Seeding') {
+    return {
+      ...state,
+      status: 'PromotionCompleteMirrorsNotYetActivated',
+      statusMessage:
+        'Reverse protection: the original site’s disks are being compared and brought up to date (delta sync)',
+    };
+  }
+  return state;
 }

@@ -1,11 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
-import type { VpgState } from '../../app/protocol';
+import type { VpgState, VpgStatus } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { Logger } from '../log';
+import type { MetadataStore } from '../recovery/recovery-types';
 import type { ControlCaller } from '../peer/control-channel';
 import type { PeerLink, ReceivedRecord } from '../peer/peer-link';
 import { checkSafeId } from '../source/source-state';
+import { journalDirFor } from '../journal/layout';
 import { drop } from '../util/drop';
 import {
   addedDisks,
@@ -16,7 +18,7 @@ import {
   sameConfig,
   targetConfig,
 } from './target-config';
-import { TargetVpg, replicaPath, type TargetVpgOptions } from './target-vpg';
+import { TargetVpg, replicaPath, type RecoveryHold, type TargetVpgOptions } from './target-vpg';
 import { HashesParamsSchema, type HashesResult } from './hash-control';
 import { checkPreseeded, installPreseeded } from './preseed';
 import {
@@ -40,6 +42,8 @@ export interface TargetSideOptions {
   readonly retentionIntervalMs?: number;
   /** Each journal retention pass (journal alerts). */
   readonly onRetention?: TargetVpgOptions['onRetention'];
+  /** Received metadata packages: without one a synced VPG is MissingConfiguration. */
+  readonly metadata?: MetadataStore;
 }
 
 /**
@@ -55,6 +59,8 @@ export class TargetSide {
   /** VPGs with a retire queued behind their exclusive section. */
   private readonly retiring = new Set<string>();
   private lastUnknownWarning = 0;
+  /** Failovers' holds, kept here so a reopened journal keeps its VPG's hold. */
+  private readonly holds = new Map<string, RecoveryHold>();
 
   constructor(private readonly options: TargetSideOptions) {}
 
@@ -87,6 +93,14 @@ export class TargetSide {
     return this.vpgs.get(vpgId);
   }
 
+  /** A failover holds (or releases, undefined) a VPG: status, and records paused or not. */
+  hold(vpgId: string, hold: RecoveryHold | undefined): void {
+    if (hold === undefined) this.holds.delete(vpgId);
+    else this.holds.set(vpgId, hold);
+    this.vpgs.get(vpgId)?.setRecoveryHold(hold);
+    this.options.onChange(vpgId);
+  }
+
   vpgIds(): string[] {
     return [...this.vpgs.keys(), ...this.broken.keys()];
   }
@@ -94,7 +108,7 @@ export class TargetSide {
   state(vpgId: string, now: number): VpgState | undefined {
     const target = this.vpgs.get(vpgId);
     if (target !== undefined) {
-      const live = target.liveStatus(now);
+      const live = this.withMetadata(vpgId, target.liveStatus(now));
       const usage = target.usage();
       const newest = target.latestCheckpoint();
       return {
@@ -112,6 +126,22 @@ export class TargetSide {
     }
     const broken = this.broken.get(vpgId);
     return broken === undefined ? undefined : brokenState(broken.vpg, broken.message);
+  }
+
+  /** Synced but no metadata package yet: the VMs could not be rebuilt here. */
+  private withMetadata<L extends { status: VpgStatus; message?: string }>(
+    vpgId: string,
+    live: L,
+  ): L {
+    const { metadata } = this.options;
+    if (metadata === undefined || metadata.latest(vpgId) !== undefined) return live;
+    if (live.status !== 'Protecting' && live.status !== 'RpoNotMet') return live;
+    return {
+      ...live,
+      status: 'MissingConfiguration',
+      message:
+        "The metadata package needed to rebuild the VMs has not arrived from the protected site yet (it is sent on every change and every few minutes): check the link and the protected site's agent",
+    };
   }
 
   // ───────────────────────── records from the link ─────────────────────────
@@ -264,6 +294,26 @@ export class TargetSide {
     });
   }
 
+  /**
+   * A committed failover's VPG leaves this site: its journal goes, its replica files stay (they
+   * are the recovered VMs' disks now). The protected site retired its side itself.
+   */
+  retirePromoted(vpgId: string): Promise<void> {
+    return this.exclusive(vpgId, async () => {
+      const stored = this.options.store.get(vpgId);
+      if (stored?.role !== 'target') return;
+      const target = this.vpgs.get(vpgId);
+      this.vpgs.delete(vpgId);
+      this.broken.delete(vpgId);
+      this.holds.delete(vpgId);
+      await target?.close().catch(() => undefined);
+      await this.options.store.remove(vpgId);
+      await rm(journalDirFor(this.options.dataDir, vpgId), { recursive: true, force: true });
+      this.options.log.info({ vpgId, name: stored.name }, 'VPG promoted: its journal is dropped');
+      this.options.onChange(vpgId);
+    });
+  }
+
   /** vpg.forceRemove here: journal and replicas go; the protected site is told later. */
   forceRemove(vpgId: string): Promise<StoredVpg | undefined> {
     return this.exclusive(vpgId, async () => {
@@ -387,6 +437,7 @@ export class TargetSide {
   private async open(vpg: StoredVpg): Promise<void> {
     try {
       const target = await TargetVpg.open(vpg, this.targetOptions());
+      target.setRecoveryHold(this.holds.get(vpg.vpgId));
       this.vpgs.set(vpg.vpgId, target);
       this.broken.delete(vpg.vpgId);
       this.maybeRetire(vpg.vpgId, target.position);

@@ -29,6 +29,14 @@ export function replicaPath(dataDir: string, vpg: StoredVpg, diskId: string): st
   return join(dataDir, 'datastores', vpg.recoveryDatastore, 'replicas', vpg.vpgId, `${diskId}.raw`);
 }
 
+/** A failover holds the VPG at the recovery site: its status, and whether records wait. */
+export interface RecoveryHold {
+  readonly status: VpgStatus;
+  readonly message?: string;
+  /** Records of the VPG are refused (live failover): the source resends them once released. */
+  readonly pauseStream: boolean;
+}
+
 interface Waiter {
   readonly seq: number;
   readonly resolve: () => void;
@@ -45,6 +53,9 @@ export class TargetVpg {
   private failure: TidelineError | undefined;
   private waiters: Waiter[] = [];
   private closing = false;
+  private hold: RecoveryHold | undefined;
+  /** Where to ask for the records refused while the stream was paused. */
+  private resendFrom: ((seq: number) => void) | undefined;
 
   private constructor(
     private vpgValue: StoredVpg,
@@ -96,8 +107,23 @@ export class TargetVpg {
     this.vpgValue = vpg;
   }
 
+  /** The VPG's journal, for its recovered disks (agent/recovery pins and views it). */
+  get openJournal(): Journal {
+    return this.journal;
+  }
+
   get position(): number {
     return this.journal.lastSeq;
+  }
+
+  /** Set by a failover (agent/recovery); undefined releases it (paused records are resent). */
+  setRecoveryHold(hold: RecoveryHold | undefined): void {
+    const wasPaused = this.hold?.pauseStream === true;
+    this.hold = hold;
+    if (!wasPaused || hold?.pauseStream === true) return;
+    const resend = this.resendFrom;
+    this.resendFrom = undefined;
+    resend?.(this.journal.lastSeq);
   }
 
   get fault(): TidelineError | undefined {
@@ -114,6 +140,10 @@ export class TargetVpg {
     sendPosition: (seq: number) => void,
   ): Promise<number> {
     if (this.closing || this.failure !== undefined) return this.journal.lastSeq;
+    if (this.hold?.pauseStream === true) {
+      this.resendFrom = sendPosition;
+      return this.journal.lastSeq;
+    }
     try {
       // The link verified each record's checksum while splitting the frame: not again here.
       const { lastSeq } = await this.journal.appendDecoded(records);
@@ -189,6 +219,13 @@ export class TargetVpg {
     const rpoSeconds = currentRpoSeconds(now, newest?.sourceTime);
     if (this.failure !== undefined) {
       return { status: 'Error', rpoSeconds, message: this.failure.message };
+    }
+    if (this.hold !== undefined) {
+      return {
+        status: this.hold.status,
+        rpoSeconds,
+        ...(this.hold.message !== undefined && { message: this.hold.message }),
+      };
     }
     if (newest === undefined) return { status: 'Initializing', rpoSeconds };
     return {

@@ -1,4 +1,5 @@
 import { TidelineError, isTidelineError } from '../../app/errors';
+import { checkRecoverySettings } from '../../app/recovery/validate-recovery';
 import type { VpgDisk, VpgSettingsPatch, VpgState } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { Logger } from '../log';
@@ -11,6 +12,7 @@ import type { SourceVpg } from './source-vpg';
 import type { TargetSide } from './target-side';
 import { PrepareResultSchema, VPG_PREPARE, VpgRefSchema, callPeer, parsePeer } from './vpg-control';
 import type { RetiredDisk, StoredVpg, VpgStore } from './vpg-store';
+import { recoveryVms } from './vpg-plan';
 import { prepareParams } from './vpg-view';
 import type { Workloads } from './workloads';
 
@@ -70,8 +72,13 @@ export class VpgChanges {
         );
       }
     }
+    if (patch.recovery !== undefined) {
+      const vms = recoveryVms(stored.vmIds, await this.ctx.hypervisor.listVms());
+      checkRecoverySettings(patch.recovery, vms);
+    }
     const fields: Partial<StoredVpg> = {
       ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.recovery !== undefined && { recovery: structuredClone(patch.recovery) }),
       ...(patch.journal !== undefined && { journal: { ...patch.journal } }),
       ...(patch.checkpointIntervalMs !== undefined && {
         checkpointIntervalMs: patch.checkpointIntervalMs,
@@ -166,8 +173,13 @@ export class VpgChanges {
     this.refuseIfBusy(stored, source, 'remove a VM');
     const leaving = stored.disks.filter((d) => d.vmId === vmId);
     const kept = pruneRetired(stored.retiredDisks, source.state(Date.now()).confirmedSeq) ?? [];
+    // The VM's recovery settings go with it (they would name a VM the VPG no longer has).
+    const recovery = stored.recovery && {
+      vms: stored.recovery.vms.filter((v) => v.vmId !== vmId),
+    };
     const fields = (untilSeq: number): Partial<StoredVpg> => ({
       vmIds: stored.vmIds.filter((v) => v !== vmId),
+      ...(recovery !== undefined && { recovery }),
       disks: stored.disks.filter((d) => d.vmId !== vmId),
       version: stored.version + 1,
       retiredDisks: [...kept, ...leaving.map((d) => ({ ...d, untilSeq }))],

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
+import { checkRecoverySettings, type RecoveryVmInfo } from '../../app/recovery/validate-recovery';
 import type { Peer, Vm, VpgDisk, VpgSettings } from '../../app/protocol';
 import { checkSafeId } from '../source/source-state';
 import { errnoMessage } from '../store/json-file';
@@ -71,6 +72,7 @@ export function planVpg(input: VpgPlanInput): VpgPlan {
       diskPaths.set(disk.diskId, disk.location);
     }
   }
+  checkRecoverySettings(settings.recovery, recoveryVms(settings.vmIds, input.vms));
   if (settings.recoverySiteId === input.siteId) {
     throw new TidelineError(
       'INVALID_PARAMS',
@@ -93,6 +95,14 @@ export function planVpg(input: VpgPlanInput): VpgPlan {
     );
   }
   return { peer, disks, diskPaths };
+}
+
+/** The VPG's VMs as the recovery settings check needs them (app/recovery/validate-recovery). */
+export function recoveryVms(vmIds: readonly string[], vms: readonly Vm[]): RecoveryVmInfo[] {
+  return vmIds.flatMap((vmId) => {
+    const vm = vms.find((v) => v.vmId === vmId);
+    return vm === undefined ? [] : [{ vmId, name: vm.name, nicNames: vm.nics.map((n) => n.name) }];
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ export function publicVpg(vpg: StoredVpg): Vpg {
     ...(vpg.preseededReplicas !== undefined && {
       preseededReplicas: vpg.preseededReplicas.map((r) => ({ ...r })),
     }),
+    ...(vpg.recovery !== undefined && { recovery: structuredClone(vpg.recovery) }),
   };
 }
 

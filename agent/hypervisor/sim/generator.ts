@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { HostSchema, VmSchema, type Host, type Nic, type Vm } from '../../../app/protocol';
+import {
+  HostSchema,
+  NetworkSchema,
+  VmSchema,
+  type Host,
+  type Network,
+  type Nic,
+  type Vm,
+} from '../../../app/protocol';
 import { NETWORK_OCTETS, SIM_ROLES, type SimRole } from './catalog';
 import { Prng, stableHex } from './prng';
 
@@ -7,17 +15,62 @@ const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
 const DATASTORE_CAPACITY = 2 * TiB;
 
+/** A power operation the sim carried out (kept so tests can check boot order and delays). */
+export const SimPowerEventSchema = z.object({
+  vmId: z.string(),
+  state: z.enum(['running', 'stopped']),
+  /** Epoch ms. */
+  at: z.number().int(),
+});
+export type SimPowerEvent = z.infer<typeof SimPowerEventSchema>;
+
+/** The newest power events kept in the inventory file. */
+export const SIM_POWER_LOG_LIMIT = 500;
+
 /**
- * The sim hypervisor's whole state: hosts and VMs as the protocol shows them, except that a
- * disk's `location` is relative to the data directory (the directory may move).
+ * The sim hypervisor's whole state: hosts, VMs and networks as the protocol shows them, except
+ * that a file disk's `location` is relative to the data directory (the directory may move).
+ * Files written before the sim had networks have none: `withNetworks` derives them.
  */
 export const SimInventorySchema = z.strictObject({
   version: z.literal(1),
   site: z.string(),
   hosts: z.array(HostSchema),
   vms: z.array(VmSchema),
+  networks: z.array(NetworkSchema).optional(),
+  powerLog: z.array(SimPowerEventSchema).optional(),
 });
-export type SimInventory = z.infer<typeof SimInventorySchema>;
+export type SimInventoryFile = z.infer<typeof SimInventorySchema>;
+export type SimInventory = SimInventoryFile & {
+  readonly networks: Network[];
+  readonly powerLog: SimPowerEvent[];
+};
+
+/** An inventory with its networks: those of its VMs' NICs when the file has no list. */
+export function withNetworks(file: SimInventoryFile): SimInventory {
+  return {
+    ...file,
+    networks: file.networks ?? networksOf(file.vms),
+    powerLog: file.powerLog ?? [],
+  };
+}
+
+/** One network per name the VMs' NICs use, its /24 from the first NIC address seen on it. */
+export function networksOf(vms: readonly Vm[]): Network[] {
+  const found = new Map<string, Network>();
+  for (const vm of vms) {
+    for (const nic of vm.nics) {
+      if (found.has(nic.network)) continue;
+      const octets = /^(\d+)\.(\d+)\.(\d+)\.\d+$/.exec(nic.ipAddress ?? '');
+      found.set(nic.network, {
+        name: nic.network,
+        isolated: false,
+        ...(octets !== null && { subnet: `${octets[1]}.${octets[2]}.${octets[3]}.0/24` }),
+      });
+    }
+  }
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
 
 export interface SimGeneratorOptions {
   /** Seeds names, sizes and shapes: two sites with different names get different estates. */
@@ -99,7 +152,7 @@ export function generateSimInventory(options: SimGeneratorOptions): SimInventory
       ],
     });
   }
-  return { version: 1, site, hosts, vms };
+  return { version: 1, site, hosts, vms, networks: networksOf(vms), powerLog: [] };
 }
 
 interface VmSpec {
