@@ -1,4 +1,6 @@
 import CalendarMonth from '@mui/icons-material/CalendarMonth';
+import NotificationsActive from '@mui/icons-material/NotificationsActive';
+import Badge from '@mui/material/Badge';
 import Public from '@mui/icons-material/Public';
 import Shield from '@mui/icons-material/Shield';
 import { useEffect, useState } from 'react';
@@ -6,12 +8,15 @@ import type { NavItem } from './components/app-shell';
 import { AppShell } from './components/app-shell';
 import { EstatePage } from './pages/estate/estate-page';
 import { PoliciesPage } from './pages/policies/policies-page';
+import { AlertsPage } from './pages/alerts/alerts-page';
+import { unacknowledgedRaised } from './pages/alerts/alert-list';
+import { useAlertsStore } from './stores/alerts-store';
 import { ProtectionPage } from './pages/protection/protection-page';
 import { useConnectionStore } from './stores/connection-store';
 import { useEstateStore } from './stores/estate-store';
 import { useProtectionStore } from './stores/protection-store';
 
-type PageKey = 'estate' | 'protection' | 'policies';
+type PageKey = 'estate' | 'protection' | 'policies' | 'alerts';
 
 /** Only pages that work are listed; each new page adds an item here. */
 const NAV: readonly NavItem<PageKey>[] = [
@@ -25,6 +30,9 @@ export function App() {
   const startConnection = useConnectionStore((s) => s.start);
   const startEstate = useEstateStore((s) => s.start);
   const startProtection = useProtectionStore((s) => s.start);
+  const startAlerts = useAlertsStore((s) => s.start);
+  const openAlerts = useAlertsStore((s) => s.openRequests);
+  const unacknowledged = useAlertsStore((s) => unacknowledgedRaised(s.alerts));
   const closeVpg = useProtectionStore((s) => s.closeVpg);
   const navigate = (key: PageKey): void => {
     if (key === 'protection') closeVpg(); // the nav item leads to the VPG list
@@ -35,18 +43,44 @@ export function App() {
     const stopConnection = startConnection();
     const stopEstate = startEstate();
     const stopProtection = startProtection();
+    const stopAlerts = startAlerts();
     return () => {
+      stopAlerts();
       stopProtection();
       stopEstate();
       stopConnection();
     };
-  }, [startConnection, startEstate, startProtection]);
+  }, [startConnection, startEstate, startProtection, startAlerts]);
+
+  // A click on a desktop notification brings the Alerts page.
+  useEffect(() => {
+    if (openAlerts > 0) setPage('alerts');
+  }, [openAlerts]);
+
+  const nav: readonly NavItem<PageKey>[] = [
+    ...NAV,
+    {
+      key: 'alerts',
+      label: 'Alerts',
+      icon: (
+        <Badge
+          badgeContent={unacknowledged}
+          color="error"
+          max={99}
+          slotProps={{ badge: { 'aria-label': `${unacknowledged} not acknowledged` } }}
+        >
+          <NotificationsActive />
+        </Badge>
+      ),
+    },
+  ];
 
   return (
-    <AppShell items={NAV} current={page} onNavigate={navigate}>
+    <AppShell items={nav} current={page} onNavigate={navigate}>
       {page === 'estate' && <EstatePage />}
       {page === 'protection' && <ProtectionPage />}
       {page === 'policies' && <PoliciesPage />}
+      {page === 'alerts' && <AlertsPage />}
     </AppShell>
   );
 }

@@ -21,6 +21,7 @@ const { values: opts } = parseArgs({
     'data-dir': { type: 'string', default: join(root, '.demo') },
     'base-port': { type: 'string' },
     port: { type: 'string', default: '0' },
+    'rpo-grace-seconds': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -32,7 +33,10 @@ if (opts.help) {
                  (default from resources/demo-lab.json; 0 = any free ports)
   --port         browser-mode console port on 127.0.0.1 (default: any free port)
   --no-open      do not open the console link in the desktop's browser
-  --bare         leave the sites unpaired and the VMs unprotected (to try that in the console)`);
+  --bare         leave the sites unpaired and the VMs unprotected (to try that in the console)
+  --rpo-grace-seconds N
+                 how long an RPO may stay over its target before the agents raise an alert
+                 (agent default 60; a few seconds to show alerts quickly)`);
   process.exit(0);
 }
 
@@ -260,9 +264,18 @@ async function main() {
     const port = basePort === undefined ? site.port : basePort === 0 ? 0 : basePort + 2 * index;
     const dir = join(dataDir, 'agents', site.slug);
     const agent = state.agents[site.slug];
+    const grace = opts['rpo-grace-seconds'];
     const { value: actual } = await startChild(
       process.execPath,
-      ['bin/tideline-agent.mjs', 'run', '--data-dir', dir, '--listen', `127.0.0.1:${port}`],
+      [
+        'bin/tideline-agent.mjs',
+        'run',
+        '--data-dir',
+        dir,
+        '--listen',
+        `127.0.0.1:${port}`,
+        ...(grace === undefined ? [] : ['--rpo-grace-seconds', grace]),
+      ],
       listeningPort,
       join(dataDir, 'logs', `${site.slug}.stderr.log`),
     ).catch((err) => {

@@ -17,6 +17,8 @@ import {
 import type { ErrorCodeName } from '../errors';
 import { PolicySchema, PolicyTargetSchema } from '../policy/policy-schemas';
 import { PolicyRecordSchema } from './policy-api';
+import { AlertSchema } from '../alerts/alert-schemas';
+import { recoveryConsoleMethods, recoveryConsoleNotifications } from './console-recovery-api';
 
 /**
  * The ConsoleApi: what the renderer may ask of the console core. Electron's preload/IPC and
@@ -219,6 +221,28 @@ export const PolicySaveDraftParamsSchema = PolicyDraftKeySchema.extend({
   baseVersion: z.number().int().nonnegative().optional(),
 });
 
+/** An agent's alert (alert.list, alert.raised, alert.cleared), with the site and agent that keep it. */
+export const ConsoleAlertSchema = AlertSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
+export type ConsoleAlert = z.infer<typeof ConsoleAlertSchema>;
+
+/**
+ * alerts.changed: one alert changed (raised, cleared, its worst RPO grew, acknowledged), or
+ * an agent's alerts were replaced as a whole ('agent': it connected and listed them, or it
+ * went away and they are dropped). Only 'raised' is news worth a desktop notification.
+ */
+export const AlertsChangedSchema = z.discriminatedUnion('change', [
+  z.object({
+    change: z.enum(['raised', 'cleared', 'updated', 'acknowledged']),
+    alert: ConsoleAlertSchema,
+  }),
+  z.object({
+    change: z.literal('agent'),
+    agentKey: IdSchema,
+    alerts: z.array(ConsoleAlertSchema),
+  }),
+]);
+export type AlertsChanged = z.infer<typeof AlertsChangedSchema>;
+
 export const consoleMethods = {
   'console.info': method(NoParams, ConsoleInfoSchema, 'Console version and shell.'),
   'agents.probe': method(
@@ -336,6 +360,17 @@ export const consoleMethods = {
     PolicyDraftSchema,
     'Take the agent’s current policy version as the draft’s base, keeping the draft’s timeframes.',
   ),
+  'alerts.list': method(
+    NoParams,
+    z.object({ alerts: z.array(ConsoleAlertSchema) }),
+    'The alerts of the connected agents, newest first, for a page that opens between two alerts.changed.',
+  ),
+  'alerts.ack': method(
+    z.strictObject({ agentKey: IdSchema, alertId: IdSchema }),
+    ConsoleAlertSchema,
+    'Acknowledge an alert through the agent that keeps it (alert.ack); it stays listed.',
+  ),
+  ...recoveryConsoleMethods,
 } as const;
 export type ConsoleMethods = typeof consoleMethods;
 
@@ -345,6 +380,9 @@ export const consoleNotifications = {
   'protection.tick': ProtectionTicksSchema,
   /** A task of a connected agent changed (its task.progress). */
   'protection.task': ProtectionTaskSchema,
+  /** An alert of a connected agent changed, or an agent's alerts were (re)loaded or dropped. */
+  'alerts.changed': AlertsChangedSchema,
+  ...recoveryConsoleNotifications,
 } as const satisfies NotificationTable;
 export type ConsoleNotifications = typeof consoleNotifications;
 

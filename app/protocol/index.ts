@@ -6,6 +6,7 @@ export * from './common';
 export * from './inventory';
 export * from './agent-api';
 export * from './console-api';
+export * from './console-recovery-api';
 export * from './console-bridge';
 export * from './pairing';
 export * from './replication-api';

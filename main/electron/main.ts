@@ -5,6 +5,7 @@ import { ConsoleCore } from '../services/console-core';
 import { parseSeed, readSeedFile, type SeedEntry } from '../services/settings/seed';
 import { drop } from '../services/util/drop';
 import { createLogger } from '../services/util/log';
+import { notifyRaisedAlerts } from './alert-notifications';
 import { APP_URL, registerAppScheme, serveRenderer } from './app-protocol';
 import { registerConsoleIpc } from './ipc';
 import { safeStorageSecretBox } from './secrets';
@@ -38,7 +39,11 @@ async function start(): Promise<void> {
   serveRenderer(join(here, '../renderer'));
   const win = createMainWindow({ preload: join(here, 'preload.cjs'), url: APP_URL, logger });
   const unregister = registerConsoleIpc(core, win, logger);
-  win.on('closed', unregister);
+  const stopNotifying = notifyRaisedAlerts(core.events, win, logger);
+  win.on('closed', () => {
+    unregister();
+    stopNotifying();
+  });
   app.once('will-quit', (event) => {
     event.preventDefault();
     drop(core.stop().finally(() => app.exit(0)));

@@ -35,6 +35,9 @@ import type { SeedEntry } from './settings/seed';
 import { pairSites, unpairSites, type SiteAccess } from './sites/site-pairing';
 import { TickStore, type TickStoreOptions } from './protection/tick-store';
 import { TaskStore } from './protection/task-store';
+import { AlertStore } from './alerts/alert-store';
+import { RecoveryService } from './recovery/recovery-service';
+import type { ConsoleAlert } from '../../app/protocol/console-api';
 import {
   createVpg,
   insertCheckpoint,
@@ -87,6 +90,9 @@ export class ConsoleCore {
   private readonly estate: EstateCache;
   private readonly ticks: TickStore;
   private readonly tasks: TaskStore;
+  private readonly alerts: AlertStore;
+  /** Failovers: run by the recovery sites' agents, followed and started from here. */
+  readonly recovery: RecoveryService;
   /** Calendar policy drafts: kept here, applied through an agent's policy.set. */
   readonly policies: PolicyDrafts;
   private started = false;
@@ -97,6 +103,12 @@ export class ConsoleCore {
     this.estate = new EstateCache(this.clock, this.logger, options.coalesceMs);
     this.ticks = new TickStore(this.clock, options.ticks);
     this.tasks = new TaskStore(this.clock, this.logger);
+    this.alerts = new AlertStore(this.logger);
+    this.recovery = new RecoveryService({
+      logger: this.logger,
+      snapshot: () => this.snapshot(),
+      connectedAgents: (site) => this.connectedAgents(site),
+    });
     this.events.setMaxListeners(100); // one per open browser tab or window
     this.policies = new PolicyDrafts({
       drafts: options.drafts ?? DraftStore.besideSettings(options.settings.path, this.logger),
@@ -123,6 +135,8 @@ export class ConsoleCore {
     });
     this.ticks.on('protection.tick', (t) => this.events.emit('protection.tick', t));
     this.tasks.on('protection.task', (t) => this.events.emit('protection.task', t));
+    this.alerts.on('alerts.changed', (c) => this.events.emit('alerts.changed', c));
+    this.recovery.store.on('recovery.failover', (f) => this.events.emit('recovery.failover', f));
     for (const stored of this.options.settings.agents()) {
       const { token, ...rest } = stored;
       const connection = this.connection({ ...rest, token: token ?? '' });
@@ -153,6 +167,9 @@ export class ConsoleCore {
     this.ticks.removeAllListeners();
     this.tasks.close();
     this.tasks.removeAllListeners();
+    this.alerts.removeAllListeners();
+    this.alerts.close();
+    this.recovery.close();
     await Promise.resolve();
   }
 
@@ -314,6 +331,16 @@ export class ConsoleCore {
     return this.tasks.list();
   }
 
+  /** The alerts of the connected agents, newest first. */
+  listAlerts(): { alerts: ConsoleAlert[] } {
+    return { alerts: this.alerts.list() };
+  }
+
+  /** alert.ack through the agent (agentKey) that keeps the alert. */
+  ackAlert(agentKey: string, alertId: string): Promise<ConsoleAlert> {
+    return this.alerts.ack(this.find(agentKey), alertId);
+  }
+
   private protectionAccess(): ProtectionAccess {
     return {
       logger: this.logger,
@@ -378,6 +405,8 @@ export class ConsoleCore {
     this.estate.attach(connection);
     this.ticks.attach(connection);
     this.tasks.attach(connection);
+    this.alerts.attach(connection);
+    this.recovery.attach(connection);
     return connection;
   }
 
@@ -389,6 +418,8 @@ export class ConsoleCore {
     this.estate.detach(key);
     this.ticks.detach(key);
     this.tasks.detach(key);
+    this.alerts.detach(key);
+    this.recovery.detach(key);
   }
 }
 

@@ -89,6 +89,23 @@ export function createConsoleHandlers(
     'policies.rebase': guard('policies.rebase', (p: Params<'policies.rebase'>) =>
       core.policies.rebase(p),
     ),
+    'alerts.list': guard('alerts.list', () => core.listAlerts()),
+    'alerts.ack': guard('alerts.ack', (p: Params<'alerts.ack'>) =>
+      core.ackAlert(p.agentKey, p.alertId),
+    ),
+    'failovers.list': guard('failovers.list', () => core.recovery.list()),
+    'failovers.start': guard('failovers.start', (p: Params<'failovers.start'>) =>
+      core.recovery.start(p),
+    ),
+    'failovers.stopTest': guard('failovers.stopTest', (p: Params<'failovers.stopTest'>) =>
+      core.recovery.stopTest(p),
+    ),
+    'failovers.commit': guard('failovers.commit', (p: Params<'failovers.commit'>) =>
+      core.recovery.commit(p),
+    ),
+    'failovers.rollback': guard('failovers.rollback', (p: Params<'failovers.rollback'>) =>
+      core.recovery.rollback(p),
+    ),
   };
 }
 

@@ -20,12 +20,14 @@ import {
   type Handlers,
   type Host,
   type InventoryKind,
+  type RpoTick,
   type SiteDetails,
   type EstateSnapshot,
   type Vm,
 } from '../../app/protocol';
 import type { ConsoleCore } from '../../main/services/console-core';
 import type { Policy } from '../../app/policy/policy-schemas';
+import type { Alert } from '../../app/alerts/alert-schemas';
 
 type ProviderCrypto = Parameters<typeof x509.cryptoProvider.set>[0];
 type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
@@ -78,6 +80,8 @@ export class FakeAgent {
   readonly clients = new Set<WebSocket>();
   /** Calendar policies by target (policy.get/set), versioned like the real agent's. */
   readonly policies = new Map<string, Policy>();
+  /** Alerts as alert.list answers them (oldest first here; listed newest first). */
+  readonly alerts: Alert[] = [];
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
@@ -163,6 +167,21 @@ export class FakeAgent {
     for (const ws of this.clients) ws.send(frame);
   }
 
+  /** Keeps the alert and sends alert.raised or alert.cleared to every console. */
+  alert(event: 'raised' | 'cleared', alert: Alert): void {
+    const i = this.alerts.findIndex((a) => a.alertId === alert.alertId);
+    if (i === -1) this.alerts.push(alert);
+    else this.alerts[i] = alert;
+    const frame = encodeNotification(agentNotifications, `alert.${event}`, alert);
+    for (const ws of this.clients) ws.send(frame);
+  }
+
+  /** Sends an rpo.tick to every console. */
+  tick(tick: RpoTick): void {
+    const frame = encodeNotification(agentNotifications, 'rpo.tick', tick);
+    for (const ws of this.clients) ws.send(frame);
+  }
+
   private serve(ws: WebSocket): void {
     this.clients.add(ws);
     ws.on('close', () => this.clients.delete(ws));
@@ -234,6 +253,16 @@ export class FakeAgent {
       'task.exception': () => unavailable('task.exception'),
       'task.waitFor': () => unavailable('task.waitFor'),
       'task.abort': () => unavailable('task.abort'),
+      'failover.test': () => unavailable('failover.test'),
+      'failover.stopTest': () => unavailable('failover.stopTest'),
+      'failover.live': () => unavailable('failover.live'),
+      'failover.move': () => unavailable('failover.move'),
+      'failover.commit': () => unavailable('failover.commit'),
+      'failover.rollback': () => unavailable('failover.rollback'),
+      'failover.list': () => unavailable('failover.list'),
+      'vpg.settingsForReverse': () => unavailable('vpg.settingsForReverse'),
+      'vpg.metadata': () => unavailable('vpg.metadata'),
+      'network.list': () => unavailable('network.list'),
       'policy.get': ({ target }) => {
         const policy = this.policies.get(JSON.stringify(target));
         return { target, ...(policy && { policy }) };
@@ -250,8 +279,15 @@ export class FakeAgent {
         return { target, ...(stored && { policy: stored }) };
       },
       'policy.validate': () => unavailable('policy.validate'),
-      'alert.list': () => unavailable('alert.list'),
-      'alert.ack': () => unavailable('alert.ack'),
+      'alert.list': () => [...this.alerts].reverse(),
+      'alert.ack': ({ alertId }) => {
+        const alert = this.alerts.find((a) => a.alertId === alertId);
+        if (alert === undefined) {
+          throw new TidelineError('NOT_FOUND', `Alert ${alertId} is not on this agent`);
+        }
+        alert.acknowledgedAt ??= Date.now();
+        return alert;
+      },
     };
   }
 }

@@ -39,6 +39,9 @@ export type ConnectionEvents = {
   'rpo.tick': [NotificationParams<AgentNotifications, 'rpo.tick'>];
   'vpg.status': [NotificationParams<AgentNotifications, 'vpg.status'>];
   'task.progress': [NotificationParams<AgentNotifications, 'task.progress'>];
+  'alert.raised': [NotificationParams<AgentNotifications, 'alert.raised'>];
+  'alert.cleared': [NotificationParams<AgentNotifications, 'alert.cleared'>];
+  'failover.status': [NotificationParams<AgentNotifications, 'failover.status'>];
 };
 
 /** States in which only the admin can make progress: no automatic retry. */
@@ -181,6 +184,9 @@ export class AgentConnection extends EventEmitter<ConnectionEvents> {
       opened.client.on('rpo.tick', (p) => this.emit('rpo.tick', p));
       opened.client.on('vpg.status', (p) => this.emit('vpg.status', p));
       opened.client.on('task.progress', (p) => this.emit('task.progress', p));
+      opened.client.on('alert.raised', (p) => this.emit('alert.raised', p));
+      opened.client.on('alert.cleared', (p) => this.emit('alert.cleared', p));
+      opened.client.on('failover.status', (p) => this.emit('failover.status', p));
       opened.onClose((reason) => this.lost(opened, reason));
       await this.hello();
       await this.options.initialize?.(this);
