@@ -28,6 +28,7 @@ import {
 import type { ConsoleCore } from '../../main/services/console-core';
 import type { Policy } from '../../app/policy/policy-schemas';
 import type { Alert } from '../../app/alerts/alert-schemas';
+import type { FailoverStatus } from '../../app/recovery/recovery-schemas';
 
 type ProviderCrypto = Parameters<typeof x509.cryptoProvider.set>[0];
 type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
@@ -82,6 +83,12 @@ export class FakeAgent {
   readonly policies = new Map<string, Policy>();
   /** Alerts as alert.list answers them (oldest first here; listed newest first). */
   readonly alerts: Alert[] = [];
+  /** Failovers as failover.list answers them. */
+  readonly failovers: FailoverStatus[] = [];
+  /** VPGs this agent holds as recovery site: failover.* of others answer NOT_FOUND. */
+  readonly recoveryVpgs = new Set<string>();
+  /** Every failover.* call that started a task, in order. */
+  readonly failoverCalls: { method: string; params: unknown }[] = [];
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
@@ -176,6 +183,24 @@ export class FakeAgent {
     for (const ws of this.clients) ws.send(frame);
   }
 
+  /** Keeps the failover and sends failover.status to every console. */
+  failoverStatus(status: FailoverStatus): void {
+    const i = this.failovers.findIndex((f) => f.failoverId === status.failoverId);
+    if (i === -1) this.failovers.push(status);
+    else this.failovers[i] = status;
+    const frame = encodeNotification(agentNotifications, 'failover.status', status);
+    for (const ws of this.clients) ws.send(frame);
+  }
+
+  /** A failover.* call: a task id, or NOT_FOUND for a VPG this agent does not recover. */
+  private failoverCall(method: string, params: { vpgId: string }): { taskId: string } {
+    if (!this.recoveryVpgs.has(params.vpgId)) {
+      throw new TidelineError('NOT_FOUND', `VPG ${params.vpgId} has no journal at this agent`);
+    }
+    this.failoverCalls.push({ method, params });
+    return { taskId: `task-${this.failoverCalls.length}` };
+  }
+
   /** Sends an rpo.tick to every console. */
   tick(tick: RpoTick): void {
     const frame = encodeNotification(agentNotifications, 'rpo.tick', tick);
@@ -253,13 +278,13 @@ export class FakeAgent {
       'task.exception': () => unavailable('task.exception'),
       'task.waitFor': () => unavailable('task.waitFor'),
       'task.abort': () => unavailable('task.abort'),
-      'failover.test': () => unavailable('failover.test'),
-      'failover.stopTest': () => unavailable('failover.stopTest'),
-      'failover.live': () => unavailable('failover.live'),
-      'failover.move': () => unavailable('failover.move'),
-      'failover.commit': () => unavailable('failover.commit'),
-      'failover.rollback': () => unavailable('failover.rollback'),
-      'failover.list': () => unavailable('failover.list'),
+      'failover.test': (p) => this.failoverCall('failover.test', p),
+      'failover.stopTest': (p) => this.failoverCall('failover.stopTest', p),
+      'failover.live': (p) => this.failoverCall('failover.live', p),
+      'failover.move': (p) => this.failoverCall('failover.move', p),
+      'failover.commit': (p) => this.failoverCall('failover.commit', p),
+      'failover.rollback': (p) => this.failoverCall('failover.rollback', p),
+      'failover.list': () => structuredClone(this.failovers),
       'vpg.settingsForReverse': () => unavailable('vpg.settingsForReverse'),
       'vpg.metadata': () => unavailable('vpg.metadata'),
       'network.list': () => unavailable('network.list'),
