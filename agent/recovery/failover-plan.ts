@@ -49,7 +49,7 @@ export function chooseCheckpoint(
         ? `checkpoint ${choice.seq} (it may have left the journal's history)`
         : choice.kind === 'latestNamed'
           ? 'a named checkpoint'
-          : 'a consistent checkpoint yet';
+          : 'consistent checkpoint yet';
     throw new TidelineError(
       'NOT_FOUND',
       `VPG "${vpgName}" has no ${what} at this site: choose one from checkpoint.list`,

@@ -99,7 +99,7 @@ describe('failover plan', () => {
     assert.throws(
       () => chooseCheckpoint([cp(5, { inconsistent: true })], { kind: 'latest' }, 'V'),
       (e: unknown) =>
-        isTidelineError(e) && /has no a consistent checkpoint yet/.test(e.message),
+        isTidelineError(e) && /has no consistent checkpoint yet at this site/.test(e.message),
     );
   });
 
