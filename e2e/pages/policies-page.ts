@@ -25,7 +25,7 @@ export class PoliciesPage {
     await expect(this.heading).toBeVisible();
   }
 
-  async chooseTarget(label: string): Promise<void> {
+  async chooseTarget(label: string | RegExp): Promise<void> {
     await this.page.getByLabel('Policy for').click();
     await this.page.getByRole('option', { name: label }).click();
     await expect(this.calendar.locator('.fc-timegrid-slot-lane').first()).toBeVisible();
@@ -55,6 +55,9 @@ export class PoliciesPage {
     await mouse.move(from.x + 2, from.y + 4, { steps: 3 });
     await mouse.move(to.x, to.y, { steps: 12 });
     await mouse.up();
+    // FullCalendar ends a drag in a timer after the release: until then it shows its own
+    // preview of the drop, which is not yet our timeframe.
+    await expect(this.calendar.locator('.fc-event-mirror, .fc-event-dragging')).toHaveCount(0);
   }
 
   /**

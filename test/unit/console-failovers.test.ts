@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isTidelineError } from '../../app/errors';
-import type { ConsoleFailover, FailoverStatus } from '../../app/protocol';
+import {
+  FailoverStartParamsSchema,
+  type ConsoleFailover,
+  type FailoverStartParams,
+  type FailoverStatus,
+} from '../../app/protocol';
 import { ConsoleCore } from '../../main/services/console-core';
 import { openNodeSettings } from '../../main/services/settings/node-settings';
 import {
@@ -73,6 +78,9 @@ describe('console failovers against in-test agents', () => {
       callTimeoutMs: 3000,
     });
     core.start();
+    // As the transports do: params parsed by the ConsoleApi's schema (defaults filled in).
+    const start = (params: FailoverStartParams) =>
+      core.handlers['failovers.start'](FailoverStartParamsSchema.parse(params), undefined);
     try {
       const loaded = nextFailover(core, (f) => f.failoverId === 'fo-old');
       for (const [agent, id] of [
@@ -88,10 +96,12 @@ describe('console failovers against in-test agents', () => {
       const old = await loaded;
       assert.equal(old.siteId, 'dr');
 
-      const started = await core.handlers['failovers.start'](
-        { mode: 'test', siteId: 'dr', vpgId: 'vpg-1', checkpoint: { kind: 'seq', seq: 40 } },
-        undefined,
-      );
+      const started = await start({
+        mode: 'test',
+        siteId: 'dr',
+        vpgId: 'vpg-1',
+        checkpoint: { kind: 'seq', seq: 40 },
+      });
       assert.equal(started.taskId, 'task-1');
       assert.equal(started.siteId, 'dr');
       assert.deepEqual(holder.failoverCalls[0], {
@@ -118,15 +128,12 @@ describe('console failovers against in-test agents', () => {
         { siteId: 'dr', vpgId: 'vpg-1', result: 'Failed', note: 'app did not start' },
         undefined,
       );
-      await core.handlers['failovers.start'](
-        {
-          mode: 'live',
-          siteId: 'dr',
-          vpgId: 'vpg-1',
-          commitPolicy: { kind: 'autoRollback', afterSeconds: 600 },
-        },
-        undefined,
-      );
+      await start({
+        mode: 'live',
+        siteId: 'dr',
+        vpgId: 'vpg-1',
+        commitPolicy: { kind: 'autoRollback', afterSeconds: 600 },
+      });
       await core.handlers['failovers.rollback']({ siteId: 'dr', vpgId: 'vpg-1' }, undefined);
       assert.deepEqual(
         holder.failoverCalls.map((c) => c.method),
@@ -145,7 +152,7 @@ describe('console failovers against in-test agents', () => {
 
       // No agent of the site holds the VPG: the agents' NOT_FOUND, with context.
       await assert.rejects(
-        core.handlers['failovers.commit']({ siteId: 'dr', vpgId: 'vpg-9' }, undefined),
+        async () => core.handlers['failovers.commit']({ siteId: 'dr', vpgId: 'vpg-9' }, undefined),
         (err: unknown) =>
           isTidelineError(err) &&
           err.code === 'NOT_FOUND' &&
@@ -153,7 +160,8 @@ describe('console failovers against in-test agents', () => {
       );
       // A site the console knows no agent of.
       await assert.rejects(
-        core.handlers['failovers.rollback']({ siteId: 'nowhere', vpgId: 'vpg-1' }, undefined),
+        async () =>
+          core.handlers['failovers.rollback']({ siteId: 'nowhere', vpgId: 'vpg-1' }, undefined),
         (err: unknown) => isTidelineError(err) && err.code === 'NOT_FOUND',
       );
 
@@ -164,7 +172,7 @@ describe('console failovers against in-test agents', () => {
       await untilEstate(core, (s) => s.agents.every((a) => a.state !== 'connected'));
       assert.deepEqual((await core.handlers['failovers.list'](undefined, undefined)).failovers, []);
       await assert.rejects(
-        core.handlers['failovers.start']({ mode: 'live', siteId: 'dr', vpgId: 'vpg-1' }, undefined),
+        async () => start({ mode: 'live', siteId: 'dr', vpgId: 'vpg-1' }),
         (err: unknown) =>
           isTidelineError(err) &&
           err.code === 'UNAVAILABLE' &&

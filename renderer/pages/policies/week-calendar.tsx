@@ -3,7 +3,7 @@ import interactionPlugin from '@fullcalendar/interaction';
 import FullCalendar from '@fullcalendar/react';
 import timeGridPlugin from '@fullcalendar/timegrid';
 import Box from '@mui/material/Box';
-import { useMemo } from 'react';
+import { useCallback, useLayoutEffect, useMemo, useRef } from 'react';
 import type { DayOfWeek, Policy } from '../../../app/policy/policy-schemas';
 import { REFERENCE_DATE, policyEvents } from '../../lib/policy-calendar';
 
@@ -22,23 +22,43 @@ interface Props {
   readonly onOpen: (timeframeId: string) => void;
 }
 
+const PLUGINS = [timeGridPlugin, interactionPlugin];
+const DAY_HEADER_FORMAT = { weekday: 'long' } as const;
+const TIME_FORMAT = { hour: '2-digit', minute: '2-digit', hour12: false } as const;
+
 /**
  * FullCalendar's week grid over the reference week, in UTC standing for the site's wall
  * clock. Events are rebuilt from the policy on every change; the calendar owns nothing.
+ *
+ * Every option handed to FullCalendar keeps its identity across renders (constants above,
+ * handlers that read the latest props from a ref): FullCalendar rebuilds its context when any
+ * option changes, and a rebuild between a drag's last move and its drop (the page re-renders
+ * every second) made it treat the drop as one into another calendar, losing the move.
  */
 export function WeekCalendar({ policy, inForceId, onSelect, onChange, onOpen }: Props) {
   const events = useMemo(() => policyEvents(policy, inForceId), [policy, inForceId]);
-  const changed = (info: EventChangeArg): void => {
+  const latest = useRef({ onSelect, onChange, onOpen });
+  useLayoutEffect(() => {
+    latest.current = { onSelect, onChange, onOpen };
+  });
+  const changed = useCallback((info: EventChangeArg): void => {
     const { start, end, extendedProps } = info.event;
     const { timeframeId, day } = extendedProps as { timeframeId: string; day: DayOfWeek };
     if (start === null || end === null) {
       info.revert();
       return;
     }
-    void onChange(timeframeId, day, start, end).then((ok) => {
+    void latest.current.onChange(timeframeId, day, start, end).then((ok) => {
       if (!ok) info.revert();
     });
-  };
+  }, []);
+  const selected = useCallback((info: DateSelectArg): void => {
+    info.view.calendar.unselect();
+    latest.current.onSelect(info.start, info.end);
+  }, []);
+  const clicked = useCallback((info: EventClickArg): void => {
+    latest.current.onOpen((info.event.extendedProps as { timeframeId: string }).timeframeId);
+  }, []);
   return (
     <Box
       data-testid="policy-calendar"
@@ -49,16 +69,16 @@ export function WeekCalendar({ policy, inForceId, onSelect, onChange, onOpen }: 
       }}
     >
       <FullCalendar
-        plugins={[timeGridPlugin, interactionPlugin]}
+        plugins={PLUGINS}
         initialView="timeGridWeek"
         initialDate={REFERENCE_DATE}
         timeZone="UTC"
         headerToolbar={false}
         firstDay={1}
         allDaySlot={false}
-        dayHeaderFormat={{ weekday: 'long' }}
-        slotLabelFormat={{ hour: '2-digit', minute: '2-digit', hour12: false }}
-        eventTimeFormat={{ hour: '2-digit', minute: '2-digit', hour12: false }}
+        dayHeaderFormat={DAY_HEADER_FORMAT}
+        slotLabelFormat={TIME_FORMAT}
+        eventTimeFormat={TIME_FORMAT}
         slotDuration="01:00:00"
         snapDuration="00:15:00"
         expandRows
@@ -68,15 +88,10 @@ export function WeekCalendar({ policy, inForceId, onSelect, onChange, onOpen }: 
         editable
         eventResizableFromStart={false}
         events={events}
-        select={(info: DateSelectArg) => {
-          info.view.calendar.unselect();
-          onSelect(info.start, info.end);
-        }}
+        select={selected}
         eventDrop={changed}
         eventResize={changed}
-        eventClick={(info: EventClickArg) =>
-          onOpen((info.event.extendedProps as { timeframeId: string }).timeframeId)
-        }
+        eventClick={clicked}
       />
     </Box>
   );
