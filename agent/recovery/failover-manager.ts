@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { TidelineError, isTidelineError } from '../../app/errors';
+import { VpgSettingsSchema } from '../../app/protocol';
 import type {
   CheckpointInfo,
   CheckpointTest,
@@ -10,16 +11,20 @@ import type {
   FailoverStatus,
   InventoryKind,
   TaskRef,
+  VpgSettings,
+  VpgState,
   VpgStatus,
 } from '../../app/protocol';
 import type {
   FailoverCommitParams,
   FailoverLiveParams,
+  FailoverMoveParams,
   FailoverStopTestParams,
   FailoverTestParams,
 } from '../../app/protocol/failover-api';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { Logger } from '../log';
+import type { PeerLink } from '../peer/peer-link';
 import type { PeerService } from '../peer/peer-service';
 import type { RecoveryHold } from '../replication/target-vpg';
 import { callPeer, parsePeer } from '../replication/vpg-control';
@@ -29,17 +34,34 @@ import { drop } from '../util/drop';
 import { bootGroups, chooseCheckpoint, planFailover, recoveredVms } from './failover-plan';
 import { FailoverStore, isEnded, type FailoverRecord } from './failover-store';
 import type { MetadataStore, RecoveryDiskSet, RecoveryDisks } from './recovery-types';
+import {
+  DoneSchema,
+  MOVE_PREPARE,
+  MOVE_RESUME,
+  MoveSource,
+  PrepareMoveResultSchema,
+  SOURCE_RETIRE,
+  type MoveSourceReplication,
+} from './move-source';
+import { remapVmIds, reverseSettings } from './reverse-settings';
 
 /** What the failover needs of the replication engine at the recovery site. */
-export interface FailoverReplication {
-  /** A VPG received here: its settings and its journal's checkpoints. */
-  recoveryTarget(
-    vpgId: string,
-  ): { readonly vpg: StoredVpg; checkpoints(): CheckpointInfo[] } | undefined;
+export interface FailoverReplication extends MoveSourceReplication {
+  /** A VPG received here: its settings, its journal's checkpoints and replica files. */
+  recoveryTarget(vpgId: string):
+    | {
+        readonly vpg: StoredVpg;
+        checkpoints(): CheckpointInfo[];
+        waitFor(seq: number, timeoutMs: number): Promise<void>;
+        readonly openJournal: { disks(): readonly { diskId: string; replicaPath: string }[] };
+      }
+    | undefined;
   /** Hold a received VPG (status, stream paused) or release it. */
   holdForRecovery(vpgId: string, hold: RecoveryHold | undefined): void;
-  /** A VPG as stored here (either role). */
-  storedVpg(vpgId: string): StoredVpg | undefined;
+  /** Reverse protection: a VPG protected from this site (agent/replication/engine.ts). */
+  create(settings: VpgSettings, extra: { reverseOf?: StoredVpg['reverseOf'] }): Promise<VpgState>;
+  /** A committed failover's VPG: journal dropped, replica files kept (the VMs' disks now). */
+  retirePromotedTarget(vpgId: string): Promise<void>;
 }
 
 export interface FailoverManagerOptions {
@@ -63,6 +85,10 @@ export const FAILOVER_SHUTDOWN = 'failover.shutdownVms';
 const ShutdownParamsSchema = z.object({ vpgId: z.string(), vmIds: z.array(z.string()) });
 const ShutdownResultSchema = z.object({ poweredOff: z.number().int().nonnegative() });
 const SHUTDOWN_TIMEOUT_MS = 30_000;
+/** A guest shutdown may take a while; the recovery site waits for it. */
+const MOVE_PREPARE_TIMEOUT_MS = 5 * 60_000;
+/** "Send the rest": the backlog left when the VMs went off reaches this site. */
+const MOVE_CHECKPOINT_TIMEOUT_MS = 30 * 60_000;
 
 export const RESTART_FAILOVER_MESSAGE =
   'Interrupted: the agent restarted during this failover; its VMs, networks and recovery disks were removed and protection resumed. Start it again.';
@@ -81,6 +107,14 @@ const STEPS = {
   record: 'Record the test result',
   window: 'Close the commit window',
   promote: 'Start promotion',
+  moveCheckpoint: 'Send the rest and insert the move checkpoint',
+} as const;
+
+const PROMOTE_STEPS = {
+  write: 'Write the journal and the VMs’ writes into the replica disks',
+  switch: 'Switch the VMs to their promoted disks',
+  retire: 'Retire the VPG at the original site',
+  reverse: 'Start reverse protection',
 } as const;
 
 /**
@@ -96,9 +130,17 @@ export class FailoverManager {
   private readonly starting = new Set<string>();
   private controlOff: (() => void) | undefined;
   private stopping = false;
+  private readonly moveSource: MoveSource;
 
   constructor(private readonly options: FailoverManagerOptions) {
     this.store = new FailoverStore(options.file);
+    this.moveSource = new MoveSource({
+      replication: options.replication,
+      hypervisor: options.hypervisor,
+      handleControl: (method, handler) => options.peers.handleControl(method, handler),
+      inventoryChanged: options.inventoryChanged,
+      log: options.log,
+    });
   }
 
   /**
@@ -110,6 +152,7 @@ export class FailoverManager {
     this.controlOff = this.options.peers.handleControl(FAILOVER_SHUTDOWN, (params) =>
       this.shutdownHere(params),
     );
+    this.moveSource.start();
     const latest = new Map<string, FailoverRecord>();
     for (const record of this.store.list()) latest.set(record.vpgId, record);
     for (const record of latest.values()) this.applyHold(record);
@@ -138,6 +181,7 @@ export class FailoverManager {
   async stop(): Promise<void> {
     this.stopping = true;
     this.controlOff?.();
+    this.moveSource.stop();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const [failoverId, set] of this.sets) {
@@ -189,8 +233,34 @@ export class FailoverManager {
     });
   }
 
+  /**
+   * Planned move: the protected site must be reachable (it shuts its VMs down and inserts the
+   * checkpoint after their last writes); the VPG is recovered at exactly that checkpoint.
+   */
+  move(params: Required<FailoverMoveParams>): Promise<TaskRef> {
+    const target = this.options.replication.recoveryTarget(params.vpgId);
+    if (target === undefined) throw this.notReceived(params.vpgId);
+    const link = this.options.peers.link(target.vpg.peerAgentId);
+    if (link?.state !== 'connected') {
+      throw new TidelineError(
+        'UNAVAILABLE',
+        `The protected site of VPG "${target.vpg.name}" is unreachable: a move needs it to shut its VMs down and send their last writes. If that site is lost, run a live failover (failover.live) instead.`,
+        { vpgId: params.vpgId },
+      );
+    }
+    return this.bringUp(
+      'move',
+      { vpgId: params.vpgId },
+      {
+        commitPolicy: params.commitPolicy,
+        shutdownProtectedVms: true,
+        reverseProtection: params.reverseProtection,
+      },
+    );
+  }
+
   private async bringUp(
-    mode: Exclude<FailoverMode, 'move'>,
+    mode: FailoverMode,
     params: { vpgId: string; checkpoint?: FailoverTestParams['checkpoint'] },
     extra: {
       commitPolicy: CommitPolicy;
@@ -242,6 +312,7 @@ export class FailoverManager {
       },
       commitPolicy: extra.commitPolicy,
       reverseProtection: extra.reverseProtection,
+      ...(mode === 'move' && { moveCheckpointPending: true }),
       vms: recoveredVms(plan),
       networks: [],
       startedAt: Date.now(),
@@ -255,8 +326,9 @@ export class FailoverManager {
     this.starting.add(vpgId);
     try {
       const steps = [
-        STEPS.checkpoint,
-        ...(extra.shutdownProtectedVms ? [STEPS.shutdown] : []),
+        ...(mode === 'move'
+          ? [STEPS.shutdown, STEPS.moveCheckpoint]
+          : [STEPS.checkpoint, ...(extra.shutdownProtectedVms ? [STEPS.shutdown] : [])]),
         STEPS.disks,
         STEPS.networks,
         STEPS.register,
@@ -265,7 +337,8 @@ export class FailoverManager {
       let current = record;
       const task = this.options.tasks.run(
         {
-          type: mode === 'test' ? 'FailoverTest' : 'FailoverLive',
+          type:
+            mode === 'test' ? 'FailoverTest' : mode === 'move' ? 'FailoverMove' : 'FailoverLive',
           vpgId,
           input: { ...params, mode, failoverId, checkpointSeq: checkpoint.seq, ...extra },
           steps,
@@ -307,10 +380,15 @@ export class FailoverManager {
       await this.update(record);
       return record;
     };
-    task.step(STEPS.checkpoint);
-    if (shutdown) {
-      task.step(STEPS.shutdown);
-      await this.shutdownProtected(record);
+    if (record.moveCheckpointPending === true) {
+      record = await save(await this.moveCheckpoint(task, record));
+      this.applyHold(record);
+    } else {
+      task.step(STEPS.checkpoint);
+      if (shutdown) {
+        task.step(STEPS.shutdown);
+        await this.shutdownProtected(record);
+      }
     }
     task.step(STEPS.disks);
     const set = await this.options.disks.open({
@@ -501,6 +579,7 @@ export class FailoverManager {
       async (handle) => {
         await this.teardown(handle, rolling);
         await this.end(rolling, 'RolledBack');
+        await this.resumeMoved(rolling);
         return { failoverId: record.failoverId };
       },
     );
@@ -516,12 +595,28 @@ export class FailoverManager {
       );
     }
     this.requirePhase(record, 'BeforeCommit', 'commit');
+    const reverse = params.reverseProtection ?? record.reverseProtection;
+    // Checked before anything changes: reverse protection needs the original site and settings.
+    let reverseWith: VpgSettings | undefined;
+    if (reverse) {
+      if (this.connectedPeer(record) === undefined) {
+        throw new TidelineError(
+          'UNAVAILABLE',
+          `The original site of VPG "${record.vpgName}" is unreachable: reverse protection cannot start. Commit without reverse protection (reverseProtection: false), or when the link is back.`,
+          { vpgId: record.vpgId },
+        );
+      }
+      reverseWith =
+        params.reverseSettings === undefined
+          ? this.settingsForReverse(record.vpgId)
+          : VpgSettingsSchema.parse(params.reverseSettings);
+    }
     this.disarm(record.failoverId);
     const { commitDeadline: _d, ...rest } = record;
     const committing: FailoverRecord = {
       ...rest,
       phase: 'Committing',
-      reverseProtection: params.reverseProtection ?? record.reverseProtection,
+      reverseProtection: reverse,
     };
     await this.update(committing);
     this.applyHold(committing);
@@ -545,11 +640,15 @@ export class FailoverManager {
             type: 'Promote',
             vpgId: record.vpgId,
             input: { vpgId: record.vpgId, failoverId: record.failoverId },
-            steps: ['Write the journal and the VMs’ writes into the replica disks'],
+            steps: [
+              PROMOTE_STEPS.write,
+              PROMOTE_STEPS.switch,
+              ...(reverse ? [PROMOTE_STEPS.retire, PROMOTE_STEPS.reverse] : []),
+            ],
             abortable: false,
           },
           async (p) => {
-            p.step('Write the journal and the VMs’ writes into the replica disks');
+            p.step(PROMOTE_STEPS.write);
             try {
               await set.promote((progress) => {
                 if (p.ended) return;
@@ -565,9 +664,31 @@ export class FailoverManager {
                 });
               throw err;
             }
-            this.sets.delete(record.failoverId);
-            await this.end(promoting, 'Committed');
-            return { failoverId: record.failoverId };
+            let done = promoting;
+            try {
+              p.step(PROMOTE_STEPS.switch);
+              const switched = await this.switchToReplicas(done, set);
+              done = switched.record;
+              if (reverseWith === undefined) {
+                await this.end(done, 'Committed');
+                return { failoverId: record.failoverId };
+              }
+              p.step(PROMOTE_STEPS.retire);
+              const reverseVpgId = await this.startReverse(
+                done,
+                remapVmIds(reverseWith, switched.vmIds),
+              );
+              p.step(PROMOTE_STEPS.reverse);
+              done = { ...done, reverseVpgId };
+              await this.end(done, 'Committed');
+              return { failoverId: record.failoverId, reverseVpgId };
+            } catch (err) {
+              // Promoted: the VMs keep their data; what is left is the admin's to finish.
+              if (!this.stopping) {
+                await this.end(done, 'Committed', `Committed, but ${messageOf(err)}`);
+              }
+              throw err;
+            }
           },
         );
         return { failoverId: record.failoverId, promoteTaskId: promote.taskId };
@@ -577,6 +698,93 @@ export class FailoverManager {
   }
 
   // ───────────────────────── internals ─────────────────────────
+
+  /**
+   * After promotion the replica files are the recovered VMs' disks: the VMs are registered on
+   * them (a restart serves them from the files; the recovery disks and their NBD exports go).
+   * The sim re-registers a VM under a new id: the map says which old id became which.
+   */
+  private async switchToReplicas(
+    record: FailoverRecord,
+    set: RecoveryDiskSet,
+  ): Promise<{ record: FailoverRecord; vmIds: Map<string, string> }> {
+    const { hypervisor } = this.options;
+    const target = this.options.replication.recoveryTarget(record.vpgId);
+    if (target === undefined) throw this.notReceived(record.vpgId);
+    const replicas = new Map(target.openJournal.disks().map((d) => [d.diskId, d.replicaPath]));
+    const recovered = (await hypervisor.listVms()).filter(
+      (v) => v.recoveredFrom?.failoverId === record.failoverId,
+    );
+    for (const vm of recovered) await hypervisor.powerOff(vm.vmId);
+    await set.close();
+    this.sets.delete(record.failoverId);
+    const vmIds = new Map<string, string>();
+    for (const vm of recovered) {
+      await hypervisor.unregisterVm(vm.vmId);
+      const next = await hypervisor.registerVm({
+        name: vm.name,
+        hostId: vm.hostId,
+        cpus: vm.cpus,
+        memoryMiB: vm.memoryMiB,
+        guestOs: vm.guestOs,
+        nics: vm.nics,
+        disks: vm.disks.map((disk) => {
+          const spec = record.disks.find((d) => d.diskId === disk.diskId);
+          const path = spec === undefined ? undefined : replicas.get(spec.sourceDiskId);
+          if (path === undefined) {
+            throw new TidelineError(
+              'INTERNAL_ERROR',
+              `Disk ${disk.diskId} of VM "${vm.name}" has no promoted replica file`,
+            );
+          }
+          const { exportUri: _u, exportError: _e, ...rest } = disk;
+          return { ...rest, location: path, format: 'raw' };
+        }),
+        ...(vm.recoveredFrom !== undefined && { recoveredFrom: vm.recoveredFrom }),
+      });
+      vmIds.set(vm.vmId, next.vmId);
+    }
+    const groups = bootGroups(
+      record.vms.map((vm) => ({ ...vm, vmId: vmIds.get(vm.vmId ?? '') })),
+      () => 0,
+    );
+    for (const group of groups) {
+      await Promise.all(group.vms.map((vm) => hypervisor.powerOn(vm.vmId ?? '')));
+    }
+    this.options.inventoryChanged(['vm']);
+    const next: FailoverRecord = {
+      ...record,
+      vms: record.vms.map((v) => ({ ...v, vmId: vmIds.get(v.vmId ?? '') ?? v.vmId })),
+    };
+    await this.update(next);
+    return { record: next, vmIds };
+  }
+
+  /**
+   * Reverse protection: the original site retires its VPG (its disks stay, off), this site
+   * drops the journal (the replicas are the VMs' disks), and a VPG protects the recovered VMs
+   * back with the original disks as pre-seeded replicas (a hash-compared delta sync).
+   */
+  private async startReverse(record: FailoverRecord, settings: VpgSettings): Promise<string> {
+    const link = this.connectedPeer(record);
+    if (link === undefined) {
+      throw new TidelineError(
+        'UNAVAILABLE',
+        'the original site became unreachable: reverse protection was not started',
+      );
+    }
+    await callPeer(link, SOURCE_RETIRE, { vpgId: record.vpgId }, DoneSchema, 60_000);
+    await this.options.replication.retirePromotedTarget(record.vpgId);
+    this.options.replication.holdForRecovery(record.vpgId, undefined);
+    const reverse = await this.options.replication.create(settings, {
+      reverseOf: { vpgId: record.vpgId, failoverId: record.failoverId },
+    });
+    this.options.log.info(
+      { vpgId: record.vpgId, reverseVpgId: reverse.vpgId },
+      'reverse protection started toward the original site',
+    );
+    return reverse.vpgId;
+  }
 
   /** Powers off and unregisters the VMs, deletes the networks it created, discards the disks. */
   private async teardown(task: TaskHandle | undefined, record: FailoverRecord): Promise<void> {
@@ -617,6 +825,7 @@ export class FailoverManager {
   private async fail(record: FailoverRecord, err: unknown): Promise<void> {
     try {
       await this.teardown(undefined, record);
+      await this.resumeMoved(record);
     } catch (undoErr) {
       this.options.log.error(
         { err: undoErr, failoverId: record.failoverId },
@@ -633,6 +842,7 @@ export class FailoverManager {
     );
     try {
       await this.teardown(undefined, record);
+      await this.resumeMoved(record);
     } catch (err) {
       this.options.log.error(
         { err, failoverId: record.failoverId },
@@ -715,6 +925,101 @@ export class FailoverManager {
     const timer = this.timers.get(failoverId);
     if (timer !== undefined) clearTimeout(timer);
     this.timers.delete(failoverId);
+  }
+
+  /**
+   * A move's first steps: the protected site powers its VMs off once their last writes are
+   * sequenced and inserts a checkpoint after them; this site waits until that checkpoint (and
+   * so everything before it) is persisted in the journal, and recovers at exactly it.
+   */
+  private async moveCheckpoint(task: TaskHandle, record: FailoverRecord): Promise<FailoverRecord> {
+    task.step(STEPS.shutdown);
+    const link = this.connectedPeer(record);
+    if (link === undefined) {
+      throw new TidelineError(
+        'UNAVAILABLE',
+        `The protected site of VPG "${record.vpgName}" became unreachable before its VMs were shut down: nothing was changed; run the move again, or a live failover if that site is lost`,
+      );
+    }
+    const name = `Move ${new Date().toISOString().replace('T', ' ').slice(0, 19)}`;
+    const prepared = await callPeer(
+      link,
+      MOVE_PREPARE,
+      { vpgId: record.vpgId, name },
+      PrepareMoveResultSchema,
+      MOVE_PREPARE_TIMEOUT_MS,
+    );
+    this.options.log.info(
+      { vpgId: record.vpgId, checkpointSeq: prepared.seq, poweredOff: prepared.poweredOff },
+      'move: the protected VMs are off; waiting for the move checkpoint',
+    );
+    task.step(STEPS.moveCheckpoint);
+    const target = this.options.replication.recoveryTarget(record.vpgId);
+    if (target === undefined) throw this.notReceived(record.vpgId);
+    await target.waitFor(prepared.seq, MOVE_CHECKPOINT_TIMEOUT_MS);
+    const checkpoint = chooseCheckpoint(
+      target.checkpoints(),
+      { kind: 'seq', seq: prepared.seq },
+      record.vpgName,
+    );
+    const { moveCheckpointPending: _p, ...rest } = record;
+    return {
+      ...rest,
+      checkpoint: {
+        seq: checkpoint.seq,
+        sourceTime: checkpoint.sourceTime,
+        ...(checkpoint.name !== undefined && { name: checkpoint.name }),
+      },
+    };
+  }
+
+  /** A move that did not complete: the protected site powers its VMs on again (best effort). */
+  private async resumeMoved(record: FailoverRecord): Promise<void> {
+    if (record.mode !== 'move') return;
+    const link = this.connectedPeer(record);
+    if (link === undefined) {
+      this.options.log.warn(
+        { vpgId: record.vpgId },
+        'the protected site is unreachable: power its VMs on there yourself',
+      );
+      return;
+    }
+    try {
+      await callPeer(link, MOVE_RESUME, { vpgId: record.vpgId }, DoneSchema, SHUTDOWN_TIMEOUT_MS);
+    } catch (err) {
+      this.options.log.warn(
+        { vpgId: record.vpgId, err: messageOf(err) },
+        'the protected site did not power its VMs on again',
+      );
+    }
+  }
+
+  private connectedPeer(record: FailoverRecord): PeerLink | undefined {
+    const link =
+      record.peerAgentId === undefined ? undefined : this.options.peers.link(record.peerAgentId);
+    return link?.state === 'connected' ? link : undefined;
+  }
+
+  /** vpg.settingsForReverse: defaults to protect the recovered VMs back (reverse-settings.ts). */
+  settingsForReverse(vpgId: string): VpgSettings {
+    const target = this.options.replication.recoveryTarget(vpgId);
+    if (target === undefined) throw this.notReceived(vpgId);
+    const record = this.store
+      .list()
+      .reverse()
+      .find((f) => f.vpgId === vpgId && f.mode !== 'test');
+    if (record === undefined || !['BeforeCommit', 'Committed'].includes(record.phase)) {
+      throw new TidelineError(
+        'CONFLICT',
+        `VPG "${target.vpg.name}" has no live failover or move up at this site: reverse protection protects recovered VMs`,
+        { vpgId },
+      );
+    }
+    const metadata = this.options.metadata.latest(vpgId);
+    if (metadata === undefined) {
+      throw new TidelineError('CONFLICT', `VPG "${target.vpg.name}" has no metadata package here`);
+    }
+    return reverseSettings(target.vpg, metadata, record);
   }
 
   private async shutdownProtected(record: FailoverRecord): Promise<void> {
@@ -828,11 +1133,16 @@ export class FailoverManager {
 }
 
 /** What a failover's phase makes of its VPG at the recovery site. */
-export function holdFor(record: Pick<FailoverRecord, 'mode' | 'phase'>): RecoveryHold | undefined {
+export function holdFor(
+  record: Pick<FailoverRecord, 'mode' | 'phase' | 'moveCheckpointPending' | 'reverseVpgId'>,
+): RecoveryHold | undefined {
   const live = record.mode !== 'test';
   const hold = (status: VpgStatus, pauseStream: boolean): RecoveryHold => ({ status, pauseStream });
   switch (record.phase) {
     case 'Running':
+      // A move's last writes and its checkpoint are still on their way.
+      if (record.moveCheckpointPending === true) return hold('FailingOver', false);
+      return live ? hold('FailingOver', true) : hold('TestFailover', false);
     case 'Testing':
     case 'BeforeCommit':
     case 'Stopping':
@@ -842,7 +1152,8 @@ export function holdFor(record: Pick<FailoverRecord, 'mode' | 'phase'>): Recover
     case 'Promoting':
       return hold('Promoting', true);
     case 'Committed':
-      return hold('NeedReverseConfiguration', true);
+      // With reverse protection the VPG left this site; the reverse VPG shows the state.
+      return record.reverseVpgId !== undefined ? undefined : hold('NeedReverseConfiguration', true);
     case 'RolledBack':
     case 'Stopped':
     case 'Failed':
@@ -851,7 +1162,13 @@ export function holdFor(record: Pick<FailoverRecord, 'mode' | 'phase'>): Recover
 }
 
 function publicStatus(record: FailoverRecord): FailoverStatus {
-  const { disks: _d, peerAgentId: _p, ...status } = record;
+  const {
+    disks: _d,
+    peerAgentId: _p,
+    moveCheckpointPending: _m,
+    reverseVpgId: _r,
+    ...status
+  } = record;
   return status;
 }
 

@@ -17,6 +17,10 @@ export const FailoverRecordSchema = FailoverStatusSchema.extend({
   ),
   /** The protected site's agent (to shut its VMs down when it is reachable). */
   peerAgentId: z.string().optional(),
+  /** A move whose checkpoint is not inserted yet: the stream must go on until it is in. */
+  moveCheckpointPending: z.boolean().optional(),
+  /** Commit with reverse protection: the VPG protecting the recovered VMs back. */
+  reverseVpgId: z.string().optional(),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecordSchema>;
 
