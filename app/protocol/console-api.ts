@@ -209,6 +209,8 @@ export const PolicyDraftSchema = z.object({
   target: PolicyTargetSchema,
   /** The agent's policy version the draft started from (0: none was bound). */
   baseVersion: z.number().int().nonnegative(),
+  /** How the console named the target when the draft was saved (shown while it is offline). */
+  label: z.string().max(200).optional(),
   policy: PolicySchema,
   /** Epoch ms of the last save. */
   updatedAt: z.number().int(),
@@ -219,6 +221,8 @@ export const PolicySaveDraftParamsSchema = PolicyDraftKeySchema.extend({
   policy: PolicySchema,
   /** Only for a new draft (default 0); an existing draft keeps its base until rebased. */
   baseVersion: z.number().int().nonnegative().optional(),
+  /** The target's name as the admin sees it ("Link HQ → DR"); kept for when it is offline. */
+  label: z.string().trim().min(1).max(200).optional(),
 });
 
 /** An agent's alert (alert.list, alert.raised, alert.cleared), with the site and agent that keep it. */

@@ -6,6 +6,8 @@ export interface TargetOption {
   readonly id: string;
   readonly key: PolicyDraftKey;
   readonly label: string;
+  /** The target's name to keep with its draft; absent for a draft whose target is not known now. */
+  readonly name?: string;
   /** The agent is connected now (apply possible). */
   readonly live: boolean;
 }
@@ -44,6 +46,7 @@ export function policyTargets(
           id: draftKeyOf(key),
           key,
           label: `Link ${fromName} → ${toName}`,
+          name: `Link ${fromName} → ${toName}`,
           live: a.state === 'connected',
         });
       }
@@ -60,6 +63,7 @@ export function policyTargets(
         id: draftKeyOf(key),
         key,
         label: `VPG ${v.name}`,
+        name: `VPG ${v.name}`,
         live: agent.state === 'connected' && v.live,
       });
     }
@@ -72,7 +76,11 @@ export function policyTargets(
     options.push({
       id,
       key: { agentId: d.agentId, target: d.target },
-      label: `Draft: ${what} (agent ${d.agentId} offline)`,
+      // Named as when it was saved; older drafts without a name show the ids.
+      label:
+        d.label !== undefined
+          ? `${d.label} (offline)`
+          : `Draft: ${what} (agent ${d.agentId} offline)`,
       live: false,
     });
   }

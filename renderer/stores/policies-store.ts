@@ -47,6 +47,8 @@ interface PoliciesStore {
   readonly drafts: readonly PolicyDraft[];
   readonly loadError: ErrorView | undefined;
   readonly selected: PolicyDraftKey | undefined;
+  /** The selected target's name, kept with its draft for when the target is offline. */
+  readonly selectedLabel: string | undefined;
   /** The policy being edited for the selected target (the draft's, or where a new one starts). */
   readonly policy: Policy | undefined;
   /** The agent's version a new draft starts from. */
@@ -57,7 +59,7 @@ interface PoliciesStore {
   readonly refusal: string | undefined;
   readonly apply: ApplyState | undefined;
   loadDrafts(): Promise<void>;
-  select(key: PolicyDraftKey): Promise<void>;
+  select(key: PolicyDraftKey, label?: string): Promise<void>;
   /** Validates and saves the edited policy as the draft; a refused edit returns the message. */
   edit(change: (p: Policy) => Policy): Promise<Outcome<Policy>>;
   dismissRefusal(): void;
@@ -105,6 +107,7 @@ export const usePoliciesStore = create<PoliciesStore>()((set, get) => {
     drafts: [],
     loadError: undefined,
     selected: undefined,
+    selectedLabel: undefined,
     policy: undefined,
     baseVersion: 0,
     loadingCurrent: false,
@@ -117,9 +120,15 @@ export const usePoliciesStore = create<PoliciesStore>()((set, get) => {
       else set({ loadError: outcome.error });
     },
 
-    async select(key) {
+    async select(key, label) {
       const draft = draftOf(key);
-      set({ selected: key, refusal: undefined, apply: undefined, loadingCurrent: false });
+      set({
+        selected: key,
+        selectedLabel: label ?? draft?.label,
+        refusal: undefined,
+        apply: undefined,
+        loadingCurrent: false,
+      });
       if (draft !== undefined) {
         set({ policy: draft.policy, baseVersion: draft.baseVersion });
         return;
@@ -136,7 +145,7 @@ export const usePoliciesStore = create<PoliciesStore>()((set, get) => {
     },
 
     async edit(change) {
-      const { selected, policy, baseVersion } = get();
+      const { selected, selectedLabel, policy, baseVersion } = get();
       if (selected === undefined || policy === undefined) {
         return { ok: false, error: { code: 'INVALID_PARAMS', message: 'Pick a target first.' } };
       }
@@ -149,7 +158,12 @@ export const usePoliciesStore = create<PoliciesStore>()((set, get) => {
       }
       set({ policy: next, refusal: undefined });
       const outcome = await attempt(() =>
-        api().policies.saveDraft({ ...selected, policy: next, baseVersion }),
+        api().policies.saveDraft({
+          ...selected,
+          policy: next,
+          baseVersion,
+          ...(selectedLabel !== undefined && { label: selectedLabel }),
+        }),
       );
       if (!outcome.ok) {
         set({ policy, refusal: outcome.error.message });

@@ -79,11 +79,11 @@ describe('console policy drafts', () => {
     const first = newCore(dir);
     first.start();
     const saved = await first.handlers['policies.saveDraft'](
-      { agentId, target, policy: policy([business]), baseVersion: 3 },
+      { agentId, target, policy: policy([business]), baseVersion: 3, label: 'Link HQ → DR' },
       undefined,
     );
     assert.equal(saved.baseVersion, 3);
-    // Saving again keeps the base the draft started from.
+    // Saving again keeps the base the draft started from, and the target's name.
     await first.handlers['policies.saveDraft'](
       { agentId, target, policy: policy([{ ...business, end: '17:00' }]), baseVersion: 9 },
       undefined,
@@ -97,6 +97,7 @@ describe('console policy drafts', () => {
       assert.equal(drafts.length, 1);
       assert.equal(drafts[0]?.baseVersion, 3);
       assert.equal(drafts[0]?.policy.timeframes[0]?.end, '17:00');
+      assert.equal(drafts[0]?.label, 'Link HQ → DR', 'named as when saved, for offline display');
       await assert.rejects(
         async () => second.handlers['policies.apply']({ agentId, target }, undefined),
         code('UNAVAILABLE'),

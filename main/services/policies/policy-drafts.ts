@@ -25,13 +25,21 @@ export class PolicyDrafts {
     return this.access.drafts.list();
   }
 
-  save(params: PolicyDraftKey & { policy: Policy; baseVersion?: number | undefined }): PolicyDraft {
+  save(
+    params: PolicyDraftKey & {
+      policy: Policy;
+      baseVersion?: number | undefined;
+      label?: string | undefined;
+    },
+  ): PolicyDraft {
     const policy = checked(params.policy);
     const known = this.access.drafts.get(params.agentId, params.target);
+    const label = params.label ?? known?.label;
     return this.access.drafts.save({
       agentId: params.agentId,
       target: params.target,
       baseVersion: known?.baseVersion ?? params.baseVersion ?? 0,
+      ...(label !== undefined && { label }),
       policy,
       updatedAt: this.access.clock.now(),
     });

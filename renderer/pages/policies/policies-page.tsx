@@ -77,7 +77,7 @@ export function PoliciesPage() {
           value={target ? selectedId : ''}
           onChange={(e) => {
             const t = targets.find((o) => o.id === e.target.value);
-            if (t) void select(t.key);
+            if (t) void select(t.key, t.name);
           }}
           sx={{ minWidth: 320 }}
           slotProps={{ htmlInput: { 'aria-label': 'Policy for' } }}
