@@ -140,7 +140,8 @@ export function PoliciesPage() {
             />
             {inForce && (
               <Chip
-                color="warning"
+                // Amber like the in-force outline on the calendar; the default is just stated.
+                color={inForce.timeframeId === undefined ? 'default' : 'warning'}
                 label={`In force now: ${inForce.timeframeName} — ${formatLimits(inForce)}`}
                 data-testid="in-force"
               />
