@@ -9,7 +9,7 @@ import { notifyRaisedAlerts } from './alert-notifications';
 import { APP_URL, registerAppScheme, serveRenderer } from './app-protocol';
 import { registerConsoleIpc } from './ipc';
 import { safeStorageSecretBox } from './secrets';
-import { openElectronSettings } from './settings';
+import { openElectronDrafts, openElectronSettings } from './settings';
 import { createMainWindow, hardenWebContents } from './window';
 
 /**
@@ -28,6 +28,7 @@ async function start(): Promise<void> {
   const dir = process.env['TIDELINE_SETTINGS_DIR'] || app.getPath('userData');
   const core = new ConsoleCore({
     settings: openElectronSettings(dir, safeStorageSecretBox(logger)),
+    drafts: openElectronDrafts(dir, logger),
     mode: 'electron',
     logger,
   });

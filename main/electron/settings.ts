@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import Store from 'electron-store';
+import { DRAFTS_NAME, DraftStore, draftsFileOptions } from '../services/policies/draft-store';
 import type { SecretBox } from '../services/settings/secret-box';
 import { SETTINGS_NAME, settingsFileOptions } from '../services/settings/settings-schema';
+import type { Logger } from '../services/util/log';
 import {
   openSettings,
   type JsonFile,
@@ -17,4 +19,14 @@ export function openElectronSettings(dir: string, box: SecretBox): SettingsStore
   });
   const file: JsonFile = store;
   return openSettings(file, box);
+}
+
+/** The calendar policy drafts beside the settings, through electron-store (conf's format). */
+export function openElectronDrafts(dir: string, logger: Logger): DraftStore {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const store = new Store<Record<string, unknown>>({
+    ...draftsFileOptions(dir),
+    name: DRAFTS_NAME,
+  });
+  return new DraftStore(store, logger);
 }

@@ -26,6 +26,17 @@ export function draftKey(agentId: string, target: PolicyTarget): string {
     : `${agentId}/vpg/${target.vpgId}`;
 }
 
+/** conf's and electron-store's options for the drafts file in `dir` (one file, both shells). */
+export function draftsFileOptions(dir: string) {
+  return {
+    cwd: dir,
+    configFileMode: 0o600,
+    accessPropertiesByDotNotation: false,
+    clearInvalidConfig: false,
+    defaults: { schemaVersion: DRAFTS_SCHEMA_VERSION, drafts: [] },
+  } as const;
+}
+
 /** Calendar policy drafts, kept in their own JSON file so editing needs no agent at all. */
 export class DraftStore {
   private drafts: PolicyDraft[];
@@ -37,17 +48,13 @@ export class DraftStore {
     this.drafts = this.load();
   }
 
-  /** The drafts file next to the settings file at `settingsPath` (plain conf: Node and Electron). */
+  /** The drafts file next to the settings file at `settingsPath`, through conf (Node). */
   static besideSettings(settingsPath: string, logger: Logger): DraftStore {
     const cwd = dirname(settingsPath);
     mkdirSync(cwd, { recursive: true, mode: 0o700 });
     const conf = new Conf<Record<string, unknown>>({
-      cwd,
+      ...draftsFileOptions(cwd),
       configName: DRAFTS_NAME,
-      configFileMode: 0o600,
-      accessPropertiesByDotNotation: false,
-      clearInvalidConfig: false,
-      defaults: { schemaVersion: DRAFTS_SCHEMA_VERSION, drafts: [] },
     });
     return new DraftStore(conf, logger);
   }
