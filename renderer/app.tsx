@@ -2,6 +2,7 @@ import CalendarMonth from '@mui/icons-material/CalendarMonth';
 import NotificationsActive from '@mui/icons-material/NotificationsActive';
 import Badge from '@mui/material/Badge';
 import Public from '@mui/icons-material/Public';
+import Restore from '@mui/icons-material/Restore';
 import Shield from '@mui/icons-material/Shield';
 import { useEffect, useState } from 'react';
 import type { NavItem } from './components/app-shell';
@@ -12,16 +13,19 @@ import { AlertsPage } from './pages/alerts/alerts-page';
 import { unacknowledgedRaised } from './pages/alerts/alert-list';
 import { useAlertsStore } from './stores/alerts-store';
 import { ProtectionPage } from './pages/protection/protection-page';
+import { RecoveryPage } from './pages/recovery/recovery-page';
 import { useConnectionStore } from './stores/connection-store';
 import { useEstateStore } from './stores/estate-store';
 import { useProtectionStore } from './stores/protection-store';
+import { useRecoveryStore } from './stores/recovery-store';
 
-type PageKey = 'estate' | 'protection' | 'policies' | 'alerts';
+type PageKey = 'estate' | 'protection' | 'recovery' | 'policies' | 'alerts';
 
 /** Only pages that work are listed; each new page adds an item here. */
 const NAV: readonly NavItem<PageKey>[] = [
   { key: 'estate', label: 'Estate', icon: <Public /> },
   { key: 'protection', label: 'Protection', icon: <Shield /> },
+  { key: 'recovery', label: 'Recovery', icon: <Restore /> },
   { key: 'policies', label: 'Policies', icon: <CalendarMonth /> },
 ];
 
@@ -31,6 +35,7 @@ export function App() {
   const startEstate = useEstateStore((s) => s.start);
   const startProtection = useProtectionStore((s) => s.start);
   const startAlerts = useAlertsStore((s) => s.start);
+  const startRecovery = useRecoveryStore((s) => s.start);
   const openAlerts = useAlertsStore((s) => s.openRequests);
   const unacknowledged = useAlertsStore((s) => unacknowledgedRaised(s.alerts));
   const closeVpg = useProtectionStore((s) => s.closeVpg);
@@ -44,13 +49,15 @@ export function App() {
     const stopEstate = startEstate();
     const stopProtection = startProtection();
     const stopAlerts = startAlerts();
+    const stopRecovery = startRecovery();
     return () => {
+      stopRecovery();
       stopAlerts();
       stopProtection();
       stopEstate();
       stopConnection();
     };
-  }, [startConnection, startEstate, startProtection, startAlerts]);
+  }, [startConnection, startEstate, startProtection, startAlerts, startRecovery]);
 
   // A click on a desktop notification brings the Alerts page.
   useEffect(() => {
@@ -79,6 +86,7 @@ export function App() {
     <AppShell items={nav} current={page} onNavigate={navigate}>
       {page === 'estate' && <EstatePage />}
       {page === 'protection' && <ProtectionPage />}
+      {page === 'recovery' && <RecoveryPage />}
       {page === 'policies' && <PoliciesPage />}
       {page === 'alerts' && <AlertsPage />}
     </AppShell>

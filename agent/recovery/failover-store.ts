@@ -3,8 +3,8 @@ import { TidelineError } from '../../app/errors';
 import {
   CheckpointTestSchema,
   FailoverStatusSchema,
+  isFailoverActive,
   type CheckpointTest,
-  type FailoverPhase,
   type FailoverStatus,
 } from '../../app/protocol';
 import { writeJsonAtomic } from '../store/atomic-file';
@@ -36,15 +36,7 @@ const FailoversFileSchema = z.strictObject({
 });
 type FailoversFile = z.infer<typeof FailoversFileSchema>;
 
-/** Phases in which a failover is over: a new one of its VPG may start. */
-export const ENDED_PHASES: readonly FailoverPhase[] = [
-  'Committed',
-  'RolledBack',
-  'Stopped',
-  'Failed',
-];
-export const isEnded = (f: Pick<FailoverStatus, 'phase'>): boolean =>
-  ENDED_PHASES.includes(f.phase);
+export const isEnded = (f: Pick<FailoverStatus, 'phase'>): boolean => !isFailoverActive(f.phase);
 
 const ENDED_KEPT = 50;
 /** Test results kept per VPG (the newest). */

@@ -1,3 +1,4 @@
+import { KeyedQueue } from '../util/keyed-queue';
 import { join } from 'node:path';
 import { readdir, rm } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
@@ -9,7 +10,6 @@ import type { StoredVpg } from '../replication/vpg-store';
 import { parsePeer } from '../replication/vpg-control';
 import { writeJsonAtomic } from '../store/atomic-file';
 import { readJsonFile } from '../store/json-file';
-import { drop } from '../util/drop';
 import { MetadataPutParamsSchema, type MetadataPutResult } from './metadata-control';
 import type { MetadataStore } from './recovery-types';
 
@@ -34,7 +34,7 @@ export interface FileMetadataStoreOptions {
  */
 export class FileMetadataStore implements MetadataStore {
   private readonly packages = new Map<string, MetadataPackage>();
-  private readonly busy = new Map<string, Promise<unknown>>();
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly options: FileMetadataStoreOptions) {}
 
@@ -69,7 +69,8 @@ export class FileMetadataStore implements MetadataStore {
   /** `vpg.metadata.put` from the protected site's agent. */
   async put(params: unknown, caller: ControlCaller): Promise<MetadataPutResult> {
     const { package: pkg } = parsePeer(MetadataPutParamsSchema, params, 'vpg.metadata.put');
-    return this.exclusive(pkg.vpgId, async () => {
+    // One put at a time per VPG, so versions are compared against what is on disk.
+    return this.queue.run(pkg.vpgId, async () => {
       const vpg = this.received(pkg.vpgId);
       if (vpg === undefined || vpg.peerAgentId !== caller.agentId) {
         throw new TidelineError(
@@ -106,21 +107,6 @@ export class FileMetadataStore implements MetadataStore {
   private received(vpgId: string): StoredVpg | undefined {
     const vpg = this.options.vpg(vpgId);
     return vpg?.role === 'target' ? vpg : undefined;
-  }
-
-  /** One put at a time per VPG, so versions are compared against what is on disk. */
-  private exclusive<T>(vpgId: string, run: () => Promise<T>): Promise<T> {
-    const previous = this.busy.get(vpgId) ?? Promise.resolve();
-    const next = previous.then(run, run);
-    const tail = next.catch(() => undefined);
-    this.busy.set(vpgId, tail);
-    drop(
-      tail.then(() => {
-        if (this.busy.get(vpgId) === tail) this.busy.delete(vpgId);
-      }),
-      () => undefined,
-    );
-    return next;
   }
 }
 

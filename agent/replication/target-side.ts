@@ -1,3 +1,4 @@
+import { KeyedQueue } from '../util/keyed-queue';
 import { rm } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import type { VpgState, VpgStatus } from '../../app/protocol';
@@ -55,7 +56,8 @@ export class TargetSide {
   private readonly vpgs = new Map<string, TargetVpg>();
   /** Target VPGs whose journal could not be opened: shown in Error. */
   private readonly broken = new Map<string, { vpg: StoredVpg; message: string }>();
-  private readonly busy = new Map<string, Promise<unknown>>();
+  /** One prepare/drop/retire at a time per VPG. */
+  private readonly queue = new KeyedQueue();
   /** VPGs with a retire queued behind their exclusive section. */
   private readonly retiring = new Set<string>();
   private lastUnknownWarning = 0;
@@ -151,7 +153,7 @@ export class TargetSide {
     // journal: records wait for it rather than being dropped. A dropped batch would be answered
     // with the position the source's rewound stream started from, which the source takes for a
     // stale answer, not a request to resend: the stream would stall for good.
-    const busy = this.busy.get(vpgId);
+    const busy = this.queue.pending(vpgId);
     if (busy !== undefined) {
       return busy.then(
         () => this.receiveNow(link, vpgId, records),
@@ -207,7 +209,7 @@ export class TargetSide {
     retiredDisks: PrepareParams['retiredDisks'],
     caller: ControlCaller,
   ): Promise<{ position: number }> {
-    return this.exclusive(vpg.vpgId, async () => {
+    return this.queue.run(vpg.vpgId, async () => {
       checkSafeId(vpg.vpgId, 'VPG id');
       for (const disk of vpg.disks) checkSafeId(disk.diskId, 'Disk id');
       if (this.options.store.pendingRemovals().some((r) => r.vpgId === vpg.vpgId)) {
@@ -276,7 +278,7 @@ export class TargetSide {
   /** vpg.drop: delete the journal and replicas (the protected site removed the VPG). */
   drop(params: unknown, caller: ControlCaller): Promise<{ dropped: boolean }> {
     const { vpgId } = parsePeer(VpgRefSchema, params, 'vpg.drop');
-    return this.exclusive(vpgId, async () => {
+    return this.queue.run(vpgId, async () => {
       const stored = this.options.store.get(vpgId);
       if (stored === undefined) return { dropped: false };
       if (stored.role !== 'target' || stored.peerAgentId !== caller.agentId) {
@@ -299,7 +301,7 @@ export class TargetSide {
    * are the recovered VMs' disks now). The protected site retired its side itself.
    */
   retirePromoted(vpgId: string): Promise<void> {
-    return this.exclusive(vpgId, async () => {
+    return this.queue.run(vpgId, async () => {
       const stored = this.options.store.get(vpgId);
       if (stored?.role !== 'target') return;
       const target = this.vpgs.get(vpgId);
@@ -316,7 +318,7 @@ export class TargetSide {
 
   /** vpg.forceRemove here: journal and replicas go; the protected site is told later. */
   forceRemove(vpgId: string): Promise<StoredVpg | undefined> {
-    return this.exclusive(vpgId, async () => {
+    return this.queue.run(vpgId, async () => {
       const stored = this.options.store.get(vpgId);
       if (stored?.role !== 'target') return undefined;
       const target = this.vpgs.get(vpgId);
@@ -420,7 +422,7 @@ export class TargetSide {
     }
     this.retiring.add(vpgId);
     drop(
-      this.exclusive(vpgId, async () => {
+      this.queue.run(vpgId, async () => {
         this.retiring.delete(vpgId);
         const current = this.options.store.get(vpgId);
         const open = this.vpgs.get(vpgId);
@@ -474,20 +476,5 @@ export class TargetSide {
         `Host ${host.name} at the recovery site has no datastore "${datastore}"; it has: ${host.datastores.map((d) => d.name).join(', ')}`,
       );
     }
-  }
-
-  /** One prepare/drop at a time per VPG. */
-  private exclusive<T>(vpgId: string, run: () => Promise<T>): Promise<T> {
-    const previous = this.busy.get(vpgId) ?? Promise.resolve();
-    const next = previous.then(run, run);
-    const tail = next.catch(() => undefined);
-    this.busy.set(vpgId, tail);
-    drop(
-      tail.then(() => {
-        if (this.busy.get(vpgId) === tail) this.busy.delete(vpgId);
-      }),
-      () => undefined,
-    );
-    return next;
   }
 }

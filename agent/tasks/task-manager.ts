@@ -321,13 +321,12 @@ export class TaskManager {
           const running: TaskStep = { name, progress: 0, status: 'Running' };
           if (at >= 0) steps[at] = running;
           else steps.push(running);
-          return { ...t, status: 'Running', steps, updatedAt: now };
+          const progress = t.totalUnits === undefined ? stepsProgress(steps) : t.progress;
+          return { ...t, status: 'Running', steps, progress, updatedAt: now };
         }, 'step'),
       progress: (doneUnits, stepProgress) =>
         update((t, now) => {
           const total = t.totalUnits;
-          const progress =
-            total !== undefined && total > 0 ? clamp01(doneUnits / total) : t.progress;
           const eta = total !== undefined ? live.eta.update(now, doneUnits, total) : undefined;
           const steps =
             stepProgress === undefined
@@ -335,6 +334,13 @@ export class TaskManager {
               : t.steps.map((s) =>
                   s.status === 'Running' ? { ...s, progress: clamp01(stepProgress) } : s,
                 );
+          // A task without units (a failover) progresses by its steps.
+          const progress =
+            total !== undefined && total > 0
+              ? clamp01(doneUnits / total)
+              : total === undefined
+                ? stepsProgress(steps)
+                : t.progress;
           const { etaSeconds: _old, ...rest } = t;
           return {
             ...rest,
@@ -524,4 +530,16 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Overall progress of a task measured by its steps: done ones count whole, the running one in part. */
+function stepsProgress(steps: readonly TaskStep[]): number {
+  if (steps.length === 0) return 0;
+  const done = steps.reduce(
+    (n, s) =>
+      n +
+      (s.status === 'Done' || s.status === 'Skipped' ? 1 : s.status === 'Running' ? s.progress : 0),
+    0,
+  );
+  return clamp01(done / steps.length);
 }

@@ -1,4 +1,5 @@
 import type { Alert } from './alert-schemas';
+import { formatDuration } from '../units/duration';
 
 /**
  * The words of a desktop notification for a raised alert, one definition for both shells
@@ -7,19 +8,6 @@ import type { Alert } from './alert-schemas';
 export interface AlertNotificationText {
   readonly title: string;
   readonly body: string;
-}
-
-/** "6 s", "2 min", "2 min 30 s", "1 h 5 min". */
-export function alertDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) {
-    const rest = s % 60;
-    return rest === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${rest} s`;
-  }
-  const h = Math.floor(s / 3600);
-  const min = Math.round((s % 3600) / 60);
-  return min === 0 ? `${h} h` : `${h} h ${min} min`;
 }
 
 /**
@@ -31,11 +19,11 @@ export function rpoAlertNotification(
 ): AlertNotificationText | undefined {
   if (alert.kind !== 'rpo') return undefined;
   const target =
-    alert.rpoTargetSeconds === undefined ? undefined : alertDuration(alert.rpoTargetSeconds);
+    alert.rpoTargetSeconds === undefined ? undefined : formatDuration(alert.rpoTargetSeconds);
   const timeframe = alert.timeframeName === undefined ? '' : ` (${alert.timeframeName})`;
   const rpo =
     alert.worstRpoSeconds === undefined
       ? `RPO unknown (no checkpoint at the recovery site yet)${target === undefined ? '' : `, target ${target}`}`
-      : `RPO ${alertDuration(alert.worstRpoSeconds)}${target === undefined ? '' : ` over target ${target}`}`;
+      : `RPO ${formatDuration(alert.worstRpoSeconds)}${target === undefined ? '' : ` over target ${target}`}`;
   return { title: `RPO alert: ${alert.vpgName}`, body: `${rpo}${timeframe}` };
 }

@@ -154,6 +154,19 @@ export const FailoverPhaseSchema = z.enum([
 ]);
 export type FailoverPhase = z.infer<typeof FailoverPhaseSchema>;
 
+/** Phases in which a failover is over: a new one of its VPG may start. */
+export const ENDED_FAILOVER_PHASES: readonly FailoverPhase[] = [
+  'Committed',
+  'RolledBack',
+  'Stopped',
+  'Failed',
+];
+
+/** The failover still holds its VPG (a new one is refused). */
+export function isFailoverActive(phase: FailoverPhase): boolean {
+  return !ENDED_FAILOVER_PHASES.includes(phase);
+}
+
 export const RecoveredVmSchema = z.object({
   /** The VM at the protected site. */
   sourceVmId: IdSchema,

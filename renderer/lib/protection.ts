@@ -6,6 +6,7 @@ import type {
 } from '../../app/protocol/console-api';
 import { rpoMet } from '../../app/vpg/rpo';
 import type { VpgStatus } from '../../app/vpg/vpg-schemas';
+import { formatDuration } from '../../app/units/duration';
 
 /** ok: under 80 % of the target; near: up to the target; over: past it; unknown: no RPO yet. */
 export type RpoLevel = 'ok' | 'near' | 'over' | 'unknown';
@@ -18,18 +19,7 @@ export function rpoLevel(rpoSeconds: number | undefined, targetSeconds: number):
   return rpoSeconds > targetSeconds * NEAR_SHARE ? 'near' : 'ok';
 }
 
-/** "6 s", "2 min", "2 min 30 s", "1 h 5 min". */
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) {
-    const rest = s % 60;
-    return rest === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${rest} s`;
-  }
-  const h = Math.floor(s / 3600);
-  const min = Math.round((s % 3600) / 60);
-  return min === 0 ? `${h} h` : `${h} h ${min} min`;
-}
+export { formatDuration };
 
 /** "RPO 6 s / target 30 s", or "RPO — / target 30 s" before the first confirmed checkpoint. */
 export function rpoText(rpoSeconds: number | undefined, targetSeconds: number): string {

@@ -113,6 +113,26 @@ describe('TaskManager', () => {
     await tasks.stop();
   });
 
+  it('a task without units (a failover) progresses by its steps', async () => {
+    const { tasks } = await manager();
+    const gate = deferred();
+    const created = tasks.run(
+      { type: 'FailoverLive', input: {}, steps: ['Disks', 'VMs', 'Power on', 'Ready'] },
+      async (task) => {
+        task.step('Disks');
+        task.step('VMs');
+        task.progress(0, 0.5);
+        await gate.promise;
+      },
+    );
+    await new Promise((r) => setImmediate(r));
+    // One step done, the second half way, two to go: 1.5 of 4.
+    assert.equal(tasks.get(created.taskId).progress, 0.375);
+    gate.resolve();
+    assert.equal((await tasks.waitFor(created.taskId, 5000)).progress, 1);
+    await tasks.stop();
+  });
+
   it('ends Completed/Failed on a TidelineError and Completed/HadException on anything else', async () => {
     const { tasks } = await manager();
     const failed = tasks.run({ type: 'Resync', input: {}, abortable: false }, () =>

@@ -7,7 +7,7 @@ import TableContainer from '@mui/material/TableContainer';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
-import { alertDuration } from '../../../app/alerts/alert-text';
+import { formatDuration } from '../../../app/units/duration';
 import type { ConsoleAlert } from '../../../app/protocol/console-api';
 import { useAlertsStore } from '../../stores/alerts-store';
 import { KIND_LABEL, alertKey, formatAlertTime } from './alert-list';
@@ -91,13 +91,13 @@ function AlertRow({ alert, site }: { alert: ConsoleAlert; site: string }) {
       </TableCell>
       <TableCell>{alert.timeframeName ?? '—'}</TableCell>
       <TableCell align="right" sx={figure}>
-        {alert.rpoTargetSeconds === undefined ? '—' : alertDuration(alert.rpoTargetSeconds)}
+        {alert.rpoTargetSeconds === undefined ? '—' : formatDuration(alert.rpoTargetSeconds)}
       </TableCell>
       <TableCell
         align="right"
         sx={{ ...figure, fontWeight: 700, color: raised ? 'error.main' : 'text.primary' }}
       >
-        {alert.worstRpoSeconds === undefined ? '—' : alertDuration(alert.worstRpoSeconds)}
+        {alert.worstRpoSeconds === undefined ? '—' : formatDuration(alert.worstRpoSeconds)}
       </TableCell>
       <TableCell sx={figure}>
         <When at={alert.raisedAt} />
