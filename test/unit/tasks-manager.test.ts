@@ -117,7 +117,12 @@ describe('TaskManager', () => {
     const { tasks } = await manager();
     const gate = deferred();
     const created = tasks.run(
-      { type: 'FailoverLive', input: {}, steps: ['Disks', 'VMs', 'Power on', 'Ready'] },
+      {
+        type: 'FailoverLive',
+        input: {},
+        steps: ['Disks', 'VMs', 'Power on', 'Ready'],
+        abortable: false,
+      },
       async (task) => {
         task.step('Disks');
         task.step('VMs');
