@@ -257,6 +257,7 @@ export class Daemon {
     // Before the links: a live failover's VPG refuses records from the first one on.
     const failovers = new FailoverManager({
       file: join(layout.stateDir, 'failovers.json'),
+      dataDir: layout.root,
       tasks,
       hypervisor: this.hypervisor,
       replication: engine,

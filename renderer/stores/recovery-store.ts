@@ -1,5 +1,10 @@
 import { create } from 'zustand';
-import type { ErrorView, ProtectionTask, VpgView } from '../../app/protocol/console-api';
+import type {
+  ErrorView,
+  EstateSnapshot,
+  ProtectionTask,
+  VpgView,
+} from '../../app/protocol/console-api';
 import type { ConsoleFailover } from '../../app/protocol/console-recovery-api';
 import type { Unsubscribe } from '../../app/protocol/method-table';
 import type { TestResult } from '../../app/recovery/recovery-schemas';
@@ -141,11 +146,21 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
       const stopStatus = connection.onStatus((status) => {
         if (status.state === 'open') loadAll();
       });
+      // The console drops an agent's failovers when it disconnects and loads them again when
+      // it is back (main/services/recovery/failover-store.ts), without a recovery.failover for
+      // either: reload when the set of connected agents changes.
+      let connected: string | undefined;
+      const stopEstate = connection.api.on('estate.changed', (snapshot) => {
+        const now = connectedAgents(snapshot);
+        if (connected !== undefined && now !== connected) void get().load();
+        connected = now;
+      });
       if (connection.status().state === 'open') loadAll();
       return () => {
         stopFailovers();
         stopTasks();
         stopStatus();
+        stopEstate();
       };
     },
 
@@ -258,4 +273,13 @@ export function failoverList(
   failovers: Readonly<Record<string, ConsoleFailover>>,
 ): ConsoleFailover[] {
   return Object.values(failovers).sort((a, b) => b.startedAt - a.startedAt);
+}
+
+/** The keys of the connected agents, sorted, as one string to compare. */
+function connectedAgents(snapshot: EstateSnapshot): string {
+  return snapshot.agents
+    .filter((a) => a.state === 'connected')
+    .map((a) => a.key)
+    .sort()
+    .join('\n');
 }

@@ -5,7 +5,7 @@
  * networks that exist are reused and a missing one is created once. Then commit promotes.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Vm } from '../../app/protocol';
@@ -140,12 +140,16 @@ describe('live failover with the protected site down', { timeout: 240_000 }, () 
     assert.equal(second0?.nics[0]?.ipAddress, protectedVms[1]?.nics[0]?.ipAddress, 'IP kept');
 
     // Commit: promotion writes the journal and the VMs' writes into the replicas.
+    const setDir = join(dr.creds.dataDir, 'recovery', status.failoverId);
+    await access(join(setDir, 'set.json'));
     const commitId = await startTask(dr, 'failover.commit', { vpgId });
     const commit = await taskSucceeds(dr, commitId);
     const promoteTaskId = String(commit.result?.['promoteTaskId']);
     await taskSucceeds(dr, promoteTaskId, 120_000);
     const [committed] = await failovers(dr, { vpgId, includeEnded: true });
     assert.equal(committed?.phase, 'Committed');
+    // The VMs run on the replica files: the recovery set's folder is gone.
+    await assert.rejects(access(setDir), { code: 'ENOENT' });
     await untilVpg(dr, vpgId, (s) => s.status === 'NeedReverseConfiguration', 'committed');
   });
 });

@@ -10,7 +10,8 @@ export type FailoverEvents = { 'recovery.failover': [ConsoleFailover] };
  * The failovers of the connected agents: loaded with failover.list (ended ones included) when
  * an agent connects, then followed through its failover.status notifications, forwarded as
  * recovery.failover. An agent that goes away takes its failovers with it (the recovery page
- * then says its site is unreachable).
+ * then says its site is unreachable); no event says so: the renderer reloads failovers.list
+ * when the connected agents in estate.changed change (renderer/stores/recovery-store.ts).
  */
 export class FailoverStore extends EventEmitter<FailoverEvents> {
   /** agentKey → failoverId → failover. */
