@@ -11,6 +11,7 @@ import {
 } from './block-map';
 import type { RecoveryDisk } from './recovery-types';
 import { RegionLock } from './region-lock';
+import { checkDiskExtent } from '../tap/disk-file';
 
 /** The disk under the overlay: the journal's view at C, or (promoting) the replica file. */
 export interface LowerDisk {
@@ -353,19 +354,7 @@ export class LayeredDisk implements RecoveryDisk {
     if (this.closed) {
       throw new TidelineError('UNAVAILABLE', `Recovered disk ${this.diskId} is closed`);
     }
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.size
-    ) {
-      throw new TidelineError(
-        'INVALID_PARAMS',
-        `Extent ${offset}+${length} is outside disk ${this.diskId} (${this.size} bytes)`,
-        { diskId: this.diskId, offset, length },
-      );
-    }
+    checkDiskExtent(this.diskId, this.size, offset, length);
   }
 
   private blockMap(): BlockMap {

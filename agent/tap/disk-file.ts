@@ -58,19 +58,7 @@ export class DiskFile {
 
   /** Throws INVALID_PARAMS unless [offset, offset + length) lies within the disk. */
   checkExtent(offset: number, length: number): void {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.size
-    ) {
-      throw new TidelineError(
-        'INVALID_PARAMS',
-        `Extent ${offset}+${length} is outside disk ${this.diskId} (${this.size} bytes)`,
-        { diskId: this.diskId, offset, length },
-      );
-    }
+    checkDiskExtent(this.diskId, this.size, offset, length);
   }
 
   async pwrite(data: Buffer, offset: number): Promise<void> {
@@ -148,5 +136,27 @@ export class DiskFile {
 
   async close(): Promise<void> {
     await this.handle.close();
+  }
+}
+
+/** Throws INVALID_PARAMS unless [offset, offset + length) lies within a disk of `size` bytes. */
+export function checkDiskExtent(
+  diskId: string,
+  size: number,
+  offset: number,
+  length: number,
+): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  ) {
+    throw new TidelineError(
+      'INVALID_PARAMS',
+      `Extent ${offset}+${length} is outside disk ${diskId} (${size} bytes)`,
+      { diskId, offset, length },
+    );
   }
 }

@@ -22,6 +22,17 @@ export const TaskTypeSchema = z.enum([
 ]);
 export type TaskType = z.infer<typeof TaskTypeSchema>;
 
+/** The task types a failover runs (its bring-up and what follows it). */
+export const FAILOVER_TASK_TYPES: ReadonlySet<TaskType> = new Set<TaskType>([
+  'FailoverTest',
+  'StopFailoverTest',
+  'FailoverLive',
+  'FailoverMove',
+  'FailoverCommit',
+  'FailoverRollback',
+  'Promote',
+]);
+
 /** Active: accepted, not started yet. Aborted: stopped on request before it completed. */
 export const TaskStatusSchema = z.enum(['Active', 'Running', 'Aborted', 'Completed']);
 export type TaskStatus = z.infer<typeof TaskStatusSchema>;

@@ -17,18 +17,9 @@ import {
   startParams,
   type FailoverForm,
 } from '../lib/recovery';
+import { FAILOVER_TASK_TYPES } from '../../app/task/task-schemas';
 
 export const LAST_FAILOVER_STEP = FAILOVER_STEPS.length - 1;
-
-const FAILOVER_TASKS: ReadonlySet<ProtectionTask['type']> = new Set([
-  'FailoverTest',
-  'StopFailoverTest',
-  'FailoverLive',
-  'FailoverMove',
-  'FailoverCommit',
-  'FailoverRollback',
-  'Promote',
-]);
 
 export interface Viewed {
   readonly vpgId: string;
@@ -101,7 +92,7 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
   const put = (failover: ConsoleFailover): void =>
     set((s) => ({ failovers: { ...s.failovers, [failover.failoverId]: failover } }));
   const putTask = (task: ProtectionTask): void => {
-    if (!FAILOVER_TASKS.has(task.type)) return;
+    if (!FAILOVER_TASK_TYPES.has(task.type)) return;
     set((s) => {
       const known = s.tasks[task.taskId];
       if (known !== undefined && known.updatedAt > task.updatedAt) return {};
