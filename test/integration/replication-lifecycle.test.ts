@@ -209,7 +209,8 @@ describe('VPG lifecycle between two agents', { timeout: 120_000 }, () => {
     assert.equal(await exists(journalDir), true, 'the recovery site still has it');
     await startSite(dr);
     const deadline = Date.now() + 20_000;
-    while ((await exists(journalDir)) && Date.now() < deadline) {
+    // The journal goes first, then the replicas: wait for both.
+    while (((await exists(journalDir)) || (await exists(replicas))) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(await exists(journalDir), false, 'journal deleted once the link was back');
