@@ -29,6 +29,7 @@ import { PeerStore, type PeerRecord } from './peer-store';
 import { ReplicationServer } from './replication-server';
 import type { TlsKeyPair } from './tls-dial';
 import { FrameType, PEER_PROTOCOL, protocolError, type Frame } from './wire';
+import { sleep } from '../util/sleep';
 
 export interface PeerServiceOptions {
   readonly agentId: string;
@@ -454,8 +455,4 @@ export class PeerService {
 export function advertisedAddress(bound: ListenAddress, hostName: string = hostname()): string {
   const wildcard = bound.host === '0.0.0.0' || bound.host === '::' || bound.host === '';
   return formatAddress({ host: wildcard ? hostName : bound.host, port: bound.port });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -5,6 +5,7 @@ import type { PeerLink } from '../peer/peer-link';
 import type { VpgSource } from '../source/vpg-source';
 import { drop } from '../util/drop';
 import { decodeRecord, type CheckpointRecord } from './record';
+import { sleep } from '../util/sleep';
 
 export interface SenderOptions {
   readonly vpgId: string;
@@ -260,8 +261,4 @@ export class VpgSender {
 function isSeeding(record: Buffer): boolean {
   const kind = record.readUInt8(5);
   return kind === KIND_SEED || kind === KIND_ZERO;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -15,6 +15,16 @@ const SYNC_WRITE_BYTES = 64 * 1024;
 const PAGE = 4096;
 
 /**
+ * Who writes a disk's file. `owned`: the tap does (the sim's workloads, a VM whose disk is the
+ * agent's NBD export). `mirror`: the hypervisor writes the file itself and mirrors every write
+ * into the tap (libvirt's active block copy, agent/hypervisor/libvirt/README.md): the tap reads
+ * the file, never writes or syncs it, and takes the disk's size from the hypervisor (a block
+ * device's stat() says 0).
+ */
+export type DiskAccess =
+  { readonly mode: 'owned' } | { readonly mode: 'mirror'; readonly sizeBytes: number };
+
+/**
  * One disk image file (raw, usually sparse), opened once and kept open: every request is a
  * positioned read or write on the same descriptor, never an open per request.
  */
@@ -30,12 +40,20 @@ export class DiskFile {
     private readonly handle: FileHandle,
     /** Fixed for the life of the handle: a disk does not grow under a running VM. */
     readonly size: number,
+    /** The hypervisor writes the file (DiskAccess 'mirror'): writes and syncs here are no-ops. */
+    readonly mirrored: boolean,
+    private readonly blockDevice: boolean,
   ) {}
 
-  static async open(diskId: string, path: string): Promise<DiskFile> {
+  static async open(
+    diskId: string,
+    path: string,
+    access: DiskAccess = { mode: 'owned' },
+  ): Promise<DiskFile> {
+    const mirrored = access.mode === 'mirror';
     let handle: FileHandle;
     try {
-      handle = await open(path, 'r+');
+      handle = await open(path, mirrored ? 'r' : 'r+');
     } catch (err) {
       throw new TidelineError(
         'NOT_FOUND',
@@ -44,8 +62,9 @@ export class DiskFile {
       );
     }
     try {
-      const { size } = await handle.stat();
-      return new DiskFile(diskId, path, handle, size);
+      const stat = await handle.stat();
+      const size = access.mode === 'mirror' ? access.sizeBytes : stat.size;
+      return new DiskFile(diskId, path, handle, size, mirrored, stat.isBlockDevice());
     } catch (err) {
       await handle.close();
       throw err;
@@ -62,6 +81,8 @@ export class DiskFile {
   }
 
   async pwrite(data: Buffer, offset: number): Promise<void> {
+    // The hypervisor wrote these bytes into its file before mirroring them here.
+    if (this.mirrored) return;
     this.unsynced = true;
     let done = 0;
     if (data.length <= SYNC_WRITE_BYTES && offset % PAGE === 0 && data.length % PAGE === 0) {
@@ -85,6 +106,7 @@ export class DiskFile {
 
   /** Writes zeros over the extent (the source's meaning of both zero and trim). */
   async writeZeroes(offset: number, length: number): Promise<void> {
+    if (this.mirrored) return;
     let done = 0;
     while (done < length) {
       const n = Math.min(ZEROS.length, length - done);
@@ -109,6 +131,8 @@ export class DiskFile {
   }
 
   async datasync(): Promise<void> {
+    // The guest's flushes go to the hypervisor's own file, not through the mirror.
+    if (this.mirrored) return;
     this.unsynced = false;
     const sync = this.handle.datasync();
     this.syncing = sync;
@@ -130,6 +154,8 @@ export class DiskFile {
 
   /** Allocated bytes on the filesystem (0 for a never-written sparse file). */
   async allocatedBytes(): Promise<number> {
+    // A block device has no holes to tell: all of it may hold data.
+    if (this.blockDevice) return this.size;
     const stat = await this.handle.stat();
     return stat.blocks * 512;
   }

@@ -1,5 +1,5 @@
 import { TidelineError } from '../../app/errors';
-import { DiskFile } from './disk-file';
+import { DiskFile, type DiskAccess } from './disk-file';
 import type { ProtectedWriteSink, Tap, WriteOptions } from './tap';
 
 interface AttachedDisk {
@@ -29,14 +29,18 @@ export class DiskTap implements Tap {
    * Makes a disk reachable through the tap (opened on the first attach, unprotected) and
    * counts the caller as a holder; each attach is matched by one detach.
    */
-  async attach(diskId: string, path: string): Promise<DiskFile> {
+  async attach(
+    diskId: string,
+    path: string,
+    access: DiskAccess = { mode: 'owned' },
+  ): Promise<DiskFile> {
     for (;;) {
       const disk = this.disks.get(diskId);
       if (disk !== undefined) {
-        if (disk.file.path !== path) {
+        if (disk.file.path !== path || disk.file.mirrored !== (access.mode === 'mirror')) {
           throw new TidelineError(
             'CONFLICT',
-            `Disk ${diskId} is attached to the tap from ${disk.file.path}, not ${path}`,
+            `Disk ${diskId} is attached to the tap from ${disk.file.path} (${disk.file.mirrored ? 'mirrored' : 'owned'}), not ${path} (${access.mode})`,
             { diskId },
           );
         }
@@ -45,7 +49,7 @@ export class DiskTap implements Tap {
       }
       let opening = this.opening.get(diskId);
       if (opening === undefined) {
-        opening = DiskFile.open(diskId, path)
+        opening = DiskFile.open(diskId, path, access)
           .then((file) => {
             this.disks.set(diskId, {
               file,
