@@ -27,6 +27,9 @@ const INIT_OPTIONS = {
   site: { type: 'string' },
   hypervisor: { type: 'string' },
   'sim-disk-mib': { type: 'string' },
+  'libvirt-uri': { type: 'string' },
+  'libvirt-prefix': { type: 'string' },
+  'libvirt-qemu-group': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
@@ -92,11 +95,14 @@ async function init(args: readonly string[]): Promise<number> {
   const site = SiteDetailsSchema.shape.name.safeParse(values.site);
   if (!site.success) throw new UsageError('--site must be 1–80 characters (not only spaces)');
   const simDiskMiB = simDiskSize(values['sim-disk-mib']);
+  const hypervisor = hypervisorKind(values.hypervisor);
+  const libvirt = libvirtFlags(values, hypervisor);
   const result = await initDataDir({
     dataDir,
     siteName: site.data,
-    hypervisor: hypervisorKind(values.hypervisor),
+    hypervisor,
     ...(simDiskMiB !== undefined && { simDiskMiB }),
+    ...(libvirt !== undefined && { libvirt }),
   });
   process.stdout.write(`token: ${result.token}\nfingerprint: ${result.fingerprint}\n`);
   process.stderr.write(
@@ -178,6 +184,37 @@ function hypervisorKind(value: string | undefined): HypervisorKind {
     throw new UsageError(`--hypervisor must be one of: ${SUPPORTED_HYPERVISORS.join(', ')}`);
   }
   return kind.data;
+}
+
+function libvirtFlags(
+  values: { 'libvirt-uri'?: string; 'libvirt-prefix'?: string; 'libvirt-qemu-group'?: string },
+  hypervisor: HypervisorKind,
+): { uri?: string; domainPrefix?: string; qemuGroup?: string } | undefined {
+  const uri = values['libvirt-uri'];
+  const prefix = values['libvirt-prefix'];
+  const group = values['libvirt-qemu-group'];
+  if (hypervisor !== 'libvirt') {
+    if (uri !== undefined || prefix !== undefined || group !== undefined) {
+      throw new UsageError('--libvirt-* options need --hypervisor libvirt');
+    }
+    return undefined;
+  }
+  if (uri !== undefined && !/^[a-z][a-z0-9+.-]*:\/\/[^\s]*$/.test(uri)) {
+    throw new UsageError(
+      `--libvirt-uri must be a libvirt URI such as qemu:///system, not "${uri}"`,
+    );
+  }
+  if (prefix !== undefined && (prefix.length > 64 || /[/\0\n]/.test(prefix))) {
+    throw new UsageError('--libvirt-prefix must be at most 64 characters, without "/"');
+  }
+  if (group !== undefined && !/^[a-z_][a-z0-9_-]{0,63}$/i.test(group)) {
+    throw new UsageError(`--libvirt-qemu-group must be a group name, not "${group}"`);
+  }
+  return {
+    ...(uri !== undefined && { uri }),
+    ...(prefix !== undefined && { domainPrefix: prefix }),
+    ...(group !== undefined && { qemuGroup: group }),
+  };
 }
 
 function simDiskSize(value: string | undefined): number | undefined {

@@ -104,7 +104,7 @@ export class Daemon {
     const site = new SiteStore(layout.siteFile);
     await site.load();
 
-    this.hypervisor = createHypervisorAdapter(config.hypervisor, layout, log);
+    this.hypervisor = await createHypervisorAdapter(config.hypervisor, layout, log);
     await this.hypervisor.start();
 
     const inventoryChanged = (kinds: InventoryKind[]): void => {
@@ -115,6 +115,8 @@ export class Daemon {
       this.server?.broadcast(frame);
       this.metadata?.inventoryChanged(kinds);
     };
+    // Changes the hypervisor noticed by itself (libvirt: a VM started, a network was defined).
+    this.hypervisor.onInventoryChanged?.(inventoryChanged);
     this.peerService = new PeerService({
       agentId: config.agentId,
       siteId: config.siteId,
@@ -187,7 +189,13 @@ export class Daemon {
       }),
     });
     this.metadata = metadata;
+    // The NBD server's unix socket (the tap's exports; mirrored disks are copied into it).
+    const nbdSocket =
+      this.options.nbd === false
+        ? undefined
+        : (this.options.nbd?.socketPath ?? join(layout.root, 'nbd.sock'));
     this.engine = new ReplicationEngine({
+      ...(nbdSocket !== undefined && { nbdSocketPath: nbdSocket }),
       metadata: metadata.packages,
       checkpointTests: (vpgId) => this.failovers?.testsOf(vpgId),
       tasks,
@@ -229,10 +237,6 @@ export class Daemon {
     await metadata.start();
     // After the engine: exports write through its tap (protected disks are sequenced).
     let nbdEndpoints: NbdEndpoints | undefined;
-    const nbdSocket =
-      this.options.nbd === false
-        ? undefined
-        : (this.options.nbd?.socketPath ?? join(layout.root, 'nbd.sock'));
     // The recovered disks of failovers (agent/recovery), over the target side's journals.
     const engine = this.engine;
     const recoveryDisks = new RecoveryDiskService({
@@ -251,8 +255,12 @@ export class Daemon {
         listVms: () => hypervisor.listVms(),
         tap: this.engine.diskTap,
         log: log.child({ component: 'nbd' }),
+        ...(hypervisor.mirroring !== undefined && {
+          mirrored: { socketGroup: hypervisor.mirroring.socketGroup },
+        }),
       });
       nbdEndpoints = await this.nbd.start();
+      this.engine.tapServing();
     }
     // Before the links: a live failover's VPG refuses records from the first one on.
     const failovers = new FailoverManager({
@@ -344,6 +352,9 @@ export class Daemon {
     // After the tasks, before the recovery disks: commit timers stop, disk sets close.
     await this.stopPart('failovers', this.failovers);
     this.failovers = undefined;
+    // Before the NBD server: mirrors end cleanly (the VMs go on on their own disk files).
+    const engine = this.engine;
+    await this.stopPart('mirrors', engine && { stop: () => engine.releaseMirrors() });
     // Before the engine: NBD clients' requests in flight are answered through its tap.
     await this.stopPart('nbd', this.nbd);
     this.nbd = undefined;

@@ -6,7 +6,7 @@ import { TidelineError } from '../../app/errors';
 import type { HypervisorKind } from '../../app/protocol';
 import { AgentConfigSchema, type AgentConfig } from '../config/agent-config';
 import { dataDirLayout, type DataDirLayout } from '../config/data-dir';
-import { provisionHypervisor } from '../hypervisor/registry';
+import { provisionHypervisor, type ProvisionOptions } from '../hypervisor/registry';
 import { createSelfSignedIdentity, defaultAltNames } from '../security/certificate';
 import { generateToken, hashToken } from '../security/token';
 import { SiteFileSchema, SiteStore } from '../site/site-store';
@@ -19,6 +19,8 @@ export interface InitOptions {
   readonly hypervisor: HypervisorKind;
   /** sim: every disk of this size in MiB instead of 1–8 GiB (tests, small demos). */
   readonly simDiskMiB?: number;
+  /** libvirt: connection URI, domain name prefix, QEMU's group (see ProvisionOptions). */
+  readonly libvirt?: ProvisionOptions['libvirt'];
 }
 
 export interface InitResult {
@@ -83,6 +85,7 @@ async function create(layout: DataDirLayout, options: InitOptions): Promise<Init
     siteName: options.siteName,
     agentId,
     ...(options.simDiskMiB !== undefined && { simDiskBytes: options.simDiskMiB * 1024 * 1024 }),
+    ...(options.libvirt !== undefined && { libvirt: options.libvirt }),
   });
 
   const token = generateToken();

@@ -23,11 +23,12 @@ Options:
   -V, --version   Show the agent version
 `;
 
-export const INIT_HELP = `Usage: tideline-agent init --data-dir DIR --site NAME [--hypervisor sim] [--sim-disk-mib N]
+export const INIT_HELP = `Usage: tideline-agent init --data-dir DIR --site NAME [--hypervisor sim|libvirt] [options]
 
 Creates the agent's data directory DIR: an ECDSA P-256 key pair and a self-signed
-certificate, the site, the hypervisor (sim: simulated VMs whose disks are sparse files),
-and an admin token. Prints on stdout:
+certificate, the site, the hypervisor (sim: simulated VMs whose disks are sparse files;
+libvirt: the QEMU/KVM domains of this host, through virsh), and an admin token. Prints on
+stdout:
 
   token: <admin token>        shown only this once; the agent keeps only a hash
   fingerprint: <SHA-256>      the certificate fingerprint to confirm in the console
@@ -35,9 +36,15 @@ and an admin token. Prints on stdout:
 Options:
   --data-dir DIR        Directory to create (new or empty); default $TIDELINE_DATA_DIR
   --site NAME           Name of the site this agent belongs to (1–80 characters)
-  --hypervisor KIND     sim (default)
+  --hypervisor KIND     sim (default) or libvirt
   --sim-disk-mib N      sim: make every disk N MiB instead of 1–8 GiB (for tests and small
                         demos whose disks are copied or hashed whole)
+  --libvirt-uri URI     libvirt: the connection (default qemu:///system); init checks it answers
+  --libvirt-prefix P    libvirt: only domains whose name starts with P are this agent's, and
+                        recovered domains are named with it (several agents on one libvirtd)
+  --libvirt-qemu-group G
+                        libvirt: the group QEMU runs as (default libvirt-qemu): it is given
+                        access to the agent's NBD socket
   -h, --help            Show this help
 
 Exit status: 0 initialized; 2 DIR is already initialized (nothing was changed);

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
  *   state/site.json             site details (site.setDetails)
  *   state/peers.json            paired agents and their pinned certificate fingerprints
  *   state/inventory.json        the sim hypervisor's inventory
+ *   state/libvirt.json          the libvirt hypervisor's settings (URI, host id, name prefix)
  *   state/vpgs.json             the VPGs this agent protects or receives (agent/replication)
  *   state/tasks.json            the task history (agent/tasks)
  *   state/workloads.json        the sim VMs' workload settings (restarted at start)
@@ -31,6 +32,7 @@ export interface DataDirLayout {
   readonly siteFile: string;
   readonly peersFile: string;
   readonly inventoryFile: string;
+  readonly libvirtFile: string;
   readonly vpgsFile: string;
   readonly tasksFile: string;
   readonly workloadsFile: string;
@@ -58,6 +60,7 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     siteFile: join(stateDir, 'site.json'),
     peersFile: join(stateDir, 'peers.json'),
     inventoryFile: join(stateDir, 'inventory.json'),
+    libvirtFile: join(stateDir, 'libvirt.json'),
     vpgsFile: join(stateDir, 'vpgs.json'),
     tasksFile: join(stateDir, 'tasks.json'),
     workloadsFile: join(stateDir, 'workloads.json'),

@@ -1,4 +1,13 @@
-import type { Disk, Host, HypervisorKind, Network, Nic, Vm } from '../../app/protocol';
+import type {
+  Disk,
+  Host,
+  HypervisorKind,
+  InventoryKind,
+  Network,
+  Nic,
+  Vm,
+  VmHardware,
+} from '../../app/protocol';
 
 /** What a failover asks the hypervisor to register: a VM rebuilt from its metadata. */
 export interface VmRegistration {
@@ -14,6 +23,52 @@ export interface VmRegistration {
    */
   readonly disks: readonly Omit<Disk, 'exportUri' | 'exportError'>[];
   readonly recoveredFrom?: Vm['recoveredFrom'];
+  /** The hardware the VM had at the protected site (machine type, firmware, boot order). */
+  readonly hardware?: VmHardware;
+}
+
+/** Where a mirror sends a disk's writes: an export of the agent's NBD server. */
+export interface MirrorTarget {
+  readonly socketPath: string;
+  readonly exportName: string;
+}
+
+/**
+ * A disk's mirror into the tap: `ready` (every write reaches the target before the guest
+ * sees it complete), `copying` (the bulk copy still runs), `none`, or `off` (the VM is not
+ * running: nothing writes the disk, and nothing can be attached).
+ */
+export type MirrorState = 'off' | 'none' | 'copying' | 'ready';
+
+/**
+ * Hypervisors whose VMs keep writing their own disk files and mirror every write into the
+ * tap's NBD export once attached (libvirt: QEMU's active block copy, never pivoted). The
+ * agent stays out of the guest's data path: if it dies, the mirror ends and the guest goes
+ * on; what was written meanwhile is found again by a hash-compared resync.
+ */
+export interface TapMirroring {
+  /**
+   * Starts mirroring the disk into `target` (a mirror left by an earlier agent process is
+   * ended first) and resolves once it is `ready`. CONFLICT if the VM is not running or the
+   * disk has a block job of someone else's.
+   */
+  attach(
+    vmId: string,
+    diskId: string,
+    target: MirrorTarget,
+    options?: {
+      readonly signal?: AbortSignal;
+      readonly onProgress?: (done: number, total: number) => void;
+    },
+  ): Promise<void>;
+  /** Ends the mirror without switching the disk: the VM keeps running on its own file. */
+  detach(vmId: string, diskId: string): Promise<void>;
+  /** The disk's mirror into `target`, asked of the hypervisor now. */
+  state(vmId: string, diskId: string, target: MirrorTarget): Promise<MirrorState>;
+  /** Something happened to a VM (power, block jobs): its mirrors should be looked at. */
+  onVmEvent(listener: (vmId: string) => void): () => void;
+  /** The group the hypervisor's processes run as: the NBD socket must be reachable by it. */
+  readonly socketGroup: string | undefined;
 }
 
 /** When the hypervisor carried out a power operation (epoch ms). */
@@ -47,4 +102,13 @@ export interface HypervisorAdapter {
   powerOn(vmId: string): Promise<PowerEvent>;
   /** Guest shutdown; `force` pulls the plug. Already off: resolves at once. */
   powerOff(vmId: string, options?: { readonly force?: boolean }): Promise<PowerEvent>;
+  /**
+   * The directory behind a datastore, where replica disks of received VPGs go so recovered
+   * VMs can run on them (libvirt: a directory pool's target). Absent: the agent's data dir.
+   */
+  datastoreDir?(name: string): Promise<string>;
+  /** Absent: VMs write through the tap itself (the sim's workloads). See TapMirroring. */
+  readonly mirroring?: TapMirroring;
+  /** Changes the hypervisor noticed by itself (a VM started, a network created elsewhere). */
+  onInventoryChanged?(listener: (kinds: InventoryKind[]) => void): () => void;
 }

@@ -5,16 +5,24 @@ import { assertNever } from '../util/assert-never';
 import type { HypervisorAdapter } from './adapter';
 import { provisionSim } from './sim/provision';
 import { SimHypervisor } from './sim/sim-adapter';
+import { LibvirtHypervisor } from './libvirt/libvirt-adapter';
+import { loadLibvirtSettings, provisionLibvirt } from './libvirt/libvirt-settings';
 import type { Logger } from '../log';
 
 /** Hypervisors this build can create at init. */
-export const SUPPORTED_HYPERVISORS: readonly HypervisorKind[] = ['sim'];
+export const SUPPORTED_HYPERVISORS: readonly HypervisorKind[] = ['sim', 'libvirt'];
 
 export interface ProvisionOptions {
   readonly siteName: string;
   readonly agentId: string;
   /** sim: every disk of this size (bytes) instead of 1–8 GiB. */
   readonly simDiskBytes?: number;
+  /** libvirt: connection URI (default qemu:///system), domain name prefix, QEMU's group. */
+  readonly libvirt?: {
+    readonly uri?: string;
+    readonly domainPrefix?: string;
+    readonly qemuGroup?: string;
+  };
 }
 
 /** Creates a hypervisor's state in a new data directory (init). */
@@ -32,30 +40,34 @@ export async function provisionHypervisor(
       });
       return;
     case 'libvirt':
-      throw notYet(kind);
+      await provisionLibvirt(layout, options.libvirt ?? {});
+      return;
     default:
       assertNever(kind, 'hypervisor');
   }
 }
 
-export function createHypervisorAdapter(
+export async function createHypervisorAdapter(
   kind: HypervisorKind,
   layout: DataDirLayout,
   log: Logger,
-): HypervisorAdapter {
+): Promise<HypervisorAdapter> {
   switch (kind) {
     case 'sim':
       return new SimHypervisor(layout, log.child({ component: 'sim' }));
-    case 'libvirt':
-      throw notYet(kind);
+    case 'libvirt': {
+      let settings;
+      try {
+        settings = await loadLibvirtSettings(layout);
+      } catch (err) {
+        throw new TidelineError(
+          'NOT_FOUND',
+          `${err instanceof Error ? err.message : String(err)}: this data directory was not initialized for libvirt (init --hypervisor libvirt)`,
+        );
+      }
+      return new LibvirtHypervisor({ settings, log: log.child({ component: 'libvirt' }) });
+    }
     default:
       return assertNever(kind, 'hypervisor');
   }
-}
-
-function notYet(kind: HypervisorKind): TidelineError {
-  return new TidelineError(
-    'UNAVAILABLE',
-    `The ${kind} hypervisor is not available in this build yet; use sim`,
-  );
 }

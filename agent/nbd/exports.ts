@@ -59,6 +59,8 @@ export interface DiskExportsOptions {
   /** The hypervisor's inventory (listVms): one export per disk, named by disk id. */
   readonly listVms: () => Promise<Vm[]>;
   readonly tap: DiskTap;
+  /** The hypervisor writes the disks and mirrors its writes into the exports (libvirt). */
+  readonly mirrored?: boolean;
 }
 
 /**
@@ -87,6 +89,8 @@ export class DiskExports implements ExportSource {
     const refusal = await this.check(found);
     if (refusal !== undefined) return refusal;
     const { disk, vm } = found;
+    if (this.options.mirrored === true)
+      return { name, description: describe(vm, disk), size: disk.sizeBytes };
     try {
       const { size } = await stat(disk.location);
       return { name, description: describe(vm, disk), size };
@@ -104,7 +108,11 @@ export class DiskExports implements ExportSource {
     const { disk, vm } = found;
     let file;
     try {
-      file = await tap.attach(disk.diskId, disk.location);
+      file = await tap.attach(
+        disk.diskId,
+        disk.location,
+        this.options.mirrored === true ? { mode: 'mirror', sizeBytes: disk.sizeBytes } : undefined,
+      );
     } catch (err) {
       return { refused: 'unknown', message: cannotOpen(found, err) };
     }

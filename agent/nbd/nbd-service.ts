@@ -5,6 +5,7 @@ import type { DiskTap } from '../tap/disk-tap';
 import { CompositeExports } from './composite-exports';
 import { DiskExports, type ExportSource } from './exports';
 import { NbdServer, type NbdEndpoints } from './nbd-server';
+import { grantSocketAccess } from '../util/group-access';
 
 export interface NbdServiceOptions {
   readonly socketPath: string;
@@ -14,6 +15,11 @@ export interface NbdServiceOptions {
   readonly log: Logger;
   /** More exports beside the inventory's disks (the recovered disks, agent/recovery). */
   readonly extraExports?: ExportSource;
+  /**
+   * The hypervisor writes its disks itself and mirrors the writes here (libvirt): exports open
+   * them read-only, sized by the inventory, and this group (QEMU's) may reach the socket.
+   */
+  readonly mirrored?: { readonly socketGroup: string | undefined };
 }
 
 /**
@@ -27,7 +33,11 @@ export class NbdService {
   private started = false;
 
   constructor(private readonly options: NbdServiceOptions) {
-    this.exports = new DiskExports({ listVms: options.listVms, tap: options.tap });
+    this.exports = new DiskExports({
+      listVms: options.listVms,
+      tap: options.tap,
+      mirrored: options.mirrored !== undefined,
+    });
     this.server = new NbdServer({
       exports:
         options.extraExports === undefined
@@ -41,6 +51,15 @@ export class NbdService {
 
   async start(): Promise<NbdEndpoints> {
     const endpoints = await this.server.start();
+    const group = this.options.mirrored?.socketGroup;
+    if (group !== undefined) {
+      try {
+        await grantSocketAccess(this.options.socketPath, group, this.options.log);
+      } catch (err) {
+        await this.server.stop();
+        throw err;
+      }
+    }
     this.started = true;
     return endpoints;
   }

@@ -191,6 +191,9 @@ async function runBringUp(
         datastore: vpg.recoveryDatastore,
         location: uri,
         format: 'raw',
+        ...(disk.target !== undefined && { target: disk.target }),
+        ...(disk.bus !== undefined && { bus: disk.bus }),
+        ...(disk.bootOrder !== undefined && { bootOrder: disk.bootOrder }),
       };
     });
     const registered = await hypervisor.registerVm({
@@ -201,6 +204,7 @@ async function runBringUp(
       guestOs: vm.source.guestOs,
       nics: vm.nics.map((n) => n.nic),
       disks,
+      ...(vm.source.hardware !== undefined && { hardware: vm.source.hardware }),
       recoveredFrom: {
         vpgId: record.vpgId,
         failoverId: record.failoverId,

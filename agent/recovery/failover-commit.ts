@@ -170,6 +170,7 @@ async function switchToReplicas(
       memoryMiB: vm.memoryMiB,
       guestOs: vm.guestOs,
       nics: vm.nics,
+      ...(vm.hardware !== undefined && { hardware: vm.hardware }),
       disks: vm.disks.map((disk) => {
         const spec = record.disks.find((d) => d.diskId === disk.diskId);
         const path = spec === undefined ? undefined : replicas.get(spec.sourceDiskId);

@@ -126,6 +126,8 @@ export function planFailover(input: {
           mac: nic.mac,
           network,
           ...(address !== undefined && { ipAddress: address }),
+          ...(nic.model !== undefined && { model: nic.model }),
+          ...(nic.bootOrder !== undefined && { bootOrder: nic.bootOrder }),
         },
         ip,
       };

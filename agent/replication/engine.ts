@@ -78,6 +78,11 @@ export interface ReplicationEngineOptions {
   readonly metadata?: MetadataStore;
   /** Test failover results by checkpoint seq, shown in checkpoint.list (agent/recovery). */
   readonly checkpointTests?: (vpgId: string) => ReadonlyMap<number, CheckpointTest> | undefined;
+  /**
+   * The agent's NBD socket: a mirroring hypervisor (libvirt) mirrors each protected disk into
+   * its export there. Undefined: no NBD server (such VMs cannot be protected).
+   */
+  readonly nbdSocketPath?: string;
 }
 
 /** The console methods of replication (agent/control/replication-handlers.ts). */
@@ -123,6 +128,8 @@ export class ReplicationEngine implements ReplicationOperations {
   private ticker: NodeJS.Timeout | undefined;
   private serial: Promise<unknown> = Promise.resolve();
   private started = false;
+  /** The NBD server listens: sources of a mirroring hypervisor may attach. */
+  private tapServed = false;
 
   constructor(private readonly options: ReplicationEngineOptions) {
     this.store = new VpgStore(options.layout.vpgsFile);
@@ -188,6 +195,21 @@ export class ReplicationEngine implements ReplicationOperations {
   /** The tap every producer writes through (the NBD server's exports; closed by stop()). */
   get diskTap(): DiskTap {
     return this.tap;
+  }
+
+  /**
+   * The NBD server listens: the sources of a mirroring hypervisor start attaching to their
+   * disks (the hypervisor mirrors into the server's exports).
+   */
+  tapServing(): void {
+    this.tapServed = true;
+    for (const source of this.sources.values()) source.attachMirrors();
+  }
+
+  /** Ends every mirror before the NBD server stops (the VMs go on on their own files). */
+  async releaseMirrors(): Promise<void> {
+    this.tapServed = false;
+    await Promise.all([...this.sources.values()].map((s) => s.releaseMirrors()));
   }
 
   /** Loads the VPGs and resumes each: targets reopen their journal, sources redo and stream. */
@@ -273,9 +295,17 @@ export class ReplicationEngine implements ReplicationOperations {
       if (link === undefined) {
         throw new TidelineError('UNAVAILABLE', `No link to site "${plan.peer.siteName}"`);
       }
+      const mirrored = hypervisor.mirroring !== undefined;
+      if (mirrored && this.options.nbdSocketPath === undefined) {
+        throw new TidelineError(
+          'UNAVAILABLE',
+          `This agent runs without its NBD server (--no-nbd): ${hypervisor.kind} VMs cannot be protected, since their disks are mirrored into it`,
+        );
+      }
       // A pre-seeded replica may hold anything: its disk is compared even if it is all holes.
+      // A mirrored disk may be written before its mirror is attached: it is always read.
       const preseeded = (settings.preseededReplicas?.length ?? 0) > 0;
-      const seeding = preseeded || (await anyAllocated(plan.diskPaths.values()));
+      const seeding = preseeded || mirrored || (await anyAllocated(plan.diskPaths.values()));
       const vpg: StoredVpg = {
         ...settings,
         vpgId: randomUUID(),
@@ -545,7 +575,9 @@ export class ReplicationEngine implements ReplicationOperations {
     paths: ReadonlyMap<string, string>,
     throwOnError = false,
   ): Promise<void> {
-    const { log, layout, peers, policies } = this.options;
+    const { log, layout, peers, policies, hypervisor } = this.options;
+    const mirroring = hypervisor.mirroring;
+    const socketPath = this.options.nbdSocketPath;
     const source = new SourceVpg(vpg, {
       dataDir: layout.root,
       tap: this.tap,
@@ -557,6 +589,13 @@ export class ReplicationEngine implements ReplicationOperations {
         throttle: policies.throttle(vpg.vpgId, vpg.peerAgentId),
         rpoTargetAt: (now: number, own: number) => policies.rpoTargetAt(vpg.vpgId, now, own),
       }),
+      ...(mirroring !== undefined &&
+        socketPath !== undefined && {
+          mirroring: {
+            control: mirroring,
+            target: (diskId: string) => ({ socketPath, exportName: diskId }),
+          },
+        }),
       onChange: () => this.publish(vpg.vpgId),
       onSeeded: async () => {
         await this.store.update(vpg.vpgId, (v) => {
@@ -578,6 +617,7 @@ export class ReplicationEngine implements ReplicationOperations {
       return;
     }
     this.sources.set(vpg.vpgId, source);
+    if (this.tapServed) source.attachMirrors();
     const link = peers.link(vpg.peerAgentId);
     if (link?.state === 'connected') source.linkUp(link);
     this.publish(vpg.vpgId);

@@ -12,7 +12,7 @@ import type { Logger } from '../log';
 import type { PeerLink } from '../peer/peer-link';
 import type { RecordThrottle } from '../policy/policy-scheduler';
 import { VpgSource, outboxDir } from '../source/vpg-source';
-import type { DiskFile } from '../tap/disk-file';
+import type { DiskAccess, DiskFile } from '../tap/disk-file';
 import type { DiskTap } from '../tap/disk-tap';
 import { drop } from '../util/drop';
 import { CheckpointLog } from './checkpoint-log';
@@ -20,7 +20,9 @@ import { RateMeter } from './rate-meter';
 import { VpgSender } from './sender';
 import { SyncRunner } from './sync-runner';
 import type { TaskManager } from '../tasks/task-manager';
+import type { MirrorTarget, TapMirroring } from '../hypervisor/adapter';
 import { linkHashes } from './hash-control';
+import { MirrorAttachments } from './mirror-attachments';
 import { prepareParams, publicVpg } from './vpg-view';
 import type { StoredVpg } from './vpg-store';
 import {
@@ -53,6 +55,15 @@ export interface SourceVpgOptions {
   readonly throttle?: RecordThrottle;
   /** The RPO target in force at `now` (agent/policy), given the VPG's own. */
   readonly rpoTargetAt?: (now: number, own: number) => number;
+  /**
+   * The hypervisor mirrors its VMs' writes into the tap (libvirt): the disks are the VMs' own
+   * files, read by the tap and never written; each is protected once its mirror is attached
+   * (README.md § Mirroring hypervisors).
+   */
+  readonly mirroring?: {
+    readonly control: TapMirroring;
+    readonly target: (diskId: string) => MirrorTarget;
+  };
 }
 
 /** vpg.prepare is retried this soon when the peer was not ready (starting, link flapping)… */
@@ -89,6 +100,7 @@ export class SourceVpg {
   private usageAskedAt = 0;
   private readonly written = new RateMeter();
   private readonly sent = new RateMeter();
+  private attachments: MirrorAttachments | undefined;
   private stopped = false;
 
   constructor(
@@ -126,7 +138,7 @@ export class SourceVpg {
             `Disk ${disk.diskId} of VM ${disk.vmId} is no longer in this site's inventory`,
           );
         }
-        disks.push(await tap.attach(disk.diskId, path));
+        disks.push(await tap.attach(disk.diskId, path, this.diskAccess(disk.sizeBytes)));
         this.attached.push(disk.diskId);
       }
       const source = new VpgSource({
@@ -161,11 +173,29 @@ export class SourceVpg {
         log.warn({ mode, reason }, 'VPG source changed mode');
         this.options.onChange();
       });
+      const mirroring = this.options.mirroring;
+      if (mirroring !== undefined && this.vpgValue.seeding !== true) {
+        // No process of this agent saw the writes made before this start: compare them all.
+        for (const disk of disks) await source.bitmap(disk.diskId).markAll();
+      }
       // Checkpoints are images only once initial sync and any resync are done.
       if (this.vpgValue.seeding === true || source.status().dirtyBytes > 0) {
         source.setInconsistent(true);
       }
-      await Promise.all(disks.map((disk) => tap.protect(disk.diskId, source)));
+      // A mirrored disk is protected once its mirror is attached (attachMirrors()).
+      if (mirroring === undefined) {
+        await Promise.all(disks.map((disk) => tap.protect(disk.diskId, source)));
+      } else {
+        this.attachments = new MirrorAttachments({
+          vpgId: this.vpgId,
+          mirroring: mirroring.control,
+          target: mirroring.target,
+          log,
+          onAttached: (diskId) => tap.protect(diskId, source),
+          onDetached: (diskId, reason) => this.tapDetached(diskId, reason),
+          onChange: () => this.options.onChange(),
+        });
+      }
       this.sender = new VpgSender({
         vpgId: this.vpgId,
         source,
@@ -206,6 +236,7 @@ export class SourceVpg {
           },
         },
         preseeded: new Set((this.vpgValue.preseededReplicas ?? []).map((r) => r.diskId)),
+        ...(this.attachments !== undefined && { attachments: this.attachments }),
       });
       if (this.vpgValue.seeding === true) this.sync.start('seeding');
     } catch (err) {
@@ -214,10 +245,28 @@ export class SourceVpg {
     }
   }
 
+  /**
+   * Starts keeping the tap attached to the disks of a mirroring hypervisor (once the agent's
+   * NBD server, the mirrors' target, listens).
+   */
+  attachMirrors(): void {
+    if (this.stopped || this.attachments === undefined) return;
+    this.attachments.start(this.vpgValue.disks.map((d) => ({ vmId: d.vmId, diskId: d.diskId })));
+  }
+
+  /**
+   * Ends the mirrors (the VMs go on on their own files) before the NBD server stops: a clean
+   * stop leaves no job for QEMU to fail. stop() does it too.
+   */
+  async releaseMirrors(): Promise<void> {
+    await this.attachments?.stop(true);
+  }
+
   /** Stops streaming and syncing, closes the source (outbox synced), detaches the disks. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.prepareTimer !== undefined) clearTimeout(this.prepareTimer);
+    await this.releaseMirrors();
     this.checkpoints.close(
       new TidelineError('UNAVAILABLE', `VPG ${this.vpgId} stopped on this agent`),
     );
@@ -355,15 +404,16 @@ export class SourceVpg {
       if (path === undefined) {
         throw new TidelineError('NOT_FOUND', `Disk ${disk.diskId} is not in this site's inventory`);
       }
-      const file = await tap.attach(disk.diskId, path);
+      const file = await tap.attach(disk.diskId, path, this.diskAccess(disk.sizeBytes));
       this.attached.push(disk.diskId);
       await source.addDisk(file);
       // Everything is sent (zero blocks too: the journal may hold records of a disk that
       // left the VPG and came back).
       await source.bitmap(disk.diskId).markAll();
       this.diskFiles.push(file);
-      await tap.protect(disk.diskId, source);
+      if (this.attachments === undefined) await tap.protect(disk.diskId, source);
     }
+    this.attachments?.add(added.map((d) => ({ vmId: d.vmId, diskId: d.diskId })));
     this.applySettings(vpg);
     this.maybeResync();
   }
@@ -375,6 +425,7 @@ export class SourceVpg {
   async removeDisks(vpg: StoredVpg, diskIds: readonly string[]): Promise<number> {
     const source = this.requireSource();
     const { tap } = this.options;
+    await this.attachments?.remove(diskIds);
     for (const diskId of diskIds) {
       if (!this.attached.includes(diskId)) continue;
       tap.unprotect(diskId);
@@ -428,6 +479,33 @@ export class SourceVpg {
     this.sync?.start('resync');
   }
 
+  /**
+   * A mirrored disk's writes stopped reaching the tap (mirror ended, VM stopped or started):
+   * the sync in progress stops first (it could clear marks made now), then the whole disk is
+   * marked dirty; the next sync (after the mirror is attached again) compares it.
+   */
+  private async tapDetached(diskId: string, reason: string): Promise<void> {
+    const { tap, log } = this.options;
+    const source = this.source;
+    if (source === undefined || this.stopped) return;
+    try {
+      tap.unprotect(diskId);
+    } catch {
+      // not attached any more
+    }
+    source.setInconsistent(true);
+    await this.sync?.abortRun(`The tap lost disk ${diskId} (${reason})`);
+    if (this.vpgValue.seeding !== true) await source.bitmap(diskId).markAll();
+    log.info({ diskId, reason }, 'disk marked for a full compare once the tap is attached again');
+    // Initial sync starts over (it waits for the attachment); a resync is started by tick().
+    if (this.vpgValue.seeding === true) this.sync?.start('seeding');
+    this.options.onChange();
+  }
+
+  private diskAccess(sizeBytes: number): DiskAccess {
+    return this.options.mirroring === undefined ? { mode: 'owned' } : { mode: 'mirror', sizeBytes };
+  }
+
   // ───────────────────────── status and numbers ─────────────────────────
 
   status(now: number): { status: VpgStatus; message?: string } {
@@ -439,14 +517,15 @@ export class SourceVpg {
       const text = problem ?? message;
       return text === undefined ? { status } : { status, message: text };
     };
-    if (this.vpgValue.seeding === true) return withProblem('Seeding');
+    const attaching = this.attachments?.progress().message;
+    if (this.vpgValue.seeding === true) return withProblem('Seeding', attaching);
     const mode = source.status();
     if (mode.mode === 'bitmap' || mode.dirtyBytes > 0) {
       return withProblem(
         'Resyncing',
         mode.mode === 'bitmap'
           ? 'The outbox reached its limit: written regions are tracked and will be resent'
-          : undefined,
+          : attaching,
       );
     }
     const anchor = this.checkpoints.newestConfirmedConsistent();

@@ -6,6 +6,13 @@ import { isTransient, type TargetHashes } from './hash-control';
 import { resyncDisk, seedDisk, type SyncControl, type SyncProgress } from './region-sync';
 import type { TaskManager } from '../tasks/task-manager';
 import { SyncTask } from './sync-task';
+import type { AttachProgress } from './mirror-attachments';
+
+/** The tap's attachment to the VPG's disks (mirroring hypervisors): a sync waits for it. */
+export interface SyncAttachments {
+  whenSettled(signal: AbortSignal, onProgress: (p: AttachProgress) => void): Promise<void>;
+}
+import { sleep } from '../util/sleep';
 
 export type SyncKind = 'seeding' | 'resync';
 
@@ -29,6 +36,8 @@ export interface SyncRunnerOptions {
   readonly retryMs?: number;
   /** Each run is shown as an InitialSync or Resync task (sync-task.ts). */
   readonly tasks?: TaskManager;
+  /** Mirroring hypervisors: a run first waits until the tap is attached to every disk. */
+  readonly attachments?: SyncAttachments;
 }
 
 /** An initial sync or resync may keep at most this much in the outbox (or a quarter of it). */
@@ -61,7 +70,9 @@ export class SyncRunner {
     source.setInconsistent(true);
     log.info({ kind }, kind === 'seeding' ? 'initial sync started' : 'resync started');
     const disks = this.options.disks.filter((d) => only === undefined || only.includes(d.diskId));
-    const task = new SyncTask(this.options.tasks, kind, source, disks, log);
+    const task = new SyncTask(this.options.tasks, kind, source, disks, log, {
+      attachStep: this.options.attachments !== undefined,
+    });
     const done = this.run(kind, abort.signal, only, task)
       .then(() => task.succeed())
       .catch((err: unknown) => {
@@ -79,10 +90,18 @@ export class SyncRunner {
   /** Aborts the sync in progress and waits for it to stop. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.abortRun();
+  }
+
+  /**
+   * Aborts the run in progress (if any) and waits for it to stop; later runs may start. A
+   * disk the tap lost must be marked dirty only after this, or the run could clear its marks.
+   */
+  async abortRun(reason?: string): Promise<void> {
     clearTimeout(this.retryTimer);
     const running = this.running;
     if (running === undefined) return;
-    running.abort.abort();
+    running.abort.abort(reason);
     await running.done;
   }
 
@@ -102,6 +121,12 @@ export class SyncRunner {
     };
     const progress: SyncProgress = { records: 0, dataBytes: 0, scannedBytes: 0 };
     const started = Date.now();
+    const { attachments } = this.options;
+    if (attachments !== undefined) {
+      task.startAttach();
+      await attachments.whenSettled(signal, (p) => task.attachProgress(p.fraction));
+      if (signal.aborted) throw new TidelineError('UNAVAILABLE', `The ${kind} was cancelled`);
+    }
     if (kind === 'resync') await source.resumeStreaming();
     task.watch(progress);
     for (const disk of [...this.options.disks]) {
@@ -165,8 +190,4 @@ export class SyncRunner {
         : new TidelineError('INTERNAL_ERROR', `The ${kind} of VPG ${source.vpgId} failed`),
     );
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -28,6 +28,7 @@ export class SyncTask {
     private readonly source: VpgSource,
     disks: readonly DiskFile[],
     log: Logger,
+    options: { readonly attachStep?: boolean } = {},
   ) {
     this.units = new Map(
       disks.map((d) => [d.diskId, kind === 'seeding' ? d.size : this.dirtyBytes(d.diskId)]),
@@ -39,7 +40,10 @@ export class SyncTask {
         type: kind === 'seeding' ? 'InitialSync' : 'Resync',
         vpgId: source.vpgId,
         input: { vpgId: source.vpgId, disks: disks.map((d) => d.diskId) },
-        steps: disks.map((d) => stepName(d.diskId)),
+        steps: [
+          ...(options.attachStep === true ? [ATTACH_STEP] : []),
+          ...disks.map((d) => stepName(d.diskId)),
+        ],
         totalUnits: total,
         abortable: false,
       });
@@ -53,6 +57,20 @@ export class SyncTask {
 
   get taskId(): string | undefined {
     return this.handle?.taskId;
+  }
+
+  /**
+   * The first step of a VPG on a mirroring hypervisor: the tap attaches to every disk (the
+   * hypervisor copies each disk into the agent's export once, then mirrors every write).
+   */
+  startAttach(): void {
+    this.handle?.start();
+    this.handle?.step(ATTACH_STEP);
+  }
+
+  /** How far the hypervisor's copies are (0..1). */
+  attachProgress(fraction: number): void {
+    this.handle?.progress(0, Math.max(0, Math.min(1, fraction)));
   }
 
   /** The sync started: progress is read from `progress` until it ends. */
@@ -87,7 +105,12 @@ export class SyncTask {
     this.report();
     const what = this.kind === 'seeding' ? 'initial sync' : 'resync';
     if (signal.aborted) {
-      this.handle?.aborted(`The VPG was removed or stopped on this agent during the ${what}`);
+      const reason: unknown = signal.reason;
+      this.handle?.aborted(
+        typeof reason === 'string'
+          ? `${reason}: the ${what} starts over`
+          : `The VPG was removed or stopped on this agent during the ${what}`,
+      );
     } else if (this.source.mode === 'bitmap') {
       this.handle?.fail(
         new TidelineError(
@@ -136,6 +159,8 @@ export class SyncTask {
     }
   }
 }
+
+const ATTACH_STEP = "Attach to the VMs' disks";
 
 function stepName(diskId: string): string {
   return `Disk ${diskId}`;

@@ -38,6 +38,7 @@ export function targetConfig(
     status: existing.status,
     role: 'target',
     peerAgentId: existing.peerAgentId,
+    ...(existing.replicaDir !== undefined && { replicaDir: existing.replicaDir }),
     ...(keep.length > 0 && { retiredDisks: keep }),
   };
 }

@@ -1,5 +1,6 @@
 import { KeyedQueue } from '../util/keyed-queue';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { TidelineError } from '../../app/errors';
 import type { VpgState, VpgStatus } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
@@ -248,11 +249,15 @@ export class TargetSide {
       if (vpg.preseededReplicas !== undefined) {
         await checkPreseeded(vpg.preseededReplicas, vpg.disks);
       }
+      const datastoreDir = await this.options.hypervisor.datastoreDir?.(vpg.recoveryDatastore);
       const stored: StoredVpg = {
         ...vpg,
         status: 'Initializing',
         role: 'target',
         peerAgentId: caller.agentId,
+        ...(datastoreDir !== undefined && {
+          replicaDir: join(datastoreDir, 'tideline-replicas', vpg.vpgId),
+        }),
       };
       // Persisted first: a crash before the journal exists is repaired by the next open.
       await this.options.store.add(stored);
@@ -473,7 +478,9 @@ export class TargetSide {
     if (!host.datastores.some((d) => d.name === datastore)) {
       throw new TidelineError(
         'NOT_FOUND',
-        `Host ${host.name} at the recovery site has no datastore "${datastore}"; it has: ${host.datastores.map((d) => d.name).join(', ')}`,
+        host.datastores.length === 0
+          ? `Host ${host.name} at the recovery site has no datastore: define one (libvirt: a directory storage pool, e.g. virsh pool-define-as vms dir --target /var/lib/libvirt/images; virsh pool-start vms; virsh pool-autostart vms)`
+          : `Host ${host.name} at the recovery site has no datastore "${datastore}"; it has: ${host.datastores.map((d) => d.name).join(', ')}`,
       );
     }
   }

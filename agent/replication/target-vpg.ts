@@ -24,9 +24,11 @@ export interface TargetVpgOptions {
   readonly onRetention?: (vpg: StoredVpg, result: RetentionResult, time: number) => void;
 }
 
-/** `<dataDir>/datastores/<ds>/replicas/<vpgId>/<diskId>.raw` */
+/** `<replicaDir>/<diskId>.raw`; by default `<dataDir>/datastores/<ds>/replicas/<vpgId>/`. */
 export function replicaPath(dataDir: string, vpg: StoredVpg, diskId: string): string {
-  return join(dataDir, 'datastores', vpg.recoveryDatastore, 'replicas', vpg.vpgId, `${diskId}.raw`);
+  const dir =
+    vpg.replicaDir ?? join(dataDir, 'datastores', vpg.recoveryDatastore, 'replicas', vpg.vpgId);
+  return join(dir, `${diskId}.raw`);
 }
 
 /** A failover holds the VPG at the recovery site: its status, and whether records wait. */

@@ -12,7 +12,7 @@ import type { SourceVpg } from './source-vpg';
 import type { TargetSide } from './target-side';
 import { PrepareResultSchema, VPG_PREPARE, VpgRefSchema, callPeer, parsePeer } from './vpg-control';
 import type { RetiredDisk, StoredVpg, VpgStore } from './vpg-store';
-import { recoveryVms } from './vpg-plan';
+import { checkProtectable, recoveryVms } from './vpg-plan';
 import { prepareParams } from './vpg-view';
 import type { Workloads } from './workloads';
 
@@ -116,9 +116,7 @@ export class VpgChanges {
         { vmId, vpgId: owner.vpgId },
       );
     }
-    if (vm.disks.length === 0) {
-      throw new TidelineError('INVALID_PARAMS', `VM ${vm.name} has no disk to protect`, { vmId });
-    }
+    checkProtectable(vm);
     const added: VpgDisk[] = [];
     const paths = new Map<string, string>();
     for (const disk of vm.disks) {

@@ -60,9 +60,7 @@ export function planVpg(input: VpgPlanInput): VpgPlan {
         { vmId, vpgId: owner.vpgId },
       );
     }
-    if (vm.disks.length === 0) {
-      throw new TidelineError('INVALID_PARAMS', `VM ${vm.name} has no disk to protect`, { vmId });
-    }
+    checkProtectable(vm);
     for (const disk of vm.disks) {
       checkSafeId(disk.diskId, 'Disk id');
       if (diskPaths.has(disk.diskId)) {
@@ -95,6 +93,24 @@ export function planVpg(input: VpgPlanInput): VpgPlan {
     );
   }
   return { peer, disks, diskPaths };
+}
+
+/** Refuses a VM the hypervisor cannot protect (Vm.cannotProtect says why) or without disks. */
+export function checkProtectable(vm: Vm): void {
+  if (vm.cannotProtect !== undefined) {
+    throw new TidelineError(
+      'INVALID_PARAMS',
+      `VM ${vm.name} cannot be protected: ${vm.cannotProtect}`,
+      {
+        vmId: vm.vmId,
+      },
+    );
+  }
+  if (vm.disks.length === 0) {
+    throw new TidelineError('INVALID_PARAMS', `VM ${vm.name} has no disk to protect`, {
+      vmId: vm.vmId,
+    });
+  }
 }
 
 /** The VPG's VMs as the recovery settings check needs them (app/recovery/validate-recovery). */

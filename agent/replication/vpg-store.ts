@@ -21,6 +21,11 @@ export const StoredVpgSchema = VpgSchema.extend({
   movedAway: z.object({ at: z.number().int(), checkpointSeq: z.number().int() }).optional(),
   /** Source: reverse protection of a committed failover (its initial sync activates it). */
   reverseOf: z.object({ vpgId: IdSchema, failoverId: IdSchema }).optional(),
+  /**
+   * Target: where its replica disks are, chosen once at vpg.prepare (a libvirt storage pool's
+   * directory, so recovered VMs can run on them); absent: `<dataDir>/datastores/<ds>/replicas`.
+   */
+  replicaDir: z.string().min(1).max(4096).optional(),
 });
 export type StoredVpg = z.infer<typeof StoredVpgSchema>;
 

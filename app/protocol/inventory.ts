@@ -55,11 +55,17 @@ export type Host = z.infer<typeof HostSchema>;
 export const PowerStateSchema = z.enum(['running', 'stopped', 'suspended']);
 export type PowerState = z.infer<typeof PowerStateSchema>;
 
+/** A device's place in the boot order (libvirt `<boot order='N'/>`), when set per device. */
+const BootOrderSchema = z.number().int().positive().max(999);
+
 export const NicSchema = z.object({
   name: Text(64).min(1),
   mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
   network: Text(128).min(1),
   ipAddress: Text(64).optional(),
+  /** The emulated NIC (virtio, e1000…), kept so a recovered VM's guest finds its driver. */
+  model: Text(32).optional(),
+  bootOrder: BootOrderSchema.optional(),
 });
 export type Nic = z.infer<typeof NicSchema>;
 
@@ -83,8 +89,28 @@ export const DiskSchema = z.object({
   exportUri: Text(4096).optional(),
   /** Why the disk is not exported (e.g. its backing file is not raw). */
   exportError: Text(1000).optional(),
+  /** The guest's device name and bus (libvirt: vda on virtio), kept for the recovered VM. */
+  target: Text(32).optional(),
+  bus: Text(16).optional(),
+  bootOrder: BootOrderSchema.optional(),
 });
 export type Disk = z.infer<typeof DiskSchema>;
+
+/**
+ * The virtual hardware a recovered VM needs to boot as it did (captured from libvirt's domain
+ * XML; the sim has none): per-disk bus and per-NIC model live on the disks and NICs.
+ */
+export const VmHardwareSchema = z.object({
+  /** libvirt's domain type: kvm, or qemu (emulation). */
+  domainType: Text(16).optional(),
+  arch: Text(32).optional(),
+  /** The machine type, e.g. pc-q35-7.2 (a host without it gets the same family's alias). */
+  machine: Text(64).optional(),
+  firmware: z.enum(['bios', 'efi']).optional(),
+  /** Boot devices in order (hd, cdrom, network) when no device has a boot order of its own. */
+  bootDevices: z.array(Text(16)).max(8).optional(),
+});
+export type VmHardware = z.infer<typeof VmHardwareSchema>;
 
 export const VmSchema = z.object({
   vmId: IdSchema,
@@ -96,6 +122,9 @@ export const VmSchema = z.object({
   guestOs: Text(128),
   nics: z.array(NicSchema),
   disks: z.array(DiskSchema),
+  hardware: VmHardwareSchema.optional(),
+  /** Why the VM cannot be protected (e.g. a qcow2 disk); absent when it can. */
+  cannotProtect: Text(1000).optional(),
   /** Set on VMs a failover registered: which VPG, which failover and mode, from which VM. */
   recoveredFrom: z
     .object({
