@@ -161,7 +161,7 @@ export interface InitAgentOptions {
   readonly site: string;
   /** Default: a new temp dir (removed by cleanupAgents). */
   readonly dataDir?: string;
-  readonly hypervisor?: 'sim';
+  readonly hypervisor?: 'sim' | 'libvirt';
   /** More `init` flags, e.g. ['--sim-disk-mib', '32']. */
   readonly args?: readonly string[];
 }

@@ -63,6 +63,10 @@ export interface LaunchOptions {
   /** Size of every sim disk (default 16 MiB). */
   readonly diskMiB?: number;
   readonly runArgs?: readonly string[];
+  /** `init` flags instead of the sim's small disks (e.g. --hypervisor libvirt …). */
+  readonly initArgs?: readonly string[];
+  /** Default: a new temp dir. */
+  readonly dataDir?: string;
 }
 
 async function connect(site: Pick<Site, 'agent' | 'creds'>): Promise<RawClient> {
@@ -77,7 +81,8 @@ async function connect(site: Pick<Site, 'agent' | 'creds'>): Promise<RawClient> 
 export async function launchSite(name: string, options: LaunchOptions = {}): Promise<Site> {
   const creds = await initAgent({
     site: name,
-    args: ['--sim-disk-mib', String(options.diskMiB ?? 16)],
+    args: options.initArgs ?? ['--sim-disk-mib', String(options.diskMiB ?? 16)],
+    ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
   });
   const runArgs = options.runArgs ?? [];
   const agent = await startAgent({ dataDir: creds.dataDir, args: runArgs });
