@@ -61,16 +61,33 @@ export class MirrorAttachments {
   private stopped = false;
   private readonly settleWaiters = new Set<() => void>();
 
-  constructor(private readonly options: MirrorAttachmentsOptions) {}
+  private started = false;
 
-  start(disks: readonly MirroredDisk[]): void {
+  /** `disks` count as not attached from now on (a sync waits for them), until start(). */
+  constructor(
+    private readonly options: MirrorAttachmentsOptions,
+    disks: readonly MirroredDisk[],
+  ) {
+    this.track(disks);
+  }
+
+  /** Starts attaching (once the NBD server, the mirrors' target, listens). */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
     this.offEvents = this.options.mirroring.onVmEvent((vmId) => {
       for (const disk of this.disks.values()) if (disk.vmId === vmId) disk.wake?.();
     });
-    this.add(disks);
+    for (const state of this.disks.values()) this.launch(state);
   }
 
   add(disks: readonly MirroredDisk[]): void {
+    for (const state of this.track(disks)) if (this.started) this.launch(state);
+    this.options.onChange();
+  }
+
+  private track(disks: readonly MirroredDisk[]): DiskState[] {
+    const added: DiskState[] = [];
     for (const { vmId, diskId } of disks) {
       if (this.disks.has(diskId) || this.stopped) continue;
       const state: DiskState = {
@@ -84,11 +101,15 @@ export class MirrorAttachments {
         loop: undefined,
       };
       this.disks.set(diskId, state);
-      state.loop = this.run(state).catch((err: unknown) =>
-        this.options.log.error({ err, diskId }, 'mirror attachment loop failed'),
-      );
+      added.push(state);
     }
-    this.options.onChange();
+    return added;
+  }
+
+  private launch(state: DiskState): void {
+    state.loop ??= this.run(state).catch((err: unknown) =>
+      this.options.log.error({ err, diskId: state.diskId }, 'mirror attachment loop failed'),
+    );
   }
 
   /** Stops watching the disks; `detach`: their mirrors end (the VMs keep their own files). */
@@ -178,7 +199,9 @@ export class MirrorAttachments {
       try {
         mirror = await mirroring.state(state.vmId, state.diskId, target);
       } catch (err) {
-        this.set(state, 'failed', errorText(err));
+        // Not knowing (libvirtd restarting) is not a detach: the mirror lives in QEMU.
+        if (state.phase === 'attached') state.error = errorText(err);
+        else this.set(state, 'failed', errorText(err));
         await this.idle(state, backoff.next());
         continue;
       }
@@ -190,11 +213,14 @@ export class MirrorAttachments {
         continue;
       }
       if (state.phase === 'attached') {
-        if (mirror === 'ready') {
+        // Ours, still there: libvirt may show it as copying for a moment after a restart.
+        if (mirror === 'ready' || mirror === 'copying') {
+          state.error = undefined;
+          backoff.reset();
           await this.idle(state, this.options.pollMs ?? 5000);
           continue;
         }
-        await this.detached(state, `the mirror ended (${mirror})`);
+        await this.detached(state, 'the mirror ended');
       } else if (state.phase === 'off') {
         await this.detached(state, 'the VM started');
       }

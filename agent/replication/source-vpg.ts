@@ -186,15 +186,18 @@ export class SourceVpg {
       if (mirroring === undefined) {
         await Promise.all(disks.map((disk) => tap.protect(disk.diskId, source)));
       } else {
-        this.attachments = new MirrorAttachments({
-          vpgId: this.vpgId,
-          mirroring: mirroring.control,
-          target: mirroring.target,
-          log,
-          onAttached: (diskId) => tap.protect(diskId, source),
-          onDetached: (diskId, reason) => this.tapDetached(diskId, reason),
-          onChange: () => this.options.onChange(),
-        });
+        this.attachments = new MirrorAttachments(
+          {
+            vpgId: this.vpgId,
+            mirroring: mirroring.control,
+            target: mirroring.target,
+            log,
+            onAttached: (diskId) => tap.protect(diskId, source),
+            onDetached: (diskId, reason) => this.tapDetached(diskId, reason),
+            onChange: () => this.options.onChange(),
+          },
+          this.vpgValue.disks.map((d) => ({ vmId: d.vmId, diskId: d.diskId })),
+        );
       }
       this.sender = new VpgSender({
         vpgId: this.vpgId,
@@ -250,8 +253,7 @@ export class SourceVpg {
    * NBD server, the mirrors' target, listens).
    */
   attachMirrors(): void {
-    if (this.stopped || this.attachments === undefined) return;
-    this.attachments.start(this.vpgValue.disks.map((d) => ({ vmId: d.vmId, diskId: d.diskId })));
+    if (!this.stopped) this.attachments?.start();
   }
 
   /**

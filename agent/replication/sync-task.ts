@@ -1,4 +1,5 @@
 import { TidelineError } from '../../app/errors';
+import { ATTACH_STEP } from '../../app/task/task-schemas';
 import type { Logger } from '../log';
 import type { VpgSource } from '../source/vpg-source';
 import type { DiskFile } from '../tap/disk-file';
@@ -159,8 +160,6 @@ export class SyncTask {
     }
   }
 }
-
-const ATTACH_STEP = "Attach to the VMs' disks";
 
 function stepName(diskId: string): string {
   return `Disk ${diskId}`;

@@ -47,6 +47,12 @@ export const CompletionCodeSchema = z.enum([
 ]);
 export type CompletionCode = z.infer<typeof CompletionCodeSchema>;
 
+/**
+ * The first step of an initial sync or resync on a hypervisor that mirrors its VMs' disks into
+ * the agent (libvirt): the tap attaches to every disk before it is read.
+ */
+export const ATTACH_STEP = "Attach to the VMs' disks";
+
 export const TaskStepSchema = z.object({
   name: z.string(),
   /** 0..1 */

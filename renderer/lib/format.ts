@@ -45,3 +45,9 @@ export function formatDate(value: string): string {
 export function formatTime(epochMs: number): string {
   return new Date(epochMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/** How the console names a hypervisor kind (hosts and their VMs). */
+export const HYPERVISOR_NAMES: Readonly<Record<'sim' | 'libvirt', string>> = {
+  sim: 'Simulated',
+  libvirt: 'libvirt / KVM',
+};

@@ -1,4 +1,5 @@
 import type { ProtectionTask } from '../../app/protocol/console-api';
+import { ATTACH_STEP } from '../../app/task/task-schemas';
 import { formatDuration } from './protection';
 
 /** Initial syncs and resyncs: the tasks a VPG's row shows while they run. */
@@ -32,11 +33,18 @@ export function mergeSyncTask(
   return next;
 }
 
-/** "Initial sync 42 % · about 3 min left", "Resync 5 % · estimating time left". */
+/**
+ * "Initial sync 42 % · about 3 min left", "Resync 5 % · estimating time left", or while the
+ * tap attaches to a libvirt VM's disks "Initial sync: attaching to the VMs' disks 30 %".
+ */
 export function syncTaskText(task: ProtectionTask): string {
   const what = task.type === 'InitialSync' ? 'Initial sync' : 'Resync';
   const percent = `${Math.floor(task.progress * 100)} %`;
   if (task.status === 'Active') return `${what} starting`;
+  const attach = task.steps.find((s) => s.name === ATTACH_STEP && s.status === 'Running');
+  if (attach !== undefined) {
+    return `${what}: attaching to the VMs' disks ${Math.floor(attach.progress * 100)} %`;
+  }
   const left =
     task.etaSeconds === undefined
       ? 'estimating time left'

@@ -9,24 +9,22 @@
  *   const hq = await lab.launchSite('HQ', 'hq-');   const dr = await lab.launchSite('DR', 'dr-');
  *   after(() => lab.close());
  */
-import { chmod, mkdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buildNetworkXml } from '../../agent/hypervisor/libvirt/network-xml';
 import { makeTempDir } from './agents';
-import { virsh } from './guest/guest-domain';
+import { run } from './guest/guest-exec';
+import { diskCacheFor, guestDomainXml, libvirtAvailable, virsh } from './guest/guest-domain';
 import { launchSite, type Site } from './replication-sites';
 
 export const QEMU_URI = 'qemu:///system';
 
 /** Why libvirt tests cannot run here (no virsh, no libvirtd at `uri`), or undefined. */
 export async function virshSkipReason(uri = QEMU_URI): Promise<string | undefined> {
-  try {
-    await virsh(['uri'], { uri, timeoutMs: 15_000 });
-    return undefined;
-  } catch (err) {
-    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    return `libvirt does not answer at ${uri} (${first}); .ci/run starts virtlogd and libvirtd`;
-  }
+  if (await libvirtAvailable(uri)) return undefined;
+  return `libvirt does not answer at ${uri} (virsh version failed): .ci/run starts virtlogd -d and libvirtd -d`;
 }
 
 /** A temp directory QEMU's user can traverse (mkdtemp makes 0700 ones). */
@@ -91,4 +89,76 @@ export async function removeLab(prefix: string): Promise<void> {
     await virsh(['pool-destroy', pool]).catch(() => undefined);
     await virsh(['pool-undefine', pool]).catch(() => undefined);
   }
+}
+
+export interface LabGuest {
+  readonly name: string;
+  /** The libvirt UUID: the VM id at the protected site, and the guest's SMBIOS UUID. */
+  readonly uuid: string;
+  readonly disk: string;
+  /** Its serial console (virtlogd's log file). */
+  readonly console: string;
+}
+
+/**
+ * Defines and starts the test guest (test/helpers/guest) on `disk` as domain `name`, with a
+ * NIC on `network` when given.
+ */
+export async function startGuest(
+  lab: Lab,
+  name: string,
+  disk: string,
+  options: { network?: string; memoryMiB?: number } = {},
+): Promise<LabGuest> {
+  const uuid = randomUUID();
+  const consoleLog = join(lab.dir, `${name}.console.log`);
+  const xml = join(lab.dir, `${name}.xml`);
+  await writeFile(
+    xml,
+    guestDomainXml({
+      name,
+      uuid,
+      diskPath: disk,
+      consoleLog,
+      cache: await diskCacheFor(lab.dir),
+      ...(options.network !== undefined && { network: options.network }),
+      ...(options.memoryMiB !== undefined && { memoryMiB: options.memoryMiB }),
+    }),
+  );
+  await virsh(['define', xml]);
+  await virsh(['start', name]);
+  return { name, uuid, disk, console: consoleLog };
+}
+
+/** An isolated libvirt network (a bridge with no route out) named `name`. */
+export async function createIsolatedNetwork(lab: Lab, name: string): Promise<void> {
+  const xml = join(lab.dir, `${name}.net.xml`);
+  await writeFile(xml, buildNetworkXml({ name, isolated: true }));
+  await virsh(['net-define', xml]);
+  await virsh(['net-start', name]);
+}
+
+/** Restarts libvirtd (systemd's, or the one .ci/run started with libvirtd -d). */
+export async function restartLibvirtd(): Promise<void> {
+  if (existsSync('/run/systemd/system')) {
+    await run('systemctl', ['restart', 'libvirtd']);
+    return;
+  }
+  await run('pkill', ['-x', 'libvirtd']).catch(() => undefined);
+  for (let i = 0; i < 100; i += 1) {
+    if (
+      !(await run('pgrep', ['-x', 'libvirtd']).then(
+        () => true,
+        () => false,
+      ))
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await run('libvirtd', ['-d']);
+  for (let i = 0; i < 100; i += 1) {
+    if (await libvirtAvailable()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('libvirtd did not come back');
 }

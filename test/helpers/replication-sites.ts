@@ -170,6 +170,8 @@ export interface VpgOptions {
   readonly vmIds: readonly string[];
   readonly rpoTargetSeconds?: number;
   readonly checkpointIntervalMs?: number;
+  /** Default: the recovery host's first datastore. */
+  readonly recoveryDatastore?: string;
 }
 
 export async function createVpg(
@@ -187,7 +189,7 @@ export async function createVpg(
       vmIds: options.vmIds,
       recoverySiteId: target.siteId,
       recoveryHostId: hosts.hostId,
-      recoveryDatastore: hosts.datastores[0]?.name,
+      recoveryDatastore: options.recoveryDatastore ?? hosts.datastores[0]?.name,
       journal: {
         historySeconds: 3600,
         hardLimitBytes: 8 * 1024 * MiB,

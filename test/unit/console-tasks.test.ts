@@ -7,6 +7,7 @@ import { TaskStore } from '../../main/services/protection/task-store';
 import type { Clock } from '../../main/services/util/clock';
 import type { Logger } from '../../main/services/util/log';
 import { mergeSyncTask, syncTaskText } from '../../renderer/lib/tasks';
+import { ATTACH_STEP } from '../../app/task/task-schemas';
 
 function task(patch: Partial<Task> = {}): Task {
   return {
@@ -116,5 +117,16 @@ describe('sync progress on the VPG row', () => {
     const { etaSeconds: _none, ...noEta } = task({ type: 'Resync', progress: 0.05 });
     assert.equal(syncTaskText(shown(noEta)), 'Resync 5 % · estimating time left');
     assert.equal(syncTaskText(shown(task({ status: 'Active' }))), 'Initial sync starting');
+    const attaching = task({
+      steps: [
+        { name: ATTACH_STEP, progress: 0.3, status: 'Running' },
+        { name: 'Disk d1', progress: 0, status: 'Pending' },
+      ],
+    });
+    assert.equal(
+      syncTaskText(shown(attaching)),
+      "Initial sync: attaching to the VMs' disks 30 %",
+      'a libvirt VPG shows the attach step first',
+    );
   });
 });

@@ -6,17 +6,12 @@ import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
 import type { HostView } from '../../../app/protocol/console-api';
-import { formatBytes, formatMiB } from '../../lib/format';
+import { HYPERVISOR_NAMES, formatBytes, formatMiB } from '../../lib/format';
 
 interface Props {
   readonly hosts: readonly HostView[];
   readonly siteName: string;
 }
-
-const HYPERVISOR: Record<HostView['hypervisor'], string> = {
-  sim: 'Simulated',
-  libvirt: 'libvirt / KVM',
-};
 
 export function HostsTable({ hosts, siteName }: Props) {
   return (
@@ -38,7 +33,7 @@ export function HostsTable({ hosts, siteName }: Props) {
                 {host.name}
               </TableCell>
               <TableCell>
-                {HYPERVISOR[host.hypervisor]}
+                {HYPERVISOR_NAMES[host.hypervisor]}
                 {host.hypervisorVersion && (
                   <Typography component="span" variant="body2" color="text.secondary">
                     {' '}

@@ -1,4 +1,5 @@
 import Chip from '@mui/material/Chip';
+import Tooltip from '@mui/material/Tooltip';
 import Table from '@mui/material/Table';
 import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
@@ -8,7 +9,7 @@ import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
 import type { HostView, VmView } from '../../../app/protocol/console-api';
 import type { PowerState } from '../../../app/protocol/inventory';
-import { formatBytes, formatMiB, pluralize } from '../../lib/format';
+import { HYPERVISOR_NAMES, formatBytes, formatMiB, pluralize } from '../../lib/format';
 
 interface Props {
   readonly vms: readonly VmView[];
@@ -23,8 +24,8 @@ const POWER: Record<PowerState, { label: string; color: 'success' | 'default' | 
 };
 
 export function VmsTable({ vms, hosts, siteName }: Props) {
-  const hostName = (vm: VmView): string =>
-    hosts.find((h) => h.hostId === vm.hostId && h.agentKey === vm.agentKey)?.name ?? vm.hostId;
+  const hostOf = (vm: VmView): HostView | undefined =>
+    hosts.find((h) => h.hostId === vm.hostId && h.agentKey === vm.agentKey);
   return (
     <TableContainer sx={{ border: 1, borderColor: 'divider', borderRadius: 2 }}>
       <Table size="small" aria-label={`Virtual machines at ${siteName}`}>
@@ -55,11 +56,29 @@ export function VmsTable({ vms, hosts, siteName }: Props) {
                       {vm.guestOs}
                     </Typography>
                   )}
+                  {vm.cannotProtect !== undefined && (
+                    <Tooltip title={vm.cannotProtect}>
+                      <Chip
+                        size="small"
+                        color="warning"
+                        variant="outlined"
+                        label="Cannot be protected"
+                        sx={{ ml: 1 }}
+                      />
+                    </Tooltip>
+                  )}
                 </TableCell>
                 <TableCell>
                   <Chip size="small" label={power.label} color={power.color} variant="outlined" />
                 </TableCell>
-                <TableCell>{hostName(vm)}</TableCell>
+                <TableCell>
+                  {hostOf(vm)?.name ?? vm.hostId}
+                  {hostOf(vm) !== undefined && (
+                    <Typography variant="caption" color="text.secondary" sx={{ display: 'block' }}>
+                      {HYPERVISOR_NAMES[hostOf(vm)?.hypervisor ?? 'sim']}
+                    </Typography>
+                  )}
+                </TableCell>
                 <TableCell align="right">{vm.cpus}</TableCell>
                 <TableCell align="right">{formatMiB(vm.memoryMiB)}</TableCell>
                 <TableCell>

@@ -36,7 +36,14 @@ export type GuestConfig =
       readonly rebootAt?: number;
     }
   | { readonly mode: 'bench-flush'; readonly seconds: number }
-  | { readonly mode: 'bench-seq'; readonly mib: number };
+  | { readonly mode: 'bench-seq'; readonly mib: number }
+  /** After `delay` seconds (the host protects the disk meanwhile): bench-flush, then bench-seq. */
+  | {
+      readonly mode: 'bench';
+      readonly delay: number;
+      readonly seconds: number;
+      readonly mib: number;
+    };
 
 function whole(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -52,6 +59,11 @@ export function guestConfigLine(config: GuestConfig): string {
       return `TLCONF1 mode=bench-flush seconds=${whole('seconds', config.seconds)}`;
     case 'bench-seq':
       return `TLCONF1 mode=bench-seq mib=${whole('mib', config.mib)}`;
+    case 'bench':
+      return (
+        `TLCONF1 mode=bench delay=${whole('delay', config.delay)}` +
+        ` seconds=${whole('seconds', config.seconds)} mib=${whole('mib', config.mib)}`
+      );
     default:
       return (
         `TLCONF1 mode=records records=${whole('records', config.records)}` +

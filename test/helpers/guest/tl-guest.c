@@ -38,7 +38,7 @@
 
 struct config {
   char mode[32];
-  long records, rate, reboot_at, seconds, mib;
+  long records, rate, reboot_at, seconds, mib, delay;
 };
 
 static int fd = -1;
@@ -178,6 +178,7 @@ static void parse_config(const unsigned char *sector, struct config *c) {
   c->reboot_at = 0;
   c->seconds = 10;
   c->mib = 64;
+  c->delay = 0;
   if (strncmp(text, CONFIG_MAGIC " ", strlen(CONFIG_MAGIC) + 1) != 0) {
     say("TL-CONFIG missing (defaults)");
     return;
@@ -189,6 +190,7 @@ static void parse_config(const unsigned char *sector, struct config *c) {
   c->reboot_at = conf_value(text, "reboot_at", c->reboot_at);
   c->seconds = conf_value(text, "seconds", c->seconds);
   c->mib = conf_value(text, "mib", c->mib);
+  c->delay = conf_value(text, "delay", c->delay);
 }
 
 /* Reads `len` bytes (a multiple of 512, at most CHUNK) at `off` into buf; retries on errors. */
@@ -353,6 +355,14 @@ int main(int argc, char **argv) {
   uint32_t boot = (uint32_t)boots + 1;
   say("TL-BOOT uuid=%s boot=%u", me, boot);
 
+  if (strcmp(c.mode, "bench") == 0) {
+    /* Both benchmarks, after `delay` seconds (time for the host to protect the disk). */
+    sleep_ms(c.delay * 1000);
+    say("TL-BENCH-START");
+    bench_flush(&c);
+    bench_seq(&c);
+    idle();
+  }
   if (strcmp(c.mode, "bench-flush") == 0 || strcmp(c.mode, "bench-seq") == 0) {
     if (c.mode[6] == 'f') bench_flush(&c);
     else bench_seq(&c);

@@ -22,7 +22,9 @@ export function VmsStep({ snapshot }: { snapshot: EstateSnapshot }) {
   const errors = useVpgWizardStore((s) => s.errors);
   const { setText, chooseProtectedSite, setVms } = useVpgWizardStore.getState();
   const vms = snapshot.vms.filter((v) => v.siteId === form.protectedSiteId);
-  const free = vms.filter((v) => vpgOfVm(snapshot.vpgs, v.siteId, v.vmId) === undefined);
+  const free = vms.filter(
+    (v) => vpgOfVm(snapshot.vpgs, v.siteId, v.vmId) === undefined && v.cannotProtect === undefined,
+  );
   const chosen = new Set(form.vmIds);
   const allChosen = free.length > 0 && free.every((v) => chosen.has(v.vmId));
   const toggle = (vmId: string): void =>
@@ -119,19 +121,20 @@ export function VmsStep({ snapshot }: { snapshot: EstateSnapshot }) {
               )}
               {vms.map((vm) => {
                 const inVpg = vpgOfVm(snapshot.vpgs, vm.siteId, vm.vmId);
+                const blocked = inVpg !== undefined || vm.cannotProtect !== undefined;
                 const size = vm.disks.reduce((sum, d) => sum + d.sizeBytes, 0);
                 return (
                   <TableRow
                     key={vm.vmId}
-                    hover={inVpg === undefined}
-                    onClick={inVpg ? undefined : () => toggle(vm.vmId)}
-                    sx={{ cursor: inVpg ? 'default' : 'pointer', opacity: inVpg ? 0.6 : 1 }}
+                    hover={!blocked}
+                    onClick={blocked ? undefined : () => toggle(vm.vmId)}
+                    sx={{ cursor: blocked ? 'default' : 'pointer', opacity: blocked ? 0.6 : 1 }}
                   >
                     <TableCell padding="checkbox">
                       <Checkbox
                         size="small"
                         checked={chosen.has(vm.vmId)}
-                        disabled={inVpg !== undefined}
+                        disabled={blocked}
                         onClick={(e) => e.stopPropagation()}
                         onChange={() => toggle(vm.vmId)}
                         slotProps={{ input: { 'aria-label': vm.name } }}
@@ -141,8 +144,12 @@ export function VmsStep({ snapshot }: { snapshot: EstateSnapshot }) {
                       <Typography variant="body2" sx={{ fontWeight: 600 }}>
                         {vm.name}
                       </Typography>
-                      <Typography variant="caption" color="text.secondary">
-                        {inVpg ? `Already in VPG ${inVpg.name}` : vm.guestOs}
+                      <Typography
+                        variant="caption"
+                        color={vm.cannotProtect === undefined ? 'text.secondary' : 'warning.main'}
+                        sx={{ display: 'block' }}
+                      >
+                        {inVpg ? `Already in VPG ${inVpg.name}` : (vm.cannotProtect ?? vm.guestOs)}
                       </Typography>
                     </TableCell>
                     <TableCell>{hostName(vm.agentKey, vm.hostId)}</TableCell>
