@@ -29,6 +29,9 @@ export class PoliciesPage {
     await this.page.getByLabel('Policy for').click();
     await this.page.getByRole('option', { name: label }).click();
     await expect(this.calendar.locator('.fc-timegrid-slot-lane').first()).toBeVisible();
+    // The menu's invisible backdrop fades out after the choice: a press on the calendar
+    // meanwhile lands on it (and drags a text selection instead of a timeframe).
+    await expect(this.page.locator('.MuiPopover-root, .MuiMenu-root')).toHaveCount(0);
   }
 
   /** The day column of the reference week (Monday 2024-01-01 = day 1). */
