@@ -47,6 +47,7 @@ export default defineConfig([
     'test-results/',
     'playwright-report/',
     '.demo/',
+    '.tmp/',
     'scripts/lib/*.d.mts',
   ]),
   js.configs.recommended,

@@ -27,6 +27,11 @@ export interface ContractSubject {
   mirrorRig?(): Promise<{ vmId: string; diskId: string; target: MirrorTarget }>;
   /** Why the mirroring part is skipped (when there is no mirrorRig). */
   readonly mirrorSkip?: string;
+  /**
+   * Defines a VM behind the adapter's back (another tool, an admin), resolving its id; absent
+   * where nothing else can reach the hypervisor.
+   */
+  defineElsewhere?(name: string): Promise<string>;
   /** The hardware of the VMs it registers (default: an x86_64 QEMU guest without KVM). */
   readonly hardware?: VmRegistration['hardware'];
   cleanup(): Promise<void>;
@@ -225,6 +230,26 @@ export function hypervisorContract(
       if (location.startsWith('/')) await access(location); // the disk file is still there
       await adapter().deleteNetwork(network);
       assert.ok(!(await adapter().listNetworks()).some((n) => n.name === network));
+    });
+
+    it('notices a VM defined elsewhere and announces the change', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const watch = adapter().onInventoryChanged?.bind(adapter());
+      if (watch === undefined || subject?.defineElsewhere === undefined) {
+        return t.skip(`nothing but ${adapter().kind}'s adapter changes its inventory here`);
+      }
+      const announced: string[] = [];
+      const off = watch((kinds) => announced.push(...kinds));
+      try {
+        const vmId = await subject.defineElsewhere(`tlc-outside-${tag}`);
+        const deadline = Date.now() + 30_000;
+        while (!(announced.includes('vm') && (await find(vmId)) !== undefined)) {
+          assert.ok(Date.now() < deadline, `announced ${JSON.stringify(announced)}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        off();
+      }
     });
 
     it('mirrors a running VM’s disk into an NBD export, and ends the mirror on detach', async (t) => {

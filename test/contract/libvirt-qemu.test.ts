@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { access, rm } from 'node:fs/promises';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { access, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createSparseFile } from '../../agent/hypervisor/sim/provision';
 import { LibvirtHypervisor } from '../../agent/hypervisor/libvirt/libvirt-adapter';
 import { LibvirtSettingsSchema } from '../../agent/hypervisor/libvirt/libvirt-settings';
 import { grantSocketAccess } from '../../agent/util/group-access';
+import { guestDomainXml, virsh } from '../helpers/guest/guest-domain';
 import { QEMU_URI, reachableDir, removeLab, virshSkipReason } from '../helpers/libvirt-lab';
 import { hypervisorContract } from './hypervisor-contract';
 
@@ -42,6 +43,21 @@ hypervisorContract('libvirt qemu:///system', async () => {
   return {
     adapter,
     diskLocation,
+    defineElsewhere: async (name) => {
+      const uuid = randomUUID();
+      const xml = join(dir, `${name}.xml`);
+      await writeFile(
+        xml,
+        guestDomainXml({
+          name: `${prefix}${name}`,
+          uuid,
+          diskPath: await diskLocation(name, 16 * MiB),
+          consoleLog: join(dir, `${name}.log`),
+        }),
+      );
+      await virsh(['define', xml]);
+      return uuid;
+    },
     mirrorRig: async () => {
       const hostId = (await adapter.listHosts())[0]?.hostId ?? '';
       const diskId = `rig-disk-${randomBytes(3).toString('hex')}`;

@@ -10,7 +10,7 @@
  * Skipped when libvirtd does not answer at qemu:///system.
  */
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dataDirLayout } from '../../agent/config/data-dir';
@@ -18,6 +18,7 @@ import { consoleLogPath } from '../../agent/hypervisor/libvirt/domain-registrati
 import { parseDomainXml } from '../../agent/hypervisor/libvirt/domain-xml';
 import { loadLibvirtSettings } from '../../agent/hypervisor/libvirt/libvirt-settings';
 import { parseNetworkXml } from '../../agent/hypervisor/libvirt/network-xml';
+import { groupId } from '../../agent/util/group-access';
 import { CheckpointInfoSchema, type CheckpointInfo, type Vm } from '../../app/protocol';
 import { cleanupAgents } from '../helpers/agents';
 import { virsh } from '../helpers/guest/guest-domain';
@@ -172,6 +173,11 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     assert.equal(sync?.steps?.[0]?.name, "Attach to the VMs' disks", 'the attach step is shown');
     assert.equal(parseGuestConsole(await readConsole(guest.console)).boots.length, 1, 'no reboot');
     await noIoErrors();
+    // QEMU (group libvirt-qemu) reaches the agent's NBD socket; other local users do not.
+    const socket = await stat(join(hq.creds.dataDir, 'nbd.sock'));
+    assert.equal(socket.mode & 0o777, 0o660);
+    assert.equal(socket.gid, await groupId('libvirt-qemu'));
+    assert.equal((await stat(hq.creds.dataDir)).mode & 0o007, 0, 'the data dir is not open to all');
   });
 
   it('holds a gap-free prefix of the records at every checkpoint over 60 s of writes', async () => {
@@ -224,6 +230,26 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     await protecting();
     await noIoErrors();
     await oracleHolds('after a guest reboot');
+  });
+
+  it('compares the disk again when the guest was shut down and started', async () => {
+    const boots = parseGuestConsole(await readConsole(guest.console)).boots.length;
+    const attached = copies();
+    const resyncs = () => hq.agent.logLines().filter((l) => l.msg === 'resync done').length;
+    const compared = resyncs();
+    await virsh(['shutdown', guest.name]);
+    await waitFor(async () => (await virsh(['domstate', guest.name])).trim() === 'shut off');
+    await virsh(['start', guest.name]);
+    await waitForConsole(
+      guest.console,
+      (c) => c.writerResumes.length > boots,
+      BOOT_MS,
+      'the guest writing again after its start',
+    );
+    await protecting();
+    await waitFor(async () => copies() > attached && resyncs() > compared);
+    await noIoErrors();
+    await oracleHolds('after a shutdown and start');
   });
 
   it('survives a libvirtd restart', async () => {
@@ -332,6 +358,14 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     await noIoErrors();
   });
 });
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${String(check)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 async function untilVm(site: Site, vmId: string): Promise<Vm> {
   const deadline = Date.now() + 30_000;

@@ -48,6 +48,8 @@ export interface GuestDomainOptions {
   /** A libvirt network for a virtio NIC; none when absent. */
   readonly network?: string;
   readonly cache?: GuestDiskCache;
+  /** The disk's image format (default raw; the guest boots from raw images only). */
+  readonly format?: 'raw' | 'qcow2';
 }
 
 const builder = new XMLBuilder({
@@ -64,7 +66,11 @@ export function guestDomainXml(options: GuestDomainOptions): string {
     disk: {
       '@_type': 'file',
       '@_device': 'disk',
-      driver: { '@_name': 'qemu', '@_type': 'raw', '@_cache': options.cache ?? 'none' },
+      driver: {
+        '@_name': 'qemu',
+        '@_type': options.format ?? 'raw',
+        '@_cache': options.cache ?? 'none',
+      },
       source: { '@_file': diskPath },
       target: { '@_dev': 'vda', '@_bus': 'virtio' },
     },
