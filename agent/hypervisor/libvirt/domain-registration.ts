@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { TidelineError } from '../../../app/errors';
 import type { VmRegistration } from '../adapter';
+import { checkRegistration } from '../registration-checks';
 import type { DomainSpec } from './domain-xml';
 import type { HostFacts, Snapshot } from './libvirt-inventory';
 import type { LibvirtSettings } from './libvirt-settings';
@@ -24,25 +25,11 @@ export function domainSpec(input: {
   readonly uuid: string;
 }): DomainSpec {
   const { registration, settings, facts, snapshot, uuid } = input;
-  const known = new Set(snapshot.networks.map((n) => n.name));
-  for (const nic of registration.nics) {
-    if (!known.has(nic.network)) {
-      throw new TidelineError(
-        'NOT_FOUND',
-        `NIC ${nic.name} of VM "${registration.name}" is on network "${nic.network}", which does not exist here: create it first`,
-        { network: nic.network },
-      );
-    }
-  }
-  const taken = new Set(snapshot.vms.flatMap((v) => v.disks.map((d) => d.diskId)));
-  for (const disk of registration.disks) {
-    if (taken.has(disk.diskId)) {
-      throw new TidelineError(
-        'CONFLICT',
-        `Disk ${disk.diskId} already belongs to a VM on this hypervisor`,
-      );
-    }
-  }
+  checkRegistration(registration, {
+    hostIds: [settings.hostId],
+    networks: snapshot.networks,
+    vms: snapshot.vms,
+  });
   const hardware = registration.hardware ?? {};
   const arch = hardware.arch ?? 'x86_64';
   const guest = facts.guests.get(arch);

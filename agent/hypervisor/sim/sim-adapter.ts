@@ -7,6 +7,7 @@ import type { DataDirLayout } from '../../config/data-dir';
 import { writeJsonAtomic } from '../../store/atomic-file';
 import { readJsonFile } from '../../store/json-file';
 import type { HypervisorAdapter, PowerEvent, VmRegistration } from '../adapter';
+import { checkRegistration } from '../registration-checks';
 import {
   SIM_POWER_LOG_LIMIT,
   SimInventorySchema,
@@ -118,31 +119,11 @@ export class SimHypervisor implements HypervisorAdapter {
 
   registerVm(registration: VmRegistration): Promise<Vm> {
     return this.mutate((inv) => {
-      const host = inv.hosts.find((h) => h.hostId === registration.hostId);
-      if (host === undefined) {
-        throw new TidelineError(
-          'NOT_FOUND',
-          `Host ${registration.hostId} is not on this hypervisor`,
-        );
-      }
-      for (const nic of registration.nics) {
-        if (!inv.networks.some((n) => n.name === nic.network)) {
-          throw new TidelineError(
-            'NOT_FOUND',
-            `NIC ${nic.name} of VM "${registration.name}" is on network "${nic.network}", which does not exist here: create it first`,
-            { network: nic.network },
-          );
-        }
-      }
-      const diskIds = new Set(inv.vms.flatMap((v) => v.disks.map((d) => d.diskId)));
-      for (const disk of registration.disks) {
-        if (diskIds.has(disk.diskId)) {
-          throw new TidelineError(
-            'CONFLICT',
-            `Disk ${disk.diskId} already belongs to a VM on this hypervisor`,
-          );
-        }
-      }
+      checkRegistration(registration, {
+        hostIds: inv.hosts.map((h) => h.hostId),
+        networks: inv.networks,
+        vms: inv.vms,
+      });
       const vm: Vm = {
         vmId: `vm-${randomBytes(6).toString('hex')}`,
         name: registration.name,
