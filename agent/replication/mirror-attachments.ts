@@ -17,8 +17,8 @@ export interface MirrorAttachmentsOptions {
   /** Every write of the disk reaches the tap before the guest sees it complete, from now on. */
   readonly onAttached: (diskId: string) => Promise<void>;
   /**
-   * The disk's writes may have stopped reaching the tap (the mirror ended, the VM stopped or
-   * started): what it holds must be compared again.
+   * The disk's writes may have been missed (the mirror ended under a running VM, or the VM
+   * started before the mirror was attached): what it holds must be compared again.
    */
   readonly onDetached: (diskId: string, reason: string) => Promise<void>;
   /** A disk's phase or progress changed (the VPG's status says so). */
@@ -51,7 +51,7 @@ export interface AttachProgress {
  * Keeps the tap attached to every disk of one VPG whose hypervisor mirrors (libvirt): one
  * loop per disk asks the hypervisor for the disk's mirror on every VM event and every
  * `pollMs`, attaches it when the VM runs and it is not attached, and reports a detach (the
- * mirror ended, the VM stopped or started) so the VPG compares the disk again. An agent
+ * mirror ended under a running VM, or the VM started) so the VPG compares the disk again. An agent
  * process attaches afresh: a mirror left by an earlier process is ended first (its NBD
  * connection died with that process).
  */
@@ -207,7 +207,16 @@ export class MirrorAttachments {
       }
       if (signal.aborted) return;
       if (mirror === 'off') {
-        if (state.phase === 'attached') await this.detached(state, 'the VM stopped');
+        // The mirror was synchronous until QEMU went: every write the guest saw completed is
+        // in the tap, and nothing writes the disk now (a write QEMU had not completed may
+        // have reached the file only: the next start compares the disk). A planned move's
+        // checkpoint after the shutdown stays consistent.
+        if (state.phase === 'attached') {
+          this.options.log.info(
+            { vmId: state.vmId, diskId: state.diskId },
+            'the VM stopped: its disk is still in sync',
+          );
+        }
         this.set(state, 'off');
         await this.idle(state, this.options.pollMs ?? 5000);
         continue;

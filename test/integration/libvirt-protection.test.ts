@@ -239,6 +239,9 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     const compared = resyncs();
     await virsh(['shutdown', guest.name]);
     await waitFor(async () => (await virsh(['domstate', guest.name])).trim() === 'shut off');
+    // Off, its disk is in sync: a checkpoint now is consistent and holds every record written.
+    await oracleHolds('while the guest is off');
+    assert.equal(copies(), attached, 'nothing to attach to while it is off');
     await virsh(['start', guest.name]);
     await waitForConsole(
       guest.console,
@@ -343,6 +346,33 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     );
     await startSite(hq);
     await protecting();
+  });
+
+  it('moves the VPG to the recovery site with no write lost, and back by a rollback', async () => {
+    const taskId = await startTask(dr, 'failover.move', { vpgId });
+    await taskSucceeds(dr, taskId, 300_000);
+    assert.equal(
+      (await virsh(['domstate', guest.name])).trim(),
+      'shut off',
+      'the protected site shut the guest down before the last checkpoint',
+    );
+    const [status] = await failovers(dr, { vpgId });
+    assert.ok(status);
+    const recovered = (await vms(dr)).find(
+      (v) => v.recoveredFrom?.failoverId === status.failoverId,
+    );
+    assert.ok(recovered);
+    const verify = await waitForConsole(
+      await recoveredConsole(recovered.vmId),
+      (c) => c.verify !== undefined,
+      BOOT_MS,
+      'TL-VERIFY in the moved VM',
+    );
+    assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    await taskSucceeds(dr, await startTask(dr, 'failover.rollback', { vpgId }), 180_000);
+    await waitFor(async () => (await virsh(['domstate', guest.name])).trim() === 'running');
+    await protecting();
+    await noIoErrors();
   });
 
   it('removing the VPG leaves the guest running on its own file, equal to the disk', async () => {
