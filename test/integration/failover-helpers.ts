@@ -90,7 +90,7 @@ export async function startTask(site: Site, method: string, params: unknown): Pr
 
 /** The task once ended; fails unless it succeeded. */
 export async function taskSucceeds(site: Site, taskId: string, timeoutMs = 60_000): Promise<Task> {
-  const task = TaskSchema.parse(await call(site, 'task.waitFor', { taskId, timeoutMs }));
+  const task = await endedTask(site, taskId, timeoutMs);
   assert.equal(
     task.completionCode,
     'Success',
@@ -100,7 +100,16 @@ export async function taskSucceeds(site: Site, taskId: string, timeoutMs = 60_00
 }
 
 export async function endedTask(site: Site, taskId: string, timeoutMs = 60_000): Promise<Task> {
-  return TaskSchema.parse(await call(site, 'task.waitFor', { taskId, timeoutMs }));
+  // The request outlives the wait it asks for.
+  const response = await site.client.request(
+    'task.waitFor',
+    { taskId, timeoutMs },
+    timeoutMs + 10_000,
+  );
+  if (response.error !== undefined) {
+    throw new Error(`${site.name}: task.waitFor failed: ${response.error.message}\n${tail(site)}`);
+  }
+  return TaskSchema.parse(response.result);
 }
 
 export async function failovers(

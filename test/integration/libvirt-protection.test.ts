@@ -47,7 +47,7 @@ import {
   waitForCheckpoint,
   type Site,
 } from '../helpers/replication-sites';
-import { failovers, startTask, taskSucceeds } from './failover-helpers';
+import { failovers, startTask, taskSucceeds, untilMetadata } from './failover-helpers';
 
 const skip = await virshSkipReason();
 const MiB = 1024 * 1024;
@@ -77,7 +77,8 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
       lab.launchSite('Recovery DC', 'dr-', runArgs),
     ]);
     await pairSites(hq, dr);
-    const disk = join(lab.dir, 'web-01.img');
+    // In the lab's storage pool, as VM images are: reverse protection puts its replica there.
+    const disk = join(lab.dir, 'pool', 'web-01.img');
     await createGuestDisk(disk, { mode: 'records', records: RECORDS, rate: RATE }, 64 * MiB);
     guest = await startGuest(lab, `${lab.prefix}hq-web-01`, disk, { network: lan });
     await waitForConsole(guest.console, (c) => c.writerResumes.length > 0, BOOT_MS, 'the writer');
@@ -369,8 +370,15 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
       'TL-VERIFY in the moved VM',
     );
     assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    const boots = parseGuestConsole(await readConsole(guest.console)).boots.length;
     await taskSucceeds(dr, await startTask(dr, 'failover.rollback', { vpgId }), 180_000);
-    await waitFor(async () => (await virsh(['domstate', guest.name])).trim() === 'running');
+    // The protected site powers the guest on again: it boots and finds its records complete.
+    await waitForConsole(
+      guest.console,
+      (c) => c.boots.length > boots && c.writerResumes.length > boots,
+      BOOT_MS,
+      'the guest up again after the rollback',
+    );
     await protecting();
     await noIoErrors();
   });
@@ -386,6 +394,53 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     assert.equal(xml.disks[0]?.path, guest.disk);
     assert.equal(await sha256File(guest.disk), image.sha256, 'its file equals the last checkpoint');
     await noIoErrors();
+  });
+
+  it('commits a move: the recovered VM runs on its promoted file, protected back', async () => {
+    const vpg = await createVpg(hq, dr, {
+      name: 'web (again)',
+      vmIds: [guest.uuid],
+      checkpointIntervalMs: 2000,
+      rpoTargetSeconds: 30,
+      recoveryDatastore: lab.pool,
+    });
+    vpgId = vpg.vpgId;
+    await protecting();
+    await untilMetadata(dr, vpgId, vpg.version);
+    await taskSucceeds(dr, await startTask(dr, 'failover.move', { vpgId }), 300_000);
+    // The admin looks at the moved VM before committing: up, every record there.
+    const [moved] = (await vms(dr)).filter((v) => v.recoveredFrom?.vpgId === vpgId);
+    assert.ok(moved);
+    const seen = await waitForConsole(
+      await recoveredConsole(moved.vmId),
+      (c) => c.verify !== undefined,
+      BOOT_MS,
+      'TL-VERIFY in the moved VM',
+    );
+    assert.deepEqual(seen.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    const commit = await taskSucceeds(
+      dr,
+      await startTask(dr, 'failover.commit', { vpgId, reverseProtection: true }),
+      180_000,
+    );
+    const promote = await taskSucceeds(dr, String(commit.result?.['promoteTaskId']), 180_000);
+    const reverseVpgId = String(promote.result?.['reverseVpgId']);
+    await untilVpg(dr, reverseVpgId, (s) => s.status === 'Protecting', 'Protecting', 180_000);
+    const [recovered] = (await vms(dr)).filter((v) => v.recoveredFrom?.vpgId === vpgId);
+    assert.ok(recovered);
+    assert.equal(recovered.powerState, 'running');
+    const file = recovered.disks[0]?.location ?? '';
+    assert.ok(file.startsWith(join(lab.dir, 'pool', 'tideline-replicas')), file);
+    const xml = parseDomainXml(await virsh(['dumpxml', recovered.vmId]));
+    assert.equal(xml.disks[0]?.path, file, 'a plain file disk, not the agent’s export');
+    assert.equal(xml.disks[0]?.mirror?.ready, 'yes', 'mirrored back toward the original site');
+    const verify = await waitForConsole(
+      await recoveredConsole(recovered.vmId),
+      (c) => c.verify !== undefined,
+      BOOT_MS,
+      'TL-VERIFY in the committed VM',
+    );
+    assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
   });
 });
 
