@@ -52,7 +52,7 @@ import { failovers, startTask, taskSucceeds, untilMetadata } from './failover-he
 const skip = await virshSkipReason();
 const MiB = 1024 * 1024;
 /** The guest's writer: this many records at this rate (enough to outlast every step). */
-const RECORDS = 4800;
+const RECORDS = 5400;
 const RATE = 30;
 const BOOT_MS = 180_000;
 
