@@ -115,9 +115,19 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     await untilVpg(hq, vpgId, (s) => s.status === 'Protecting', 'Protecting', timeoutMs);
   }
 
-  /** Where DR's libvirt keeps the console of a domain it defined. */
-  async function recoveredConsole(vmId: string): Promise<string> {
-    return consoleLogPath(await loadLibvirtSettings(dataDirLayout(dr.creds.dataDir)), vmId);
+  /**
+   * A domain DR defined boots from the recovered disk and reads every record back (its
+   * serial console, where DR's libvirt keeps it, says so).
+   */
+  async function readsEveryRecord(vmId: string, what: string): Promise<void> {
+    const file = consoleLogPath(await loadLibvirtSettings(dataDirLayout(dr.creds.dataDir)), vmId);
+    const seen = await waitForConsole(
+      file,
+      (c) => c.verify !== undefined,
+      BOOT_MS,
+      `TL-VERIFY in ${what}`,
+    );
+    assert.deepEqual(seen.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
   }
 
   /** Exports the disk at `seq` at the recovery site and reads its records. */
@@ -301,13 +311,7 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     assert.equal(recovered.nics[0]?.network, `${lan}-test`, 'on an isolated test network');
     const testNet = parseNetworkXml(await virsh(['net-dumpxml', `${lan}-test`]), true);
     assert.equal(testNet.isolated, true, 'the test network has no route out');
-    const verify = await waitForConsole(
-      await recoveredConsole(recovered.vmId),
-      (c) => c.verify !== undefined,
-      BOOT_MS,
-      'TL-VERIFY in the test VM',
-    );
-    assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    await readsEveryRecord(recovered.vmId, 'the test VM');
 
     await taskSucceeds(dr, await startTask(dr, 'failover.stopTest', { vpgId }), 120_000);
     const names = (await virsh(['list', '--all', '--name'])).split('\n').map((l) => l.trim());
@@ -333,13 +337,7 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     assert.ok(recovered);
     assert.equal(recovered.name, `${lab.prefix}dr-${lab.prefix}hq-web-01`);
     assert.equal(recovered.nics[0]?.network, lan, 'on the live network');
-    const verify = await waitForConsole(
-      await recoveredConsole(recovered.vmId),
-      (c) => c.verify !== undefined,
-      BOOT_MS,
-      'TL-VERIFY in the recovered VM',
-    );
-    assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    await readsEveryRecord(recovered.vmId, 'the recovered VM');
     await taskSucceeds(dr, await startTask(dr, 'failover.rollback', { vpgId }), 120_000);
     assert.equal(
       (await vms(dr)).find((v) => v.vmId === recovered.vmId),
@@ -363,13 +361,7 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
       (v) => v.recoveredFrom?.failoverId === status.failoverId,
     );
     assert.ok(recovered);
-    const verify = await waitForConsole(
-      await recoveredConsole(recovered.vmId),
-      (c) => c.verify !== undefined,
-      BOOT_MS,
-      'TL-VERIFY in the moved VM',
-    );
-    assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    await readsEveryRecord(recovered.vmId, 'the moved VM');
     const boots = parseGuestConsole(await readConsole(guest.console)).boots.length;
     await taskSucceeds(dr, await startTask(dr, 'failover.rollback', { vpgId }), 180_000);
     // The protected site powers the guest on again: it boots and finds its records complete.
@@ -411,13 +403,7 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     // The admin looks at the moved VM before committing: up, every record there.
     const [moved] = (await vms(dr)).filter((v) => v.recoveredFrom?.vpgId === vpgId);
     assert.ok(moved);
-    const seen = await waitForConsole(
-      await recoveredConsole(moved.vmId),
-      (c) => c.verify !== undefined,
-      BOOT_MS,
-      'TL-VERIFY in the moved VM',
-    );
-    assert.deepEqual(seen.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    await readsEveryRecord(moved.vmId, 'the moved VM');
     const commit = await taskSucceeds(
       dr,
       await startTask(dr, 'failover.commit', { vpgId, reverseProtection: true }),
@@ -434,13 +420,7 @@ describe('libvirt: a running guest, protected and recovered', { skip }, () => {
     const xml = parseDomainXml(await virsh(['dumpxml', recovered.vmId]));
     assert.equal(xml.disks[0]?.path, file, 'a plain file disk, not the agent’s export');
     assert.equal(xml.disks[0]?.mirror?.ready, 'yes', 'mirrored back toward the original site');
-    const verify = await waitForConsole(
-      await recoveredConsole(recovered.vmId),
-      (c) => c.verify !== undefined,
-      BOOT_MS,
-      'TL-VERIFY in the committed VM',
-    );
-    assert.deepEqual(verify.verify, { records: RECORDS, gapFree: true, owner: guest.uuid });
+    await readsEveryRecord(recovered.vmId, 'the committed VM');
   });
 });
 
