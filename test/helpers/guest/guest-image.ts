@@ -70,10 +70,17 @@ const SYSLINUX_CFG = [
   '',
 ].join('\n');
 
-/** Run by busybox acpid on the power button (its default action for PWRF). */
+/**
+ * Run by busybox acpid on the power button (its default action for PWRF). The writer stops
+ * first: a forced power-off tears the disk down under a write in flight, and the guest's own
+ * kernel then reports an I/O error that nothing on the host caused (seen on `virsh reboot`
+ * of an unprotected guest writing flat out).
+ */
 const POWER_BUTTON_SCRIPT = [
   '#!/bin/sh',
   'echo "TL-POWEROFF" > /dev/console',
+  'killall -KILL tl-guest 2>/dev/null',
+  'while pidof tl-guest >/dev/null; do sleep 0.1; done',
   'sync',
   'poweroff -f',
   '',
