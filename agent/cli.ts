@@ -7,12 +7,14 @@ import { initDataDir } from './commands/init';
 import { runAgent } from './commands/run';
 import {
   EXIT_ALREADY_INITIALIZED,
+  EXIT_DATA_DIR_IN_USE,
   EXIT_USAGE,
   INIT_HELP,
   MAIN_HELP,
   RUN_HELP,
   UsageError,
 } from './commands/usage';
+import { DataDirLockedError } from './config/data-dir-lock';
 import { parseListen } from './config/listen';
 import { parseNbdFlags } from './config/nbd-flags';
 import { parseReplicationFlags } from './config/replication-flags';
@@ -40,10 +42,13 @@ const RUN_OPTIONS = {
   advertise: { type: 'string' },
   'pairing-token-ttl': { type: 'string' },
   'outbox-limit-mib': { type: 'string' },
+  'preseed-dir': { type: 'string' },
   'rpo-grace-seconds': { type: 'string' },
   'metadata-interval-seconds': { type: 'string' },
   'nbd-socket': { type: 'string' },
   'nbd-listen': { type: 'string' },
+  'nbd-tls-psk': { type: 'string' },
+  'nbd-allow-insecure': { type: 'boolean' },
   'no-nbd': { type: 'boolean' },
   'log-level': { type: 'string' },
   keepalive: { type: 'string' },
@@ -160,6 +165,7 @@ async function run(args: readonly string[]): Promise<number> {
     nbd: parseNbdFlags(values),
     logLevel: level as Level,
     keepaliveMs: Math.round(keepalive * 1000),
+    commandLine: ['tideline-agent', 'run', ...args].join(' ').slice(0, 200),
   });
 }
 
@@ -232,6 +238,10 @@ function report(err: unknown): number {
       `tideline-agent: ${err.message}\nRun "tideline-agent --help" for usage.\n`,
     );
     return EXIT_USAGE;
+  }
+  if (err instanceof DataDirLockedError) {
+    process.stderr.write(`tideline-agent: ${err.message}\n`);
+    return EXIT_DATA_DIR_IN_USE;
   }
   if (err instanceof TidelineError) {
     process.stderr.write(`tideline-agent: ${err.message}\n`);

@@ -1,4 +1,6 @@
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { TidelineError } from '../app/errors';
 import { join } from 'node:path';
 import {
   Dispatcher,
@@ -9,6 +11,7 @@ import {
 } from '../app/protocol';
 import { loadAgentConfig } from './config/agent-config';
 import { dataDirLayout } from './config/data-dir';
+import { DataDirLock } from './config/data-dir-lock';
 import { ControlServer, type ListenAddress } from './control/control-server';
 import { createHandlers, handshakeGuard } from './control/handlers';
 import { DEFAULT_LIMITS, DEFAULT_MAX_CONNECTIONS, type ConnectionLimits } from './control/limits';
@@ -19,6 +22,7 @@ import { AlertService } from './alerts/alert-service';
 import { MetricsHistory } from './metrics/metrics-history';
 import { startPolicies, type Policies } from './policy/policies';
 import { NbdService } from './nbd/nbd-service';
+import { loadNbdTls } from './nbd/nbd-tls';
 import type { NbdEndpoints } from './nbd/nbd-server';
 import type { LinkTuning } from './peer/peer-link';
 import { PeerService, type ReplicationEndpoint } from './peer/peer-service';
@@ -59,7 +63,16 @@ export interface DaemonOptions {
    * The NBD server (agent/nbd): unix socket (default `<dataDir>/nbd.sock`), optional TCP;
    * false: no NBD server. Default: the unix socket only.
    */
-  readonly nbd?: { readonly socketPath?: string; readonly tcp?: ListenAddress } | false;
+  readonly nbd?:
+    | { readonly socketPath?: string; readonly tcp?: ListenAddress; readonly tlsPskFile?: string }
+    | false;
+  /**
+   * The data directory's lock, taken by the caller (`run` takes it before it opens its log).
+   * Without it start() takes the lock itself and stop() releases it.
+   */
+  readonly dataDirLock?: DataDirLock;
+  /** Where pre-seeded replica images may be taken from (agent/replication/preseed.ts). */
+  readonly preseedDir?: string;
 }
 
 export interface DaemonInfo {
@@ -91,6 +104,7 @@ export class Daemon {
   private metadata: MetadataService | undefined;
   private recoveryDisksValue: RecoveryDiskService | undefined;
   private failovers: FailoverManager | undefined;
+  private ownLock: DataDirLock | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -98,6 +112,11 @@ export class Daemon {
     const { log } = this.options;
     const layout = dataDirLayout(this.options.dataDir);
     const config = await loadAgentConfig(layout);
+    // Before anything is written, recovered or removed: a second agent changes nothing.
+    if (this.options.dataDirLock?.held !== true) {
+      this.ownLock = DataDirLock.acquire(layout.root, layout.lockFile, 'run (in-process)');
+    }
+    if (this.options.preseedDir !== undefined) await requireDirectory(this.options.preseedDir);
     const removed = await removeStaleTempFiles(layout.stateDir);
     if (removed > 0) log.info({ removed }, 'removed temp files left by an interrupted write');
     const tls = await readTlsIdentity(layout.keyFile, layout.certFile);
@@ -208,6 +227,7 @@ export class Daemon {
       ...(this.options.outboxLimitBytes !== undefined && {
         outboxLimitBytes: this.options.outboxLimitBytes,
       }),
+      ...(this.options.preseedDir !== undefined && { preseedDir: this.options.preseedDir }),
       events: {
         rpoTick: (tick) => {
           this.server?.broadcast(encodeNotification(agentNotifications, 'rpo.tick', tick));
@@ -252,6 +272,9 @@ export class Daemon {
         socketPath: nbdSocket,
         extraExports: recoveryDisks.exports,
         ...(this.options.nbd?.tcp !== undefined && { tcp: this.options.nbd.tcp }),
+        ...(this.options.nbd?.tlsPskFile !== undefined && {
+          tls: await loadNbdTls(this.options.nbd.tlsPskFile),
+        }),
         listVms: () => hypervisor.listVms(),
         tap: this.engine.diskTap,
         log: log.child({ component: 'nbd' }),
@@ -375,6 +398,8 @@ export class Daemon {
     this.peerService = undefined;
     await this.stopPart('hypervisor', this.hypervisor);
     this.hypervisor = undefined;
+    this.ownLock?.release();
+    this.ownLock = undefined;
   }
 
   private async stopPart(name: string, part: { stop(): Promise<void> } | undefined): Promise<void> {
@@ -383,5 +408,12 @@ export class Daemon {
     } catch (err) {
       this.options.log.error({ err, part: name }, 'failed to stop cleanly');
     }
+  }
+}
+
+async function requireDirectory(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info?.isDirectory() !== true) {
+    throw new TidelineError('INVALID_PARAMS', `--preseed-dir ${dir} is not a directory`);
   }
 }

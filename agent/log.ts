@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pino, { type Level, type Logger } from 'pino';
+import roll from 'pino-roll';
 
 export type { Logger } from 'pino';
 
@@ -11,18 +13,34 @@ export interface AgentLog {
   flush(): void;
 }
 
+/** Log files roll at this size, and this many old ones are kept: at most 200 MiB in all. */
+export const LOG_FILE_BYTES = 20 * 1024 * 1024;
+export const LOG_FILES_KEPT = 9;
+
 /**
- * JSON-lines logs to the data directory's log file and to stdout, written synchronously in
- * this thread (no pino.transport worker: the agent is one bundled file, and a crash must not
- * lose the lines that explain it). Secrets are redacted by key wherever they appear.
+ * JSON-lines logs to the data directory's logs/ and to stdout, written synchronously in this
+ * thread (no pino.transport worker: the agent is one bundled file, and a crash must not lose
+ * the lines that explain it). The files roll by size with pino-roll (agent.1.log, agent.2.log,
+ * …; logs/current.log links to the one being written) and the oldest are removed, so the logs
+ * never take more than LOG_FILE_BYTES × (LOG_FILES_KEPT + 1) of the disk the journal shares.
+ * Secrets are redacted by key wherever they appear.
  */
-export function createAgentLog(options: {
-  readonly logFile: string;
+export async function createAgentLog(options: {
   readonly logsDir: string;
   readonly level: Level;
-}): AgentLog {
+  /** Tests: smaller files. */
+  readonly fileBytes?: number;
+}): Promise<AgentLog> {
   mkdirSync(options.logsDir, { recursive: true, mode: 0o750 });
-  const file = pino.destination({ dest: options.logFile, sync: true, mkdir: true });
+  const file = await roll({
+    file: join(options.logsDir, 'agent'),
+    extension: '.log',
+    // pino-roll reads a bare number as MB: give KiB explicitly.
+    size: `${Math.ceil((options.fileBytes ?? LOG_FILE_BYTES) / 1024)}k`,
+    limit: { count: LOG_FILES_KEPT },
+    symlink: true,
+    sync: true,
+  });
   const stdout = pino.destination({ dest: 1, sync: true });
   const log = pino(
     {

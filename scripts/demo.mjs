@@ -179,7 +179,11 @@ async function setUpLab(started) {
     const paired = (peers) => peers.find((p) => p.siteId === rdcSite.siteId);
     if (paired(await hq.call('site.peers')) === undefined) {
       const token = await hq.call('site.pairingToken');
-      await rdc.call('site.pair', { address: token.address, token: token.token });
+      await rdc.call('site.pair', {
+        address: token.address,
+        token: token.token,
+        fingerprint: token.fingerprint,
+      });
     }
     await until(
       'the sites to connect',

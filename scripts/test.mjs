@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test command: build, typecheck, lint, unit, contract, integration and end-to-end suites, then one
+// The test command: build, typecheck, lint, unit, contract, integration, fault and end-to-end suites, then one
 // closing line "N passed, N failed, N skipped" counting every test of every suite (the
 // typecheck, lint and format steps count as one test each).
 import { spawn } from 'node:child_process';
@@ -17,7 +17,7 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean' },
   },
 });
-const suites = ['typecheck', 'lint', 'format', 'unit', 'contract', 'integration', 'e2e'];
+const suites = ['typecheck', 'lint', 'format', 'unit', 'contract', 'integration', 'faults', 'e2e'];
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 for (const s of only ?? []) {
   if (!suites.includes(s)) {
@@ -141,6 +141,7 @@ if (want('format')) {
 if (want('unit')) await nodeSuite('unit', 'test/unit');
 if (want('contract')) await nodeSuite('contract', 'test/contract');
 if (want('integration')) await nodeSuite('integration', 'test/integration');
+if (want('faults')) await nodeSuite('faults', 'test/faults');
 if (want('e2e')) await e2eSuite();
 
 console.log(`\n${report.join('\n')}\n(${Math.round((Date.now() - started) / 1000)} s)`);

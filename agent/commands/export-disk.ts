@@ -1,6 +1,9 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TidelineError } from '../../app/errors';
+import { dataDirLayout } from '../config/data-dir';
+import { DataDirLock } from '../config/data-dir-lock';
 import { UnknownCheckpointError } from '../journal/errors';
 import { Journal, type JournalLog } from '../journal/journal';
 import { isSafeVpgId, journalDirFor } from '../journal/layout';
@@ -17,9 +20,9 @@ Progress goes to stderr; the last line on stdout is:
 
   sha256=<hex of the image> bytes=<image size> checkpoint=<seq> out=<FILE>
 
-Run it while the agent is stopped (or not serving this VPG): the journal is locked by
-whoever has it open, and a locked journal is refused. Opening the journal repairs it as the
-agent would (cuts a torn tail, finishes an interrupted apply); nothing else is changed.
+Run it while the agent is stopped: a running agent holds its data directory's lock, and
+export-disk then exits 2 at once, naming it. Opening the journal repairs it as the agent
+would (cuts a torn tail, finishes an interrupted apply); nothing else is changed.
 
 Options:
   --data-dir DIR          The agent's data directory; default $TIDELINE_DATA_DIR
@@ -30,8 +33,8 @@ Options:
   --allow-inconsistent    Also accept a checkpoint taken during initial sync or resync
   -h, --help              Show this help
 
-Exit status: 0 exported; 64 bad usage; 1 any other error (unknown VPG, disk or checkpoint,
-journal in use, damaged journal).
+Exit status: 0 exported; 2 the data directory is in use; 64 bad usage; 1 any other error
+(unknown VPG, disk or checkpoint, damaged journal).
 `;
 
 const OPTIONS = {
@@ -104,10 +107,30 @@ export async function exportDiskCli(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** Opens the VPG's journal (taking its lock), writes the image, closes it again. */
+/**
+ * Takes the data directory's lock, opens the VPG's journal, writes the image, and closes and
+ * releases both again.
+ */
 export async function exportDiskImage(request: ExportDiskRequest): Promise<ExportDiskResult> {
   if (!isSafeVpgId(request.vpgId)) throw new UsageError(`--vpg "${request.vpgId}" is not a VPG id`);
-  const dir = journalDirFor(resolve(request.dataDir), request.vpgId);
+  const layout = dataDirLayout(request.dataDir);
+  const dir = journalDirFor(layout.root, request.vpgId);
+  // A data directory (or at least the journal) before a lock file is made in it.
+  if (!existsSync(layout.configFile) && !existsSync(join(dir, 'journal.json'))) {
+    throw new TidelineError(
+      'NOT_FOUND',
+      `VPG ${request.vpgId} has no journal in ${layout.root} (no ${dir}/journal.json)`,
+    );
+  }
+  const lock = DataDirLock.acquire(layout.root, layout.lockFile, 'export-disk');
+  try {
+    return await exportLocked(request, dir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function exportLocked(request: ExportDiskRequest, dir: string): Promise<ExportDiskResult> {
   let journal: Journal;
   try {
     journal = await Journal.openExisting(

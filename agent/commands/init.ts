@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { TidelineError } from '../../app/errors';
 import type { HypervisorKind } from '../../app/protocol';
 import { AgentConfigSchema, type AgentConfig } from '../config/agent-config';
 import { dataDirLayout, type DataDirLayout } from '../config/data-dir';
+import { DataDirLock } from '../config/data-dir-lock';
 import { provisionHypervisor, type ProvisionOptions } from '../hypervisor/registry';
 import { createSelfSignedIdentity, defaultAltNames } from '../security/certificate';
 import { generateToken, hashToken } from '../security/token';
 import { SiteFileSchema, SiteStore } from '../site/site-store';
 import { writeFileAtomic, writeJsonAtomic } from '../store/atomic-file';
-import { isErrno, readJsonFile } from '../store/json-file';
+import { readJsonFile } from '../store/json-file';
 
 export interface InitOptions {
   readonly dataDir: string;
@@ -41,10 +42,13 @@ export interface InitResult {
 export async function initDataDir(options: InitOptions): Promise<InitResult> {
   const layout = dataDirLayout(options.dataDir);
   await mkdir(layout.root, { recursive: true, mode: 0o750 });
+  // Checked before the lock file is made (never leave it in someone else's directory), and
+  // again under the lock (another init may have finished meanwhile).
   await refuseIfInitialized(layout);
-  const lock = await acquireInitLock(layout);
+  await refuseIfNotEmpty(layout);
+  const lock = DataDirLock.acquire(layout.root, layout.lockFile, 'init');
   try {
-    await refuseIfInitialized(layout); // again: another init may have finished meanwhile
+    await refuseIfInitialized(layout);
     await refuseIfNotEmpty(layout);
     try {
       return await create(layout, options);
@@ -57,8 +61,7 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
       throw err;
     }
   } finally {
-    await lock.close();
-    await rm(layout.initLock, { force: true });
+    lock.release();
   }
 }
 
@@ -125,20 +128,8 @@ async function refuseIfInitialized(layout: DataDirLayout): Promise<void> {
   );
 }
 
-async function acquireInitLock(layout: DataDirLayout): Promise<Awaited<ReturnType<typeof open>>> {
-  try {
-    return await open(layout.initLock, 'wx', 0o600);
-  } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw err;
-    throw new TidelineError(
-      'CONFLICT',
-      `Another init is running in ${layout.root} (or one was interrupted: then delete ${layout.initLock} and the directory's contents)`,
-    );
-  }
-}
-
 async function refuseIfNotEmpty(layout: DataDirLayout): Promise<void> {
-  const lockName = basename(layout.initLock);
+  const lockName = basename(layout.lockFile);
   const entries = (await readdir(layout.root)).filter((name) => name !== lockName);
   if (entries.length === 0) return;
   const shown = entries.slice(0, 5).map((name) => join(layout.root, name));

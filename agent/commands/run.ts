@@ -1,6 +1,7 @@
 import type { Level } from 'pino';
-import { loadAgentConfig } from '../config/agent-config';
-import { dataDirLayout } from '../config/data-dir';
+import { loadAgentConfig, type AgentConfig } from '../config/agent-config';
+import { dataDirLayout, type DataDirLayout } from '../config/data-dir';
+import { DataDirLock } from '../config/data-dir-lock';
 import type { NbdFlags } from '../config/nbd-flags';
 import type { ReplicationFlags } from '../config/replication-flags';
 import type { ListenAddress } from '../control/control-server';
@@ -19,6 +20,8 @@ export interface RunOptions extends ReplicationFlags {
   readonly metadataIntervalMs?: number;
   /** NBD server settings; false: --no-nbd. Default: DIR/nbd.sock only. */
   readonly nbd?: NbdFlags;
+  /** How the holder is named to a second agent on this data directory. */
+  readonly commandLine?: string;
 }
 
 export const EXIT_CRASH = 70;
@@ -31,8 +34,22 @@ export async function runAgent(options: RunOptions): Promise<number> {
   const layout = dataDirLayout(options.dataDir);
   // Refuse a directory that is not a data directory before creating logs/ in it.
   const config = await loadAgentConfig(layout);
-  const { log, flush } = createAgentLog({
-    logFile: layout.logFile,
+  // Before the log is opened: a second agent exits (2) having changed nothing.
+  const lock = DataDirLock.acquire(layout.root, layout.lockFile, options.commandLine ?? 'run');
+  try {
+    return await runLocked(options, layout, config, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(
+  options: RunOptions,
+  layout: DataDirLayout,
+  config: AgentConfig,
+  lock: DataDirLock,
+): Promise<number> {
+  const { log, flush } = await createAgentLog({
     logsDir: layout.logsDir,
     level: options.logLevel,
   });
@@ -63,12 +80,14 @@ export async function runAgent(options: RunOptions): Promise<number> {
       pairingTokenTtlMs: options.pairingTokenTtlMs,
     }),
     ...(options.outboxLimitBytes !== undefined && { outboxLimitBytes: options.outboxLimitBytes }),
+    ...(options.preseedDir !== undefined && { preseedDir: options.preseedDir }),
     keepaliveMs: options.keepaliveMs,
     ...(options.rpoGraceSeconds !== undefined && { rpoGraceSeconds: options.rpoGraceSeconds }),
     ...(options.metadataIntervalMs !== undefined && {
       metadataIntervalMs: options.metadataIntervalMs,
     }),
     ...(options.nbd !== undefined && { nbd: options.nbd }),
+    dataDirLock: lock,
     log,
   });
   let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;

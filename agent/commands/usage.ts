@@ -8,6 +8,8 @@ export class UsageError extends Error {
 
 export const EXIT_USAGE = 64;
 export const EXIT_ALREADY_INITIALIZED = 2;
+/** Another process holds the data directory's lock (run, init, export-disk). */
+export const EXIT_DATA_DIR_IN_USE = 2;
 
 export const MAIN_HELP = `Usage: tideline-agent <command> [options]
 
@@ -47,7 +49,7 @@ Options:
                         access to the agent's NBD socket
   -h, --help            Show this help
 
-Exit status: 0 initialized; 2 DIR is already initialized (nothing was changed);
+Exit status: 0 initialized; 2 DIR is already initialized or in use (nothing was changed);
 64 bad usage; 1 any other error.
 `;
 
@@ -72,6 +74,10 @@ Options:
                           How long a pairing token stays valid (default 600)
   --outbox-limit-mib N    Outbox size per VPG (default 2048); past it the VPG tracks written
                           regions instead and resyncs them by block hashes once the link is back
+  --preseed-dir DIR       Where pre-seeded replica images for received VPGs may be (default:
+                          none). A protected site's agent may name only files under DIR (real
+                          path, symlinks resolved) and, for reverse protection, the disks of
+                          this host's powered-off VMs that no VPG protects
   --rpo-grace-seconds N   How long RPO must stay over its target before an RPO alert is raised
                           (default 60)
   --metadata-interval-seconds N
@@ -81,11 +87,20 @@ Options:
                           one export per disk named by its disk id (default DIR/nbd.sock;
                           vm.list shows each disk's nbd+unix:// URI)
   --nbd-listen [HOST:]PORT
-                          Also serve NBD on TCP (host default 127.0.0.1; port 0 = any free port)
+                          Also serve NBD on TCP (host default 127.0.0.1; port 0 = any free port).
+                          A non-loopback host needs --nbd-tls-psk (or --nbd-allow-insecure)
+  --nbd-tls-psk FILE      TLS with pre-shared keys (NBD STARTTLS, as qemu-nbd): FILE holds
+                          "identity:hexkey" lines (psktool -u NAME -p FILE), mode 0600; TLS is
+                          then required on TCP and offered on the unix socket
+  --nbd-allow-insecure    Serve NBD on a non-loopback host without TLS (a trusted network only)
   --no-nbd                No NBD server
   --log-level LEVEL       fatal, error, warn, info (default), debug or trace
   --keepalive SECONDS     Ping interval; a console silent for a whole interval is dropped (default 30)
   -h, --help              Show this help
 
-Exit status: 0 stopped by a signal; 64 bad usage; 1 could not start; 70 crashed.
+One agent per data directory: run holds DIR/agent.lock (flock) while it runs; a second
+run, init or export-disk on DIR exits 2 at once, naming the holder, having changed nothing.
+
+Exit status: 0 stopped by a signal; 2 DIR is in use by another process; 64 bad usage;
+1 could not start; 70 crashed.
 `;

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 /**
  * Where everything lives in an agent's data directory. The one place that knows the layout:
  *
+ *   agent.lock                  the data directory's lock (flock; names its holder)
  *   config.json                 identity and token hash (written once, by init)
  *   tls/key.pem, tls/cert.pem   the agent's key pair and self-signed certificate
  *   state/site.json             site details (site.setDetails)
@@ -19,12 +20,14 @@ import { join, resolve } from 'node:path';
  *   datastores/<ds>/replicas/<vpgId>/<diskId>.raw   replica disks of received VPGs
  *   outbox/<vpgId>/             a protected VPG's outbox (segments, state, dirty bitmaps)
  *   journal/<vpgId>/            a received VPG's journal
- *   logs/agent.log              structured logs (JSON lines)
+ *   logs/agent.N.log            structured logs (JSON lines), rolled by size (agent/log.ts);
+ *   logs/current.log            a link to the one being written
  */
 export interface DataDirLayout {
   readonly root: string;
   readonly configFile: string;
-  readonly initLock: string;
+  /** Held by the one process that may write here (data-dir-lock.ts). */
+  readonly lockFile: string;
   readonly tlsDir: string;
   readonly keyFile: string;
   readonly certFile: string;
@@ -41,6 +44,7 @@ export interface DataDirLayout {
   readonly metricsDir: string;
   readonly datastoresDir: string;
   readonly logsDir: string;
+  /** The link to the log file being written. */
   readonly logFile: string;
 }
 
@@ -52,7 +56,7 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
   return {
     root,
     configFile: join(root, 'config.json'),
-    initLock: join(root, '.init.lock'),
+    lockFile: join(root, 'agent.lock'),
     tlsDir,
     keyFile: join(tlsDir, 'key.pem'),
     certFile: join(tlsDir, 'cert.pem'),
@@ -69,6 +73,6 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     metricsDir: join(stateDir, 'metrics'),
     datastoresDir: join(root, 'datastores'),
     logsDir,
-    logFile: join(logsDir, 'agent.log'),
+    logFile: join(logsDir, 'current.log'),
   };
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { AddressSchema } from '../../app/protocol';
 import { UsageError } from '../commands/usage';
 import type { ListenAddress } from '../control/control-server';
@@ -9,6 +10,8 @@ export interface ReplicationFlags {
   readonly pairingTokenTtlMs?: number;
   /** Outbox size per VPG before it keeps dirty bitmaps instead (daemon default 2 GiB). */
   readonly outboxLimitBytes?: number;
+  /** Where pre-seeded replica images may be taken from (absolute; checked at start). */
+  readonly preseedDir?: string;
 }
 
 /** --outbox-limit-mib bounds: 1 MiB (tests, tiny demos) to 1 TiB. */
@@ -27,6 +30,7 @@ export function parseReplicationFlags(
     readonly advertise?: string | undefined;
     readonly 'pairing-token-ttl'?: string | undefined;
     readonly 'outbox-limit-mib'?: string | undefined;
+    readonly 'preseed-dir'?: string | undefined;
   },
   listen: ListenAddress,
 ): ReplicationFlags {
@@ -63,11 +67,17 @@ export function parseReplicationFlags(
     pairingTokenTtlMs = Math.round(seconds * 1000);
   }
   const outboxLimitBytes = parseOutboxLimit(values['outbox-limit-mib']);
+  const preseedText = values['preseed-dir'];
+  if (preseedText !== undefined && (preseedText.trim() === '' || preseedText.includes('\0'))) {
+    throw new UsageError('--preseed-dir must be a directory');
+  }
+  const preseedDir = preseedText === undefined ? undefined : resolve(preseedText);
   return {
     replicationListen,
     ...(advertise !== undefined && { advertise: advertise.trim() }),
     ...(pairingTokenTtlMs !== undefined && { pairingTokenTtlMs }),
     ...(outboxLimitBytes !== undefined && { outboxLimitBytes }),
+    ...(preseedDir !== undefined && { preseedDir }),
   };
 }
 

@@ -1,10 +1,14 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type Server as WsServer } from 'ws';
 import { TidelineError } from '../../app/errors';
 import type { Logger } from '../log';
 import type { AuthThrottle } from '../security/auth-throttle';
+import { HandshakePool } from '../security/handshake-pool';
+import { sourceKey } from '../security/source-key';
+import { RefusalLog } from '../util/refusal-log';
 import { parseBearer, verifyToken, type TokenHash } from '../security/token';
 import { errnoMessage } from '../store/json-file';
 import { drop } from '../util/drop';
@@ -32,21 +36,37 @@ export interface ControlServerOptions {
 }
 
 const SHUTDOWN_GRACE_MS = 3_000;
+/** Connections not yet authenticated (TLS, HTTP upgrade): past it the oldest are dropped. */
+export const UNAUTHENTICATED_LIMITS = { max: 128, maxPerSource: 16 } as const;
 
 /**
  * The control channel: wss://HOST:PORT/ on an HTTPS server with the agent's certificate.
  * The admin token is checked at the HTTP upgrade; a console that fails is answered 401 (or
- * 429 while its address is throttled) and never gets a WebSocket.
+ * 429 while its address is throttled) and never gets a WebSocket. Sockets that have not
+ * authenticated yet are bounded (UNAUTHENTICATED_LIMITS, oldest dropped first), and the
+ * right token is always let in, even from an address locked out by failures: a guesser
+ * sharing the console's address (NAT, the same host) cannot lock the console out, and a
+ * 256-bit token cannot be guessed anyway; the lockout only slows and quiets the guessing.
  */
 export class ControlServer {
   private server: Server | undefined;
+  private readonly unauthenticated: HandshakePool;
+  private readonly refusals: RefusalLog;
   private wss: WsServer<typeof AgentSocket> | undefined;
   private keepalive: NodeJS.Timeout | undefined;
   private readonly connections = new Set<Connection>();
   private nextId = 1;
   private stopping = false;
 
-  constructor(private readonly options: ControlServerOptions) {}
+  constructor(private readonly options: ControlServerOptions) {
+    this.refusals = new RefusalLog({ log: options.log, what: 'refused console connections' });
+    this.unauthenticated = new HandshakePool(UNAUTHENTICATED_LIMITS, (source) =>
+      this.refusals.warn(
+        { source, reason: 'unauthenticated' },
+        `too many unauthenticated connections: dropped the oldest from ${source}`,
+      ),
+    );
+  }
 
   async start(): Promise<{ url: string; port: number }> {
     const { listen, tls, limits, log } = this.options;
@@ -58,6 +78,7 @@ export class ControlServer {
     });
     server.headersTimeout = 15_000;
     server.requestTimeout = 30_000;
+    server.on('connection', (socket: Socket) => this.unauthenticated.add(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => answerPlainRequest(res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onUpgrade(req, socket, head),
@@ -128,6 +149,7 @@ export class ControlServer {
     }
     clearTimeout(timer);
     this.wss?.close();
+    this.refusals.stop();
     await serverClosed;
   }
 
@@ -135,6 +157,7 @@ export class ControlServer {
     const { log, throttle, adminToken } = this.options;
     socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
     const peer = normalizeAddress(req.socket.remoteAddress);
+    const source = sourceKey(req.socket.remoteAddress);
     if (this.stopping) {
       refuseUpgrade(socket, 503, 'Service unavailable: the agent is shutting down');
       return;
@@ -143,21 +166,25 @@ export class ControlServer {
       refuseUpgrade(socket, 404, 'Not found: the control channel is at /');
       return;
     }
-    const verdict = throttle.check(peer);
-    if (!verdict.allowed) {
+    const token = parseBearer(req.headers.authorization);
+    const valid = token !== undefined && verifyToken(token, adminToken);
+    const verdict = throttle.check(source);
+    if (!valid && !verdict.allowed) {
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-      log.warn({ peer, retryAfterS: seconds }, 'authentication throttled');
-      refuseUpgrade(socket, 429, `Too many failed attempts from ${peer}: retry in ${seconds} s`, {
+      this.refusals.warn(
+        { source, peer, reason: 'throttled', retryAfterS: seconds },
+        'authentication throttled',
+      );
+      refuseUpgrade(socket, 429, `Too many failed attempts from ${source}: retry in ${seconds} s`, {
         'Retry-After': String(seconds),
       });
       return;
     }
-    const token = parseBearer(req.headers.authorization);
-    if (token === undefined || !verifyToken(token, adminToken)) {
-      const lockoutMs = throttle.recordFailure(peer);
+    if (!valid) {
+      const lockoutMs = throttle.recordFailure(source);
       const reason = token === undefined ? 'missing token' : 'wrong token';
-      log.warn(
-        { peer, reason, failures: throttle.failures(peer), lockoutMs },
+      this.refusals.warn(
+        { source, peer, reason, failures: throttle.failures(source), lockoutMs },
         'authentication failed',
       );
       refuseUpgrade(
@@ -170,7 +197,8 @@ export class ControlServer {
       );
       return;
     }
-    throttle.recordSuccess(peer);
+    // A success lifts the count, but not a lockout in force (a guesser may share the address).
+    if (verdict.allowed) throttle.recordSuccess(source);
     if (this.connections.size >= this.options.maxConnections) {
       log.warn({ peer, limit: this.options.maxConnections }, 'too many connections');
       refuseUpgrade(
@@ -180,6 +208,7 @@ export class ControlServer {
       );
       return;
     }
+    this.unauthenticated.settle(req.socket);
     this.wss?.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, peer));
   }
 

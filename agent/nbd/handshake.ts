@@ -23,7 +23,20 @@ import {
   encodeOptionReply,
   encodeServerReply,
 } from './protocol';
-import type { SocketReader } from './socket-reader';
+import { startTls, type NbdTls } from './nbd-tls';
+import { SocketReader } from './socket-reader';
+
+/** A connection's socket and reader: STARTTLS replaces both with their TLS counterparts. */
+export interface NbdIo {
+  socket: Socket;
+  reader: SocketReader;
+}
+
+/** TLS on this listener: offered, and required before any export is named or listed. */
+export interface NbdTlsPolicy {
+  readonly keys: NbdTls;
+  readonly required: boolean;
+}
 
 /**
  * Transmission flags of every export. CAN_MULTI_CONN: a FLUSH is the tap's flush(), which
@@ -59,15 +72,18 @@ export interface HandshakeEnd {
  * The fixed newstyle handshake and option haggling, up to the transmission phase: resolves with
  * the export the client chose (held: the caller releases it), or with why the connection is to
  * be closed (abort, bad magic, unknown client flags, unknown export with EXPORT_NAME…). Only
- * simple replies are offered: STRUCTURED_REPLY, meta contexts, TLS and extended headers are
- * answered NBD_REP_ERR_UNSUP and haggling goes on.
+ * simple replies are offered: STRUCTURED_REPLY, meta contexts and extended headers are
+ * answered NBD_REP_ERR_UNSUP and haggling goes on. STARTTLS (TLS-PSK) is served when `tls` is
+ * given, and then required before anything else when `tls.required` (TCP listeners).
  */
 export async function negotiate(
-  socket: Socket,
-  reader: SocketReader,
+  io: NbdIo,
   exports: ExportSource,
   log: Logger,
+  tls?: NbdTlsPolicy,
 ): Promise<OpenExport | HandshakeEnd> {
+  let { socket, reader } = io;
+  let secured = false;
   socket.write(encodeGreeting());
   const clientFlags = (await reader.read(4)).readUInt32BE(0);
   if ((clientFlags & ~KNOWN_CLIENT_FLAGS) !== 0) {
@@ -96,7 +112,58 @@ export async function negotiate(
       continue;
     }
     const data = length === 0 ? Buffer.alloc(0) : await reader.read(length);
+    if (tls?.required === true && !secured && option !== Opt.STARTTLS && option !== Opt.ABORT) {
+      // Nothing about the exports before TLS (the spec's "TLS mandatory" mode).
+      if (option === Opt.EXPORT_NAME) return { closed: 'NBD_OPT_EXPORT_NAME before STARTTLS' };
+      socket.write(
+        encodeOptionError(
+          option,
+          Rep.ERR_TLS_REQD,
+          "This server requires TLS: connect with TLS-PSK credentials (see the agent's nbd README)",
+        ),
+      );
+      continue;
+    }
     switch (option) {
+      case Opt.STARTTLS: {
+        if (tls === undefined) {
+          socket.write(
+            encodeOptionError(
+              option,
+              Rep.ERR_UNSUP,
+              'NBD_OPT_STARTTLS is not supported by this server: TLS is not set up (--nbd-tls-psk)',
+            ),
+          );
+          break;
+        }
+        if (length !== 0 || secured) {
+          socket.write(
+            encodeOptionError(
+              option,
+              Rep.ERR_INVALID,
+              secured ? 'TLS is already on' : 'NBD_OPT_STARTTLS takes no option data',
+            ),
+          );
+          break;
+        }
+        socket.write(encodeOptionReply(option, Rep.ACK));
+        // The client sends nothing more in clear: anything buffered would be injected data.
+        if (reader.length > 0) return { closed: 'clear-text data after NBD_OPT_STARTTLS' };
+        let upgraded;
+        try {
+          upgraded = await startTls(socket, tls.keys);
+        } catch (err) {
+          log.info({ err: err instanceof Error ? err.message : String(err) }, 'NBD TLS refused');
+          return { closed: 'TLS handshake failed' };
+        }
+        socket = upgraded.secure;
+        reader = new SocketReader(socket);
+        io.socket = socket;
+        io.reader = reader;
+        secured = true;
+        log.debug({ identity: upgraded.identity }, 'NBD client secured with TLS-PSK');
+        break;
+      }
       case Opt.EXPORT_NAME: {
         const name = data.toString('utf8');
         const opened = await exports.open(name);

@@ -1,11 +1,12 @@
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { TidelineError } from '../../app/errors';
 import type { ListenAddress } from '../control/control-server';
 import type { Logger } from '../log';
 import { errnoMessage } from '../store/json-file';
 import type { ExportSource } from './exports';
-import { negotiate } from './handshake';
+import { negotiate, type NbdIo } from './handshake';
+import type { NbdTls } from './nbd-tls';
 import { ClientGone, SocketReader } from './socket-reader';
 import { DEFAULT_TRANSMISSION_LIMITS, Transmission, type TransmissionLimits } from './transmission';
 
@@ -27,6 +28,8 @@ export interface NbdServerOptions {
   readonly limits?: TransmissionLimits;
   readonly maxConnections?: number;
   readonly handshakeTimeoutMs?: number;
+  /** TLS-PSK (STARTTLS): offered on every listener, required on TCP. */
+  readonly tls?: NbdTls;
 }
 
 export interface NbdEndpoints {
@@ -35,7 +38,7 @@ export interface NbdEndpoints {
 }
 
 interface Connection {
-  readonly socket: Socket;
+  socket: Socket;
   transmission: Transmission | undefined;
 }
 
@@ -60,7 +63,6 @@ export class NbdServer {
         await removeStaleSocket(socketPath);
         const server = this.createServer(false);
         await listen(server, socketPath);
-        await chmod(socketPath, 0o600);
         endpoints = { socketPath };
       }
       if (tcp !== undefined) {
@@ -133,14 +135,21 @@ export class NbdServer {
     const connection: Connection = { socket, transmission: undefined };
     this.connections.add(connection);
     try {
-      const reader = new SocketReader(socket);
+      const io: NbdIo = { socket, reader: new SocketReader(socket) };
       const timer = setTimeout(() => {
         log.info('NBD client did not choose an export in time: disconnecting');
+        io.socket.destroy();
         socket.destroy();
       }, this.options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
+      const tls = this.options.tls;
       let chosen;
       try {
-        chosen = await negotiate(socket, reader, exports, log);
+        chosen = await negotiate(
+          io,
+          exports,
+          log,
+          tls === undefined ? undefined : { keys: tls, required: tcp },
+        );
       } catch (err) {
         if (err instanceof ClientGone) return;
         throw err;
@@ -149,17 +158,18 @@ export class NbdServer {
       }
       if ('closed' in chosen) {
         log.debug({ reason: chosen.closed }, 'NBD negotiation ended');
-        socket.end(() => socket.destroy());
+        io.socket.end(() => io.socket.destroy());
         return;
       }
-      if (socket.destroyed || this.stopping) {
+      if (io.socket.destroyed || this.stopping) {
         await chosen.release();
-        socket.destroy();
+        io.socket.destroy();
         return;
       }
+      connection.socket = io.socket; // the TLS socket after STARTTLS
       const transmission = new Transmission(
-        socket,
-        reader,
+        io.socket,
+        io.reader,
         chosen,
         log,
         this.options.limits ?? DEFAULT_TRANSMISSION_LIMITS,
@@ -209,7 +219,17 @@ function listen(server: Server, where: string | ListenAddress): Promise<void> {
       server.off('error', onError);
       resolve();
     };
-    if (typeof where === 'string') server.listen(where, done);
-    else server.listen(where.port, where.host, done);
+    if (typeof where !== 'string') {
+      server.listen(where.port, where.host, done);
+      return;
+    }
+    // Created 0600, never wider for a moment: bind(2) runs within listen(), synchronously,
+    // so the umask covers exactly the socket (a group is granted afterwards, chown first).
+    const umask = process.umask(0o177);
+    try {
+      server.listen(where, done);
+    } finally {
+      process.umask(umask);
+    }
   });
 }

@@ -5,11 +5,14 @@ import type { DiskTap } from '../tap/disk-tap';
 import { CompositeExports } from './composite-exports';
 import { DiskExports, type ExportSource } from './exports';
 import { NbdServer, type NbdEndpoints } from './nbd-server';
+import type { NbdTls } from './nbd-tls';
 import { grantSocketAccess } from '../util/group-access';
 
 export interface NbdServiceOptions {
   readonly socketPath: string;
   readonly tcp?: ListenAddress;
+  /** TLS-PSK (NBD STARTTLS): required on TCP, offered on the unix socket. */
+  readonly tls?: NbdTls;
   readonly listVms: () => Promise<Vm[]>;
   readonly tap: DiskTap;
   readonly log: Logger;
@@ -45,6 +48,7 @@ export class NbdService {
           : new CompositeExports(options.extraExports, this.exports),
       socketPath: options.socketPath,
       ...(options.tcp !== undefined && { tcp: options.tcp }),
+      ...(options.tls !== undefined && { tls: options.tls }),
       log: options.log,
     });
   }

@@ -41,6 +41,7 @@ export const Rep = {
   ERR_UNSUP: ERR + 1,
   ERR_POLICY: ERR + 2,
   ERR_INVALID: ERR + 3,
+  ERR_TLS_REQD: ERR + 5,
   ERR_UNKNOWN: ERR + 6,
   ERR_SHUTDOWN: ERR + 7,
   ERR_TOO_BIG: ERR + 9,

@@ -1,3 +1,4 @@
+import { sourceKey } from '../security/source-key';
 import type { TLSSocket } from 'node:tls';
 import { TidelineError, isTidelineError } from '../../app/errors';
 import type { Logger } from '../log';
@@ -48,6 +49,8 @@ export class FrameConnection {
   /** The peer certificate's SHA-256 fingerprint (AB:CD:…), if it presented one. */
   readonly peerFingerprint: string | undefined;
   readonly remote: string;
+  /** What admission limits and refusal logs count by (IPv4 address, IPv6 /64). */
+  readonly source: string;
   /** Round-trip time of the last PING, in ms. */
   rttMs: number | undefined;
   private resolveClosed: (info: CloseInfo) => void = () => undefined;
@@ -70,6 +73,7 @@ export class FrameConnection {
     this.decoder = new FrameDecoder(maxPayload);
     this.peerFingerprint = socket.getPeerX509Certificate()?.fingerprint256;
     this.remote = `${normalizeHost(socket.remoteAddress)}:${socket.remotePort ?? 0}`;
+    this.source = sourceKey(socket.remoteAddress);
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });

@@ -1,3 +1,4 @@
+import type { RefusalSink } from '../util/refusal-log';
 import type { z } from 'zod';
 import { TidelineError, isTidelineError } from '../../app/errors';
 import type { PairParams } from '../../app/protocol';
@@ -32,7 +33,7 @@ export interface PairingSelf {
 /** Sends REFUSED and logs the refusal once, with what the admin needs to find the peer. */
 export function refusePeer(
   conn: FrameConnection,
-  log: Logger,
+  log: RefusalSink,
   reason: RefusalReason,
   code: string,
   message: string,
@@ -40,6 +41,7 @@ export function refusePeer(
 ): void {
   log.warn(
     {
+      source: conn.source,
       remote: conn.remote,
       fingerprint: conn.peerFingerprint,
       reason,
@@ -57,7 +59,7 @@ export function refusePeer(
  */
 export function decodeOrRefuse<T>(
   conn: FrameConnection,
-  log: Logger,
+  log: RefusalSink,
   payload: Buffer,
   schema: z.ZodType<T>,
   frameName: string,
@@ -78,6 +80,8 @@ export interface AcceptPairingDeps {
   /** Slows down token guessing per remote host. */
   readonly throttle: AuthThrottle;
   readonly log: Logger;
+  /** Refusals, rate-limited. */
+  readonly refusals: RefusalSink;
 }
 
 /**
@@ -90,7 +94,7 @@ export async function acceptPairing(
   payload: Buffer,
   deps: AcceptPairingDeps,
 ): Promise<PeerRecord | undefined> {
-  const { self, tokens, store, throttle, log } = deps;
+  const { self, tokens, store, throttle, log, refusals } = deps;
   const site = self.siteName();
   const host = conn.remote.replace(/:\d+$/, '');
   const verdict = throttle.check(host);
@@ -98,21 +102,21 @@ export async function acceptPairing(
     const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
     refusePeer(
       conn,
-      log,
+      refusals,
       'busy',
       'TOO_MANY_REQUESTS',
       `Too many failed pairing attempts from ${host}: retry in ${seconds} s`,
     );
     return undefined;
   }
-  const pair = decodeOrRefuse<Pair>(conn, log, payload, PairSchema, 'PAIR');
+  const pair = decodeOrRefuse<Pair>(conn, refusals, payload, PairSchema, 'PAIR');
   if (pair === undefined) return undefined;
   const context = { agentId: pair.agentId, site: pair.siteName };
   const fingerprint = conn.peerFingerprint;
   if (fingerprint === undefined) {
     refusePeer(
       conn,
-      log,
+      refusals,
       'no-certificate',
       'UNAUTHORIZED',
       'Pairing needs the agent’s certificate: connect with it',
@@ -124,7 +128,7 @@ export async function acceptPairing(
   if (version === undefined) {
     refusePeer(
       conn,
-      log,
+      refusals,
       'version',
       'PROTOCOL_VERSION',
       `Site "${site}" speaks peer protocol ${PEER_PROTOCOL.min}–${PEER_PROTOCOL.max}, this agent ${pair.min}–${pair.max}: upgrade the older agent`,
@@ -143,13 +147,13 @@ export async function acceptPairing(
     const reason = (
       { expired: 'token-expired', used: 'token-used', unknown: 'token-invalid' } as const
     )[state];
-    refusePeer(conn, log, reason, 'UNAUTHORIZED', message, context);
+    refusePeer(conn, refusals, reason, 'UNAUTHORIZED', message, context);
     return undefined;
   }
   if (fingerprint === self.fingerprint || pair.agentId === self.agentId) {
     refusePeer(
       conn,
-      log,
+      refusals,
       'self',
       'CONFLICT',
       `That is site "${site}" itself: an agent cannot pair with itself. Use the token on the other site's agent`,
@@ -161,7 +165,7 @@ export async function acceptPairing(
   if (existing !== undefined) {
     refusePeer(
       conn,
-      log,
+      refusals,
       'already-paired',
       'ALREADY_EXISTS',
       `Site "${site}" is already paired with site "${existing.siteName}" (agent ${existing.agentId}); unpair first to pair again`,
@@ -184,13 +188,13 @@ export async function acceptPairing(
   } catch (err) {
     tokens.restore(pair.token);
     if (isTidelineError(err) && err.code === 'ALREADY_EXISTS') {
-      refusePeer(conn, log, 'already-paired', err.code, err.message, context);
+      refusePeer(conn, refusals, 'already-paired', err.code, err.message, context);
       return undefined;
     }
     log.error({ err }, 'cannot save the new peer');
     refusePeer(
       conn,
-      log,
+      refusals,
       'internal',
       'INTERNAL_ERROR',
       `Site "${site}" could not save the pairing (see its log); try again`,
@@ -255,6 +259,13 @@ export async function requestPairing(
       throw new TidelineError(
         'CONFLICT',
         `${params.address} is this agent's own replication address: an agent cannot pair with itself. Use a token from the other site's agent`,
+      );
+    }
+    if (dialed.fingerprint !== params.fingerprint) {
+      throw new TidelineError(
+        'FINGERPRINT_MISMATCH',
+        `The agent at ${params.address} presents certificate ${dialed.fingerprint}, not ${params.fingerprint} as the pairing token says: the token was not sent. Check that the address reaches the agent that issued the token (not another machine, or something in between)`,
+        { expected: params.fingerprint, actual: dialed.fingerprint },
       );
     }
     const known = store.byFingerprint(dialed.fingerprint);

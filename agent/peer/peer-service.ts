@@ -1,3 +1,4 @@
+import { RefusalLog } from '../util/refusal-log';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { TidelineError } from '../../app/errors';
@@ -66,8 +67,6 @@ export interface ReplicationEndpoint {
   readonly port: number;
 }
 
-const MAX_PENDING_HANDSHAKES = 32;
-
 /**
  * Site pairing and the links to paired agents: the replication listener, pairing tokens, the
  * persisted peers, and one PeerLink per peer. Start order: peers, listener, links; stop in
@@ -78,6 +77,7 @@ export class PeerService {
   private readonly store: PeerStore;
   private readonly tokens: PairingTokens;
   private readonly throttle = new AuthThrottle({ freeFailures: 5, baseDelayMs: 1000 });
+  private readonly refusals: RefusalLog;
   private readonly control = new ControlRegistry();
   private readonly linksById = new Map<string, PeerLink>();
   private readonly pairingConns = new Set<FrameConnection>();
@@ -92,6 +92,7 @@ export class PeerService {
       options.pairingTokenTtlMs === undefined ? {} : { ttlMs: options.pairingTokenTtlMs },
     );
     this.tuning = { ...DEFAULT_LINK_TUNING, ...options.tuning };
+    this.refusals = new RefusalLog({ log: options.log, what: 'refused peer connections' });
     this.control.handle('peer.ping', () => ({
       agentId: options.agentId,
       siteName: options.siteName(),
@@ -107,7 +108,8 @@ export class PeerService {
       tls: this.options.tls,
       log,
       handshakeTimeoutMs: this.tuning.handshakeTimeoutMs,
-      maxPending: MAX_PENDING_HANDSHAKES,
+      isPinned: (fingerprint) => this.store.byFingerprint(fingerprint) !== undefined,
+      refusals: this.refusals,
       route: (conn, first) => this.route(conn, first),
     });
     const bound = await this.server.start();
@@ -146,6 +148,7 @@ export class PeerService {
       ),
     );
     this.server?.destroyAll(); // whatever is left: handshakes, refused connections closing
+    this.refusals.stop();
     await listenerClosed;
   }
 
@@ -359,6 +362,7 @@ export class PeerService {
           store: this.store,
           throttle: this.throttle,
           log,
+          refusals: this.refusals,
         });
         if (record === undefined) return;
         // Nothing more may come on a pairing connection; reading on lets us see it close.
@@ -380,7 +384,7 @@ export class PeerService {
     if (first.type !== FrameType.HELLO) {
       refusePeer(
         conn,
-        log,
+        this.refusals,
         'protocol',
         'INVALID_REQUEST',
         `Expected HELLO or PAIR as the first frame, got type ${first.type}`,
@@ -391,16 +395,15 @@ export class PeerService {
   }
 
   private acceptHello(conn: FrameConnection, payload: Buffer): void {
-    const { log } = this.options;
     const site = this.options.siteName();
-    const hello = decodeOrRefuse<Hello>(conn, log, payload, HelloSchema, 'HELLO');
+    const hello = decodeOrRefuse<Hello>(conn, this.refusals, payload, HelloSchema, 'HELLO');
     if (hello === undefined) return;
     const context = { agentId: hello.agentId, site: hello.siteName };
     const fingerprint = conn.peerFingerprint;
     if (fingerprint === undefined) {
       refusePeer(
         conn,
-        log,
+        this.refusals,
         'no-certificate',
         'UNAUTHORIZED',
         `Site "${site}" accepts only paired agents, identified by their certificate: none was presented`,
@@ -412,7 +415,7 @@ export class PeerService {
     if (record === undefined || record.agentId !== hello.agentId) {
       refusePeer(
         conn,
-        log,
+        this.refusals,
         'not-paired',
         'UNAUTHORIZED',
         `Site "${site}" is not paired with this agent (certificate ${fingerprint}); pair the sites from the console first`,
@@ -424,7 +427,7 @@ export class PeerService {
     if (version === undefined) {
       refusePeer(
         conn,
-        log,
+        this.refusals,
         'version',
         'PROTOCOL_VERSION',
         `Site "${site}" speaks peer protocol ${PEER_PROTOCOL.min}–${PEER_PROTOCOL.max}, this agent ${hello.min}–${hello.max}: upgrade the older agent`,
@@ -436,7 +439,7 @@ export class PeerService {
     if (link === undefined || linkRole(this.options.agentId, record.agentId) !== 'acceptor') {
       refusePeer(
         conn,
-        log,
+        this.refusals,
         'wrong-direction',
         'CONFLICT',
         `Between these two agents, agent ${this.options.agentId} dials (the smaller agent id): site "${site}" does not accept this connection`,

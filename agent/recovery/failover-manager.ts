@@ -62,8 +62,8 @@ export class FailoverManager {
   async start(): Promise<void> {
     const ctx = this.ctx;
     await ctx.store.load();
-    this.controlOff = this.options.peers.handleControl(FAILOVER_SHUTDOWN, (params) =>
-      shutdownHere(ctx, params),
+    this.controlOff = this.options.peers.handleControl(FAILOVER_SHUTDOWN, (params, caller) =>
+      shutdownHere(ctx, params, caller),
     );
     this.moveSource.start();
     const latest = new Map<string, FailoverRecord>();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { TidelineError } from '../../app/errors';
+import type { ControlCaller } from '../peer/control-channel';
 import { callPeer, parsePeer } from '../replication/vpg-control';
+import { requireVpgPeer } from '../replication/vpg-peer-guard';
 import { messageOf, type FailoverContext } from './failover-context';
 import type { FailoverRecord } from './failover-store';
 
@@ -44,11 +45,11 @@ export async function shutdownProtected(
 export async function shutdownHere(
   ctx: FailoverContext,
   params: unknown,
+  caller: ControlCaller,
 ): Promise<z.infer<typeof ShutdownResultSchema>> {
   const { vpgId, vmIds } = parsePeer(ShutdownParamsSchema, params, FAILOVER_SHUTDOWN);
-  const vpg = ctx.options.replication.storedVpg(vpgId);
-  if (vpg?.role !== 'source')
-    throw new TidelineError('NOT_FOUND', `VPG ${vpgId} is not protected from this site`);
+  // Only the VPG's own recovery site may power its VMs off.
+  const vpg = requireVpgPeer(ctx.options.replication.storedVpg(vpgId), vpgId, 'source', caller);
   let poweredOff = 0;
   for (const vmId of vmIds.filter((id) => vpg.vmIds.includes(id))) {
     await ctx.options.hypervisor.powerOff(vmId);

@@ -1,4 +1,5 @@
 import { KeyedQueue } from '../util/keyed-queue';
+import { requireVpgPeer } from '../replication/vpg-peer-guard';
 import { join } from 'node:path';
 import { readdir, rm } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
@@ -71,13 +72,7 @@ export class FileMetadataStore implements MetadataStore {
     const { package: pkg } = parsePeer(MetadataPutParamsSchema, params, 'vpg.metadata.put');
     // One put at a time per VPG, so versions are compared against what is on disk.
     return this.queue.run(pkg.vpgId, async () => {
-      const vpg = this.received(pkg.vpgId);
-      if (vpg === undefined || vpg.peerAgentId !== caller.agentId) {
-        throw new TidelineError(
-          'NOT_FOUND',
-          `This recovery site does not receive VPG ${pkg.vpgId} from site "${caller.siteName}"`,
-        );
-      }
+      const vpg = requireVpgPeer(this.received(pkg.vpgId), pkg.vpgId, 'target', caller);
       if (pkg.protectedSiteId !== vpg.protectedSiteId) {
         throw new TidelineError(
           'CONFLICT',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TidelineError } from '../../app/errors';
+import { requireVpgPeer } from '../replication/vpg-peer-guard';
 import type { CheckpointInfo, InventoryKind, Unsubscribe } from '../../app/protocol';
 import type { HypervisorAdapter } from '../hypervisor/adapter';
 import type { Logger } from '../log';
@@ -108,13 +108,6 @@ export class MoveSource {
   }
 
   private ownSource(vpgId: string, caller: ControlCaller): StoredVpg {
-    const vpg = this.options.replication.storedVpg(vpgId);
-    if (vpg?.role !== 'source' || vpg.peerAgentId !== caller.agentId) {
-      throw new TidelineError(
-        'NOT_FOUND',
-        `VPG ${vpgId} is not protected from this site toward site "${caller.siteName}"`,
-      );
-    }
-    return vpg;
+    return requireVpgPeer(this.options.replication.storedVpg(vpgId), vpgId, 'source', caller);
   }
 }

@@ -1,6 +1,7 @@
+import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { TidelineError } from '../../app/errors';
+import { TidelineError, isTidelineError } from '../../app/errors';
 import type {
   CheckpointInfo,
   CheckpointTest,
@@ -30,6 +31,7 @@ import {
   VPG_DROP,
   VPG_PREPARE,
   VPG_USAGE,
+  VPG_CHECK_REMOVABLE,
   callPeer,
 } from './vpg-control';
 import { anyAllocated, planVpg } from './vpg-plan';
@@ -68,6 +70,8 @@ export interface ReplicationEngineOptions {
   readonly events: ReplicationEvents;
   /** Outbox size per VPG before it keeps dirty bitmaps instead (default 2 GiB). */
   readonly outboxLimitBytes?: number;
+  /** `run --preseed-dir`: where pre-seeded replica images may be taken from. */
+  readonly preseedDir?: string;
   /** RPO sampling and rpo.tick period (default 1 s). */
   readonly tickMs?: number;
   /** Initial syncs, resyncs and disk exports run as tasks. */
@@ -146,6 +150,7 @@ export class ReplicationEngine implements ReplicationOperations {
       onChange: (vpgId) => this.publish(vpgId),
       onRetention: (vpg, result, time) => options.events.journalRetention?.(vpg, result, time),
       ...(options.metadata !== undefined && { metadata: options.metadata }),
+      ...(options.preseedDir !== undefined && { preseedDir: options.preseedDir }),
     });
     this.router = new LinkRouter(options.peers, this.routes());
     this.changes = new VpgChanges({
@@ -228,6 +233,9 @@ export class ReplicationEngine implements ReplicationOperations {
       ),
       peers.handleControl(VPG_CHECKPOINTS, (p, caller) => this.targets.checkpoints(p, caller)),
       peers.handleControl(VPG_USAGE, (p, caller) => this.targets.usage(p, caller)),
+      peers.handleControl(VPG_CHECK_REMOVABLE, (p, caller) =>
+        this.targets.checkRemovable(p, caller),
+      ),
       peers.handleControl(VPG_HASHES, (p, caller) => this.targets.hashes(p, caller)),
     );
     const stored = this.store.list().filter((v) => v.role === 'source');
@@ -411,6 +419,7 @@ export class ReplicationEngine implements ReplicationOperations {
   forceRemove(vpgId: string): Promise<{ removed: true; peerRemoved: boolean }> {
     return this.exclusive(async () => {
       this.ensureStarted();
+      await this.refuseIfHeld(vpgId);
       this.changes.removing.add(vpgId);
       this.options.events.vpgStatus({ vpgId, status: 'RemoveInProgress' });
       try {
@@ -436,6 +445,7 @@ export class ReplicationEngine implements ReplicationOperations {
           `VPG "${vpg.name}" is received from another site: remove it on the agent of its protected site`,
         );
       }
+      await this.refuseIfHeld(vpgId);
       this.options.events.vpgStatus({ vpgId, status: 'RemoveInProgress' });
       for (const vmId of vpg.vmIds) await this.workloadsValue.remove(vmId);
       await this.forget(vpg);
@@ -667,6 +677,39 @@ export class ReplicationEngine implements ReplicationOperations {
         'the other site did not delete the VPG yet; retried when the link is up again',
       );
       return false;
+    }
+  }
+
+  /**
+   * Refuses removing a VPG whose journal a failover or test uses: here (received VPGs), or at
+   * its recovery site when the link is up (an unreachable one refuses the drop itself, and the
+   * removal stays pending until it accepts).
+   */
+  private async refuseIfHeld(vpgId: string): Promise<void> {
+    const vpg = this.store.get(vpgId);
+    if (vpg === undefined) return;
+    if (vpg.role === 'target') {
+      this.targets.refuseIfHeld(vpgId);
+      return;
+    }
+    const link = this.options.peers.link(vpg.peerAgentId);
+    if (link?.state !== 'connected') return;
+    try {
+      await callPeer(
+        link,
+        VPG_CHECK_REMOVABLE,
+        { vpgId },
+        z.object({ removable: z.literal(true) }),
+        PEER_CALL_TIMEOUT_MS,
+      );
+    } catch (err) {
+      // Only the recovery site's refusal stops the removal; silence (or an older agent) does
+      // not, as the drop itself is refused there while the VPG is held.
+      if (isTidelineError(err) && err.code === 'CONFLICT') throw err;
+      this.options.log.warn(
+        { vpgId, err: err instanceof Error ? err.message : String(err) },
+        'the recovery site did not say whether the VPG is in a failover: removing it',
+      );
     }
   }
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, isAbsolute } from 'node:path';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { TidelineError } from '../../app/errors';
 import { isZeroBlock } from '../source/block-hasher';
 import { fsyncDirectory } from '../store/atomic-file';
@@ -28,13 +28,69 @@ export interface PreseedResult {
 }
 
 /**
+ * Which files the protected site may name as pre-seeded replicas on this (the recovery
+ * site's) host. The names come from the peer, so a path is taken only when its real path
+ * (symlinks resolved) is a file under the directory the admin set (`run --preseed-dir`), or
+ * the disk of one of this host's own VMs that is powered off and protected by no VPG here:
+ * what reverse protection seeds from (the original disks after a move). Nothing else is read,
+ * copied or hashed, and a refusal says nothing about the file (not even whether it exists).
+ */
+export interface PreseedSources {
+  /** The admin's pre-seed directory (undefined: none set). */
+  readonly dir: string | undefined;
+  /** Disk files of this host's VMs that are off and protected by no VPG here. */
+  readonly idleVmDisks: () => Promise<readonly string[]>;
+}
+
+/** The real path of a pre-seeded file this site accepts; refuses any other path alike. */
+export async function acceptedPreseedPath(
+  path: string,
+  what: string,
+  sources: PreseedSources,
+): Promise<string> {
+  const dir =
+    sources.dir === undefined ? undefined : await realpath(sources.dir).catch(() => undefined);
+  const lexicallyInDir = dir !== undefined && isUnder(resolve(path), dir);
+  let real: string | undefined;
+  try {
+    real = await realpath(path);
+  } catch (err) {
+    // Inside the admin's own directory a missing file may be named as such.
+    if (lexicallyInDir && (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR'))) {
+      throw new TidelineError(
+        'NOT_FOUND',
+        `${what} does not exist: no file ${path} on the recovery site's agent host (${hostname()})`,
+      );
+    }
+  }
+  if (real !== undefined) {
+    if (dir !== undefined && isUnder(real, dir)) return real;
+    const vmDisks = await Promise.all(
+      (await sources.idleVmDisks()).map((disk) => realpath(disk).catch(() => undefined)),
+    );
+    if (vmDisks.includes(real)) return real;
+  }
+  throw new TidelineError(
+    'UNAUTHORIZED',
+    `${what} (${path}) is not a file the recovery site accepts: copy the image into its pre-seed directory (${
+      sources.dir ?? 'none is set: start its agent with --preseed-dir DIR'
+    }) and name it there`,
+  );
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
+}
+
+/**
  * Checks every pre-seeded file before anything is copied: one per disk of the VPG, an
- * absolute path to a regular file of exactly the disk's size. The errors say which disk and
- * file, and what to fix.
+ * absolute path to a file this site accepts (PreseedSources), a regular file of exactly the
+ * disk's size. The errors say which disk and file, and what to fix.
  */
 export async function checkPreseeded(
   preseeded: readonly PreseededReplica[],
   disks: readonly PreseedDisk[],
+  sources: PreseedSources,
 ): Promise<void> {
   const sizes = new Map(disks.map((d) => [d.diskId, d.sizeBytes]));
   const seen = new Set<string>();
@@ -57,9 +113,10 @@ export async function checkPreseeded(
         `${what} must be an absolute path on the recovery site's agent host, not "${path}"`,
       );
     }
+    const real = await acceptedPreseedPath(path, what, sources);
     let info;
     try {
-      info = await stat(path);
+      info = await stat(real);
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
         throw new TidelineError(

@@ -522,7 +522,9 @@ export class SourceVpg {
     const attaching = this.attachments?.progress().message;
     if (this.vpgValue.seeding === true) return withProblem('Seeding', attaching);
     const mode = source.status();
-    if (mode.mode === 'bitmap' || mode.dirtyBytes > 0) {
+    // Also while a resync runs with its regions already taken off the map: checkpoints are
+    // inconsistent until it ends, so the VPG is not Protecting yet.
+    if (mode.mode === 'bitmap' || mode.dirtyBytes > 0 || mode.inconsistent) {
       return withProblem(
         'Resyncing',
         mode.mode === 'bitmap'

@@ -1,4 +1,5 @@
 import { KeyedQueue } from '../util/keyed-queue';
+import { requireVpgPeer } from './vpg-peer-guard';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TidelineError } from '../../app/errors';
@@ -22,9 +23,15 @@ import {
 } from './target-config';
 import { TargetVpg, replicaPath, type RecoveryHold, type TargetVpgOptions } from './target-vpg';
 import { HashesParamsSchema, type HashesResult } from './hash-control';
-import { checkPreseeded, installPreseeded } from './preseed';
+import {
+  acceptedPreseedPath,
+  checkPreseeded,
+  installPreseeded,
+  type PreseedSources,
+} from './preseed';
 import {
   PrepareParamsSchema,
+  VPG_CHECK_REMOVABLE,
   VpgRefSchema,
   parsePeer,
   type PrepareParams,
@@ -46,6 +53,8 @@ export interface TargetSideOptions {
   readonly onRetention?: TargetVpgOptions['onRetention'];
   /** Received metadata packages: without one a synced VPG is MissingConfiguration. */
   readonly metadata?: MetadataStore;
+  /** `run --preseed-dir`: where the admin puts pre-seeded replica images (preseed.ts). */
+  readonly preseedDir?: string;
 }
 
 /**
@@ -227,12 +236,7 @@ export class TargetSide {
       }
       const existing = this.options.store.get(vpg.vpgId);
       if (existing !== undefined) {
-        if (existing.role !== 'target' || existing.peerAgentId !== caller.agentId) {
-          throw new TidelineError(
-            'CONFLICT',
-            `VPG ${vpg.vpgId} exists on this agent for another site`,
-          );
-        }
+        requireVpgPeer(existing, vpg.vpgId, 'target', caller);
         const open = this.vpgs.get(vpg.vpgId);
         if (open === undefined) {
           throw new TidelineError(
@@ -247,7 +251,7 @@ export class TargetSide {
       await this.checkPlacement(vpg.recoveryHostId, vpg.recoveryDatastore);
       // Before anything is stored: a wrong file is refused with nothing to undo.
       if (vpg.preseededReplicas !== undefined) {
-        await checkPreseeded(vpg.preseededReplicas, vpg.disks);
+        await checkPreseeded(vpg.preseededReplicas, vpg.disks, this.preseedSources());
       }
       const datastoreDir = await this.options.hypervisor.datastoreDir?.(vpg.recoveryDatastore);
       const stored: StoredVpg = {
@@ -286,9 +290,8 @@ export class TargetSide {
     return this.queue.run(vpgId, async () => {
       const stored = this.options.store.get(vpgId);
       if (stored === undefined) return { dropped: false };
-      if (stored.role !== 'target' || stored.peerAgentId !== caller.agentId) {
-        throw new TidelineError('CONFLICT', `VPG ${vpgId} is not received from this site`);
-      }
+      requireVpgPeer(stored, vpgId, 'target', caller);
+      this.refuseIfHeld(vpgId);
       const target = this.vpgs.get(vpgId);
       this.vpgs.delete(vpgId);
       this.broken.delete(vpgId);
@@ -321,11 +324,43 @@ export class TargetSide {
     });
   }
 
+  /**
+   * A failover or test in progress uses the VPG's journal: it may not be removed (by either
+   * site) until the test is stopped or the failover committed or rolled back.
+   */
+  refuseIfHeld(vpgId: string): void {
+    const hold = this.holds.get(vpgId);
+    if (hold === undefined) return;
+    const what =
+      hold.status === 'TestFailover'
+        ? 'a test failover: stop the test first'
+        : hold.status === 'FailingOver' || hold.status === 'Promoting'
+          ? 'a failover: commit or roll it back first'
+          : undefined;
+    if (what === undefined) return; // e.g. committed, waiting for reverse settings
+    const name = this.options.store.get(vpgId)?.name ?? vpgId;
+    throw new TidelineError(
+      'CONFLICT',
+      `VPG "${name}" cannot be removed while its recovery site runs ${what} (${hold.status})`,
+      { vpgId, status: hold.status },
+    );
+  }
+
+  /** vpg.checkRemovable from the protected site, before its vpg.remove. */
+  checkRemovable(params: unknown, caller: ControlCaller): { removable: true } {
+    const { vpgId } = parsePeer(VpgRefSchema, params, VPG_CHECK_REMOVABLE);
+    if (this.options.store.get(vpgId) === undefined) return { removable: true };
+    requireVpgPeer(this.options.store.get(vpgId), vpgId, 'target', caller);
+    this.refuseIfHeld(vpgId);
+    return { removable: true };
+  }
+
   /** vpg.forceRemove here: journal and replicas go; the protected site is told later. */
   forceRemove(vpgId: string): Promise<StoredVpg | undefined> {
     return this.queue.run(vpgId, async () => {
       const stored = this.options.store.get(vpgId);
       if (stored?.role !== 'target') return undefined;
+      this.refuseIfHeld(vpgId);
       const target = this.vpgs.get(vpgId);
       this.vpgs.delete(vpgId);
       this.broken.delete(vpgId);
@@ -362,7 +397,9 @@ export class TargetSide {
   private async installPreseeded(vpg: StoredVpg): Promise<void> {
     for (const { diskId, path } of vpg.preseededReplicas ?? []) {
       const started = Date.now();
-      const result = await installPreseeded(path, replicaPath(this.options.dataDir, vpg, diskId));
+      const what = `The pre-seeded replica of disk ${diskId}`;
+      const real = await acceptedPreseedPath(path, what, this.preseedSources());
+      const result = await installPreseeded(real, replicaPath(this.options.dataDir, vpg, diskId));
       this.options.log.info(
         { vpgId: vpg.vpgId, diskId, path, ...result, ms: Date.now() - started },
         'replica pre-seeded',
@@ -370,12 +407,23 @@ export class TargetSide {
     }
   }
 
+  private preseedSources(): PreseedSources {
+    const { hypervisor, store, preseedDir } = this.options;
+    return {
+      dir: preseedDir,
+      idleVmDisks: async () => {
+        const protectedVms = new Set(store.list().flatMap((v) => v.vmIds));
+        return (await hypervisor.listVms())
+          .filter((vm) => vm.powerState === 'stopped' && !protectedVms.has(vm.vmId))
+          .flatMap((vm) => vm.disks.map((disk) => disk.location));
+      },
+    };
+  }
+
   private owned(vpgId: string, caller: ControlCaller): TargetVpg {
     const target = this.vpgs.get(vpgId);
-    if (target === undefined || target.vpg.peerAgentId !== caller.agentId) {
-      throw new TidelineError('NOT_FOUND', `This recovery site does not receive VPG ${vpgId}`);
-    }
-    return target;
+    requireVpgPeer(target?.vpg, vpgId, 'target', caller);
+    return target as TargetVpg;
   }
 
   /**

@@ -10,6 +10,7 @@ import { checkSafeId } from '../source/source-state';
 import { drop } from '../util/drop';
 import type { SourceVpg } from './source-vpg';
 import type { TargetSide } from './target-side';
+import { requireVpgPeer } from './vpg-peer-guard';
 import { PrepareResultSchema, VPG_PREPARE, VpgRefSchema, callPeer, parsePeer } from './vpg-control';
 import type { RetiredDisk, StoredVpg, VpgStore } from './vpg-store';
 import { checkProtectable, recoveryVms } from './vpg-plan';
@@ -239,9 +240,7 @@ export class VpgChanges {
     const { vpgId } = parsePeer(VpgRefSchema, params, 'vpg.drop');
     const stored = this.ctx.store.get(vpgId);
     if (stored?.role !== 'source') return this.ctx.targets.drop(params, caller);
-    if (stored.peerAgentId !== caller.agentId) {
-      throw new TidelineError('CONFLICT', `VPG ${vpgId} is not replicated to this site`);
-    }
+    requireVpgPeer(stored, vpgId, 'source', caller);
     for (const vmId of stored.vmIds) await this.ctx.workloads.remove(vmId);
     await this.ctx.forgetSource(stored, false);
     this.ctx.log.warn(

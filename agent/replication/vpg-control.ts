@@ -13,6 +13,8 @@ export const VPG_PREPARE = 'vpg.prepare';
 export const VPG_DROP = 'vpg.drop';
 export const VPG_CHECKPOINTS = 'vpg.checkpoints';
 export const VPG_USAGE = 'vpg.usage';
+/** Asked before vpg.remove: refused (CONFLICT) while a failover or test holds the VPG there. */
+export const VPG_CHECK_REMOVABLE = 'vpg.checkRemovable';
 
 /**
  * Create the target side of a VPG (journal and replicas), or bring it to this configuration

@@ -23,6 +23,11 @@ export const PairParamsSchema = z.strictObject({
   /** The peer's replication address (from its pairing token). */
   address: AddressSchema,
   token: z.string().trim().min(16, 'is too short: use the token from site.pairingToken').max(256),
+  /**
+   * The certificate fingerprint the token came with: the token is sent only to an agent that
+   * presents this certificate, so whoever answers at the address cannot take it.
+   */
+  fingerprint: FingerprintSchema,
 });
 export type PairParams = z.infer<typeof PairParamsSchema>;
 

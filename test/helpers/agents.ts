@@ -1,6 +1,7 @@
 /**
  * Real tideline-agent processes for tests: init a data directory, start the daemon from the
- * BUILT bundle (bin/tideline-agent.mjs → dist/agent/cli.mjs) on 127.0.0.1:0, and talk to it
+ * BUILT bundle (bin/tideline-agent.mjs → dist/agent/cli.mjs) on 127.0.0.1 (ports from
+ * reservePorts), and talk to it
  * over real wss with a raw client. Used by the agent's own tests, the console core's and e2e.
  *
  *   const a = await initAgent({ site: 'Headquarters' });        // { dataDir, token, fingerprint }
@@ -21,6 +22,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -127,6 +129,38 @@ process.once('exit', () => {
   for (const agent of running) agent.process.kill('SIGKILL');
 });
 
+// ───────────────────────────── ports ─────────────────────────────
+
+/** Below Linux's ephemeral range (ip_local_port_range, 32768–60999 by default). */
+const PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+let nextPort = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+
+/**
+ * `count` consecutive TCP ports free on 127.0.0.1, below the ephemeral range. A port 0
+ * listener gets an ephemeral port, and once its agent stops, any outgoing connection of the
+ * machine may take it as its source port: an agent restarted on it then fails EADDRINUSE (the
+ * flake of restart tests). Ports outside that range are never handed out implicitly.
+ */
+export async function reservePorts(count: number): Promise<number> {
+  for (let tries = 0; tries < 200; tries += 1) {
+    if (nextPort + count > PORT_RANGE.to) nextPort = PORT_RANGE.from;
+    const first = nextPort;
+    nextPort += count;
+    let free = true;
+    for (let port = first; port < first + count && free; port += 1) free = await bindable(port);
+    if (free) return first;
+  }
+  throw new Error(`no ${count} free consecutive ports in ${PORT_RANGE.from}–${PORT_RANGE.to}`);
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createNetServer();
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
+  });
+}
+
 // ───────────────────────────── the CLI ─────────────────────────────
 
 export interface CliResult {
@@ -198,13 +232,18 @@ export type LogLine = Record<string, unknown> & { msg?: string; level?: string }
 
 export interface StartAgentOptions {
   readonly dataDir: string;
-  /** Default 127.0.0.1:0 (a free port). */
+  /**
+   * Default 127.0.0.1:P with P (and P + 1, the replication port) from reservePorts: a restart
+   * on the same addresses then cannot find them taken by some connection's source port.
+   */
   readonly listen?: string;
   /** --replication-listen; default the agent's own (listen host, port + 1; 0 for a free port). */
   readonly replicationListen?: string;
   /** More `run` flags, e.g. ['--keepalive', '1']. */
   readonly args?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Run inside this network namespace (`ip netns exec`; test/helpers/wan-link.ts). */
+  readonly netns?: string;
   /** How long to wait for the "listening" line (default 20 s). */
   readonly timeoutMs?: number;
 }
@@ -236,13 +275,16 @@ export interface RunningAgent {
 /** Starts `tideline-agent run` and waits for its "listening" log line. */
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
   await ensureAgentBuilt();
-  const listen = options.listen ?? '127.0.0.1:0';
+  const listen = options.listen ?? `127.0.0.1:${await reservePorts(2)}`;
   const replication =
     options.replicationListen === undefined
       ? []
       : ['--replication-listen', options.replicationListen];
   const args = ['run', '--data-dir', options.dataDir, '--listen', listen, ...replication];
-  const child = spawn(process.execPath, [AGENT_BIN, ...args, ...(options.args ?? [])], {
+  const command = [process.execPath, AGENT_BIN, ...args, ...(options.args ?? [])];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const [program = process.execPath, ...programArgs] = command;
+  const child = spawn(program, programArgs, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,13 +3,13 @@
  * a check that they are installed, a runner that fails with their output, and the files the
  * tests copy.
  */
+import { reservePorts } from './agents';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { open } from 'node:fs/promises';
-import { createServer } from 'node:net';
 
 /** Each tool with the Debian package that brings it. */
 export const NBD_TOOLS = {
@@ -87,16 +87,9 @@ export async function readAt(path: string, offset: number, length: number): Prom
   }
 }
 
-/** A TCP port free on 127.0.0.1 at the time of the call. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  server.close();
-  await once(server, 'close');
-  return address.port;
+/** A TCP port free on 127.0.0.1, below the ephemeral range (agents.ts reservePorts). */
+export function freePort(): Promise<number> {
+  return reservePorts(1);
 }
 
 /** fio's JSON report (the nbd engine prints a line before it). */

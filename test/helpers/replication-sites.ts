@@ -55,6 +55,10 @@ export interface Site {
   readonly siteId: string;
   /** `run` flags, given again on every restart (startSite). */
   readonly runArgs: readonly string[];
+  /** Where replication listens when that is not the advertised address (--advertise). */
+  readonly replicationListen?: string;
+  /** The network namespace the agent runs in. */
+  readonly netns?: string;
   agent: RunningAgent;
   client: RawClient;
 }
@@ -67,6 +71,12 @@ export interface LaunchOptions {
   readonly initArgs?: readonly string[];
   /** Default: a new temp dir. */
   readonly dataDir?: string;
+  /** The control listener (default 127.0.0.1 and ports from reservePorts). */
+  readonly listen?: string;
+  /** Run the agent in this network namespace. */
+  readonly netns?: string;
+  /** --replication-listen, when the agent advertises another address (--advertise). */
+  readonly replicationListen?: string;
 }
 
 async function connect(site: Pick<Site, 'agent' | 'creds'>): Promise<RawClient> {
@@ -85,7 +95,15 @@ export async function launchSite(name: string, options: LaunchOptions = {}): Pro
     ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
   });
   const runArgs = options.runArgs ?? [];
-  const agent = await startAgent({ dataDir: creds.dataDir, args: runArgs });
+  const agent = await startAgent({
+    dataDir: creds.dataDir,
+    args: runArgs,
+    ...(options.replicationListen !== undefined && {
+      replicationListen: options.replicationListen,
+    }),
+    ...(options.listen !== undefined && { listen: options.listen }),
+    ...(options.netns !== undefined && { netns: options.netns }),
+  });
   const config = JSON.parse(await readFile(join(creds.dataDir, 'config.json'), 'utf8')) as {
     siteId: string;
   };
@@ -95,6 +113,10 @@ export async function launchSite(name: string, options: LaunchOptions = {}): Pro
     agentId: await agentIdOf(creds.dataDir),
     siteId: config.siteId,
     runArgs,
+    ...(options.netns !== undefined && { netns: options.netns }),
+    ...(options.replicationListen !== undefined && {
+      replicationListen: options.replicationListen,
+    }),
   };
   return { ...partial, agent, client: await connect({ agent, creds }) };
 }
@@ -111,8 +133,9 @@ export async function startSite(site: Site): Promise<void> {
   site.agent = await startAgent({
     dataDir: site.creds.dataDir,
     listen: site.agent.address,
-    replicationListen: site.agent.replicationAddress,
+    replicationListen: site.replicationListen ?? site.agent.replicationAddress,
     args: site.runArgs,
+    ...(site.netns !== undefined && { netns: site.netns }),
   });
   site.client = await connect(site);
 }
@@ -145,7 +168,11 @@ export async function errorOf(
 
 export async function pairSites(a: Site, b: Site): Promise<void> {
   const token = PairingTokenSchema.parse(await call(a, 'site.pairingToken'));
-  await call(b, 'site.pair', { address: token.address, token: token.token });
+  await call(b, 'site.pair', {
+    address: token.address,
+    token: token.token,
+    fingerprint: token.fingerprint,
+  });
   for (const site of [a, b]) await untilLinked(site, true);
 }
 

@@ -90,7 +90,7 @@ describe('tideline-agent init', () => {
     await client.close();
     assert.equal(await agent.stop(), 0);
     assert.ok(!agent.logs().includes(token), 'the token is never logged');
-    assert.ok(!(await readFile(join(dataDir, 'logs', 'agent.log'), 'utf8')).includes(token));
+    assert.ok(!(await readFile(join(dataDir, 'logs', 'current.log'), 'utf8')).includes(token));
   });
 
   it('refuses an initialized directory with exit 2, touches nothing, and the first token keeps working', async () => {
@@ -126,7 +126,7 @@ describe('tideline-agent init', () => {
     assert.equal(winners.length, 1, results.map((r) => r.stderr).join('\n'));
     const loser = results.find((r) => r.code !== 0);
     assert.ok(loser !== undefined && [1, 2].includes(loser.code ?? -1));
-    assert.match(loser.stderr, /already initialized|Another init is running/);
+    assert.match(loser.stderr, /already initialized|is in use by/);
     const token = /^token: (\S+)$/m.exec(winners[0]?.stdout ?? '')?.[1] ?? '';
     const agent = await startAgent({ dataDir });
     const client = await connectRaw(agent.url, { token, fingerprint: agent.fingerprint });
@@ -235,7 +235,7 @@ describe('tideline-agent run', () => {
       assert.match(closed.reason, /shutting down/);
       const msgs = agent.logLines().map((l) => l.msg);
       assert.ok(msgs.includes('stopping') && msgs.includes('stopped'), msgs.join(','));
-      const file = await readFile(join(a.dataDir, 'logs', 'agent.log'), 'utf8');
+      const file = await readFile(join(a.dataDir, 'logs', 'current.log'), 'utf8');
       const fileMsgs = file
         .trim()
         .split('\n')

@@ -124,6 +124,7 @@ describe('site pairing between real agents', () => {
       await dr.client.request('site.pair', {
         address: hq.agent.replicationAddress,
         token: 'A'.repeat(43),
+        fingerprint: hq.creds.fingerprint,
       }),
     );
     assert.equal(wrong.code, -32001);
@@ -134,7 +135,11 @@ describe('site pairing between real agents', () => {
     const short = await pairingToken(branch); // valid for 1 s on this agent
     await new Promise((r) => setTimeout(r, 1_300));
     const expired = errorOf(
-      await dr.client.request('site.pair', { address: short.address, token: short.token }),
+      await dr.client.request('site.pair', {
+        address: short.address,
+        token: short.token,
+        fingerprint: short.fingerprint,
+      }),
     );
     assert.equal(
       expired.message,
@@ -142,12 +147,39 @@ describe('site pairing between real agents', () => {
     );
 
     const nobody = errorOf(
-      await dr.client.request('site.pair', { address: '127.0.0.1:1', token: short.token }),
+      await dr.client.request('site.pair', {
+        address: '127.0.0.1:1',
+        token: short.token,
+        fingerprint: short.fingerprint,
+      }),
     );
     assert.equal(nobody.code, -32008);
     assert.match(nobody.message, /Cannot reach 127\.0\.0\.1:1: ECONNREFUSED/);
     assert.deepEqual(await peers(dr), []);
     assert.deepEqual(await peers(hq), []);
+  });
+
+  it('sends a token only to the certificate it came with', async () => {
+    const { hq, dr, branch } = sites;
+    // HQ's token, but the address reaches another agent (a wrong DNS entry, or an impostor).
+    const token = await pairingToken(hq);
+    const pairs = (): number =>
+      branch.agent.logLines().filter((l) => /token|paired|refused/.test(JSON.stringify(l))).length;
+    const before = pairs();
+    const mismatch = errorOf(
+      await dr.client.request('site.pair', {
+        address: branch.agent.replicationAddress,
+        token: token.token,
+        fingerprint: token.fingerprint,
+      }),
+    );
+    assert.equal(mismatch.code, -32010);
+    assert.match(
+      mismatch.message,
+      /presents certificate .* not .* as the pairing token says: the token was not sent/,
+    );
+    assert.equal(pairs(), before, 'the other agent never saw a PAIR');
+    assert.deepEqual(await peers(dr), []);
   });
 
   it('pairs: both list each other with the link connected, both consoles are notified', async () => {
@@ -156,7 +188,11 @@ describe('site pairing between real agents', () => {
     const notifiedHq = hq.client.notification<{ kinds: string[] }>('inventory.changed');
     const notifiedDr = dr.client.notification<{ kinds: string[] }>('inventory.changed');
     const peer = PeerSchema.parse(
-      await dr.client.result('site.pair', { address: token.address, token: token.token }),
+      await dr.client.result('site.pair', {
+        address: token.address,
+        token: token.token,
+        fingerprint: token.fingerprint,
+      }),
     );
     assert.equal(peer.agentId, hq.agentId);
     assert.equal(peer.fingerprint, hq.creds.fingerprint);
@@ -196,6 +232,7 @@ describe('site pairing between real agents', () => {
       await sites.branch.client.request('site.pair', {
         address: token.address,
         token: token.token,
+        fingerprint: token.fingerprint,
       }),
     );
     assert.equal(
@@ -208,12 +245,20 @@ describe('site pairing between real agents', () => {
     const { hq, dr } = sites;
     const own = await pairingToken(hq);
     const self = errorOf(
-      await hq.client.request('site.pair', { address: own.address, token: own.token }),
+      await hq.client.request('site.pair', {
+        address: own.address,
+        token: own.token,
+        fingerprint: own.fingerprint,
+      }),
     );
     assert.equal(self.code, -32005);
     assert.match(self.message, /cannot pair with itself/);
     const twice = errorOf(
-      await dr.client.request('site.pair', { address: own.address, token: own.token }),
+      await dr.client.request('site.pair', {
+        address: own.address,
+        token: own.token,
+        fingerprint: own.fingerprint,
+      }),
     );
     assert.equal(twice.code, -32012);
     assert.match(twice.message, /Site "Recovery DC" is already paired with site "Headquarters"/);

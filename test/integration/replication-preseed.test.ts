@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, stat, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, open, stat, symlink, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CheckpointInfoSchema, VpgStateSchema, type Vm } from '../../app/protocol';
@@ -40,15 +40,15 @@ let vm: Vm;
 let seedDir: string;
 
 before(async () => {
+  seedDir = await makeTempDir('tideline-preseed-');
   [hq, dr] = await Promise.all([
     launchSite('Headquarters', { diskMiB: DISK_MIB, runArgs: ['--outbox-limit-mib', '64'] }),
-    launchSite('Recovery DC'),
+    launchSite('Recovery DC', { runArgs: ['--preseed-dir', seedDir] }),
   ]);
   await pairSites(hq, dr);
   const started = await hq.agent.waitForLog((l) => l.msg === 'replication started');
   assert.equal(started['outboxLimitBytes'], 64 * MiB, '--outbox-limit-mib reached the engine');
   [vm] = pickVms(await vms(hq), 1, 2) as [Vm];
-  seedDir = await makeTempDir('tideline-preseed-');
 });
 
 after(async () => {
@@ -82,16 +82,33 @@ test('a wrong pre-seed file is refused and nothing is created', async () => {
   await truncate(small, MiB);
   const dir = join(seedDir, 'a-dir');
   await mkdir(dir);
+  // A file of the right size outside the pre-seed directory, and a symlink to it inside.
+  const outside = join(await makeTempDir('tideline-outside-'), 'secret.raw');
+  await (await open(outside, 'w')).close();
+  await truncate(outside, DISK_MIB * MiB);
+  const link = join(seedDir, 'link.raw');
+  await symlink(outside, link);
+  const refused =
+    /is not a file the recovery site accepts: copy the image into its pre-seed directory/;
   const cases: [string, string, RegExp][] = [
     ['missing', missing, /does not exist: no file .*nope\.raw/],
     ['wrong size', small, /is 1048576 bytes .* but the disk is 33554432 bytes .*raw image/],
     ['a directory', dir, /is a directory/],
     ['relative', 'backups/disk.raw', /absolute path/],
+    ['outside the pre-seed directory', outside, refused],
+    ['a symlink out of it', link, refused],
+    ['a system file', '/etc/passwd', refused],
+    ['a missing file elsewhere', '/nonexistent/disk.raw', refused],
   ];
+  const messages = new Map<string, string>();
   for (const [what, path, message] of cases) {
     const error = await errorOf(hq, 'vpg.create', await settings([{ diskId: first.diskId, path }]));
     assert.match(error.message, message, `${what}: ${error.message}`);
+    messages.set(what, error.message.replace(path, 'PATH'));
   }
+  // A refusal says nothing about a file outside: an existing one reads as a missing one.
+  assert.equal(messages.get('a system file'), messages.get('a missing file elsewhere'));
+  assert.equal(messages.get('outside the pre-seed directory'), messages.get('a system file'));
   const listed = VpgStateSchema.array().parse(await call(hq, 'vpg.list'));
   assert.equal(listed.length, 0, 'no VPG was left behind');
   assert.equal(VpgStateSchema.array().parse(await call(dr, 'vpg.list')).length, 0);

@@ -50,9 +50,19 @@ test('run flags: --nbd-socket, --nbd-listen [HOST:]PORT, --no-nbd', () => {
   assert.deepEqual(parseNbdFlags({ 'nbd-listen': '10809' }), {
     tcp: { host: '127.0.0.1', port: 10809 },
   });
-  assert.deepEqual(parseNbdFlags({ 'nbd-listen': '0.0.0.0:0' }), {
+  // Not on other hosts' reach without TLS, unless the operator says so.
+  assert.throws(() => parseNbdFlags({ 'nbd-listen': '0.0.0.0:0' }), /--nbd-tls-psk FILE/);
+  assert.deepEqual(parseNbdFlags({ 'nbd-listen': '0.0.0.0:0', 'nbd-allow-insecure': true }), {
     tcp: { host: '0.0.0.0', port: 0 },
   });
+  assert.deepEqual(parseNbdFlags({ 'nbd-listen': '10.0.0.5:10809', 'nbd-tls-psk': '/k.psk' }), {
+    tcp: { host: '10.0.0.5', port: 10809 },
+    tlsPskFile: '/k.psk',
+  });
+  assert.throws(
+    () => parseNbdFlags({ 'nbd-listen': '127.0.0.1:1', 'nbd-allow-insecure': true }),
+    /only applies to --nbd-listen on a non-loopback host/,
+  );
   assert.deepEqual(parseNbdFlags({ 'nbd-listen': '[::1]:10809' }), {
     tcp: { host: '::1', port: 10809 },
   });

@@ -155,7 +155,11 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
     const token = a.node.service.pairingToken();
     assert.equal(token.address, `127.0.0.1:${a.node.port}`);
     assert.equal(token.fingerprint, a.node.identity.fingerprint);
-    const peer = await b.node.service.pair({ address: token.address, token: token.token });
+    const peer = await b.node.service.pair({
+      address: token.address,
+      token: token.token,
+      fingerprint: token.fingerprint,
+    });
     assert.equal(peer.agentId, 'agent-a');
     assert.equal(peer.fingerprint, a.node.identity.fingerprint);
 
@@ -175,11 +179,19 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
     }
     // the token was single use; pairing again is refused before any token is spent
     await assert.rejects(
-      b.node.service.pair({ address: token.address, token: a.node.service.pairingToken().token }),
+      b.node.service.pair({
+        address: token.address,
+        token: a.node.service.pairingToken().token,
+        fingerprint: token.fingerprint,
+      }),
       (err: unknown) => err instanceof TidelineError && err.code === 'ALREADY_EXISTS',
     );
     await assert.rejects(
-      a.node.service.pair({ address: token.address, token: token.token }),
+      a.node.service.pair({
+        address: token.address,
+        token: token.token,
+        fingerprint: token.fingerprint,
+      }),
       (err: unknown) =>
         err instanceof TidelineError && err.code === 'CONFLICT' && /itself/.test(err.message),
     );

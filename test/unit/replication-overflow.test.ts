@@ -156,7 +156,11 @@ before(async () => {
   hq = await node('agent-a', true); // dials
   dr = await node('agent-b', false);
   const token = hq.peers.pairingToken();
-  await dr.peers.pair({ address: token.address, token: token.token });
+  await dr.peers.pair({
+    address: token.address,
+    token: token.token,
+    fingerprint: token.fingerprint,
+  });
   await up(hq.peers.link('agent-b'));
 });
 

@@ -7,7 +7,11 @@ import { after, test } from 'node:test';
 import { TidelineError } from '../../app/errors';
 import { UsageError } from '../../agent/commands/usage';
 import { parseOutboxLimit } from '../../agent/config/replication-flags';
-import { checkPreseeded, installPreseeded } from '../../agent/replication/preseed';
+import {
+  acceptedPreseedPath,
+  checkPreseeded,
+  installPreseeded,
+} from '../../agent/replication/preseed';
 
 const MiB = 1024 * 1024;
 const dirs: string[] = [];
@@ -46,25 +50,26 @@ test('pre-seed files are checked: missing, directory, wrong size, unknown disk, 
     { diskId: 'd0', sizeBytes: 4 * MiB },
     { diskId: 'd1', sizeBytes: 8 * MiB },
   ];
-  await checkPreseeded([{ diskId: 'd0', path: good }], disks);
+  const sources = { dir, idleVmDisks: async () => [] };
+  await checkPreseeded([{ diskId: 'd0', path: good }], disks, sources);
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd1', path: join(dir, 'missing.raw') }], disks),
+    checkPreseeded([{ diskId: 'd1', path: join(dir, 'missing.raw') }], disks, sources),
     refused('NOT_FOUND', /disk d1 does not exist: no file .*missing\.raw/),
   );
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd1', path: join(good, 'below-a-file') }], disks),
+    checkPreseeded([{ diskId: 'd1', path: join(good, 'below-a-file') }], disks, sources),
     refused('NOT_FOUND', /does not exist/),
   );
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd0', path: join(dir, 'folder') }], disks),
+    checkPreseeded([{ diskId: 'd0', path: join(dir, 'folder') }], disks, sources),
     refused('INVALID_PARAMS', /is a directory/),
   );
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd1', path: good }], disks),
+    checkPreseeded([{ diskId: 'd1', path: good }], disks, sources),
     refused('INVALID_PARAMS', /is 4194304 bytes .* but the disk is 8388608 bytes/),
   );
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd9', path: good }], disks),
+    checkPreseeded([{ diskId: 'd9', path: good }], disks, sources),
     refused('INVALID_PARAMS', /names a disk the VPG does not have; its disks are d0, d1/),
   );
   await assert.rejects(
@@ -74,18 +79,46 @@ test('pre-seed files are checked: missing, directory, wrong size, unknown disk, 
         { diskId: 'd0', path: good },
       ],
       disks,
+      sources,
     ),
     refused('INVALID_PARAMS', /given twice/),
   );
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd0', path: 'd0.raw' }], disks),
+    checkPreseeded([{ diskId: 'd0', path: 'd0.raw' }], disks, sources),
     refused('INVALID_PARAMS', /absolute path/),
   );
   await symlink('/dev/null', join(dir, 'device'));
   await assert.rejects(
-    checkPreseeded([{ diskId: 'd0', path: join(dir, 'device') }], disks),
-    refused('INVALID_PARAMS', /not a regular file/),
+    checkPreseeded([{ diskId: 'd0', path: join(dir, 'device') }], disks, sources),
+    refused('UNAUTHORIZED', /is not a file the recovery site accepts/),
   );
+});
+
+test('pre-seed files come only from the pre-seed directory or an idle VM disk of this host', async () => {
+  const dir = await temp();
+  const elsewhere = await temp();
+  const vmDisk = join(elsewhere, 'vm-disk.raw');
+  await sparseFile(vmDisk, 4 * MiB, []);
+  const disks = [{ diskId: 'd0', sizeBytes: 4 * MiB }];
+  const seed = [{ diskId: 'd0', path: vmDisk }];
+  const denied = refused('UNAUTHORIZED', /is not a file the recovery site accepts/);
+  await assert.rejects(checkPreseeded(seed, disks, { dir, idleVmDisks: async () => [] }), denied);
+  await assert.rejects(
+    checkPreseeded(seed, disks, { dir: undefined, idleVmDisks: async () => [] }),
+    refused('UNAUTHORIZED', /none is set: start its agent with --preseed-dir DIR/),
+  );
+  // Reverse protection: the disk of one of this host's own powered-off VMs, also by a symlink.
+  const idle = { dir: undefined, idleVmDisks: async () => [vmDisk] };
+  await checkPreseeded(seed, disks, idle);
+  const link = join(dir, 'link.raw');
+  await symlink(vmDisk, link);
+  await checkPreseeded([{ diskId: 'd0', path: link }], disks, idle);
+  // A symlink inside the directory to a file outside it is the file outside.
+  await assert.rejects(
+    checkPreseeded([{ diskId: 'd0', path: link }], disks, { dir, idleVmDisks: async () => [] }),
+    denied,
+  );
+  assert.equal(await acceptedPreseedPath(link, 'it', idle), vmDisk);
 });
 
 test('a pre-seed file is copied into place, holes kept, the original left alone', async () => {

@@ -82,7 +82,7 @@ before(async () => {
   source = await peer('agent-a'); // dials
   target = await peer('agent-b');
   const token = source.pairingToken();
-  await target.pair({ address: token.address, token: token.token });
+  await target.pair({ address: token.address, token: token.token, fingerprint: token.fingerprint });
 });
 
 const pattern = (tag: number, k: number): Buffer => {

@@ -40,7 +40,11 @@ export async function pairSites(
     throw refused(err, `Site "${site.name}" could not issue a pairing token`);
   });
   const peer = await peerVia
-    .call('site.pair', { address: token.address, token: token.token })
+    .call('site.pair', {
+      address: token.address,
+      token: token.token,
+      fingerprint: token.fingerprint,
+    })
     .catch((err: unknown) => {
       throw refused(err, `Site "${peerSite.name}" could not pair with site "${site.name}"`);
     });
