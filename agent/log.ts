@@ -42,6 +42,19 @@ export async function createAgentLog(options: {
     sync: true,
   });
   const stdout = pino.destination({ dest: 1, sync: true });
+  // A full disk (or a dead one) must not take the agent down with its log: sonic-boom throws
+  // from write() unless someone listens for its errors. Lines go on to stdout meanwhile.
+  let failing = false;
+  file.on('error', (err: NodeJS.ErrnoException) => {
+    if (failing) return;
+    failing = true;
+    stdout.write(
+      `${JSON.stringify({ level: 'error', time: new Date().toISOString(), pid: process.pid, code: err.code, msg: 'cannot write the log file: lines go to stdout only until it can be written again' })}\n`,
+    );
+  });
+  file.on('write', () => {
+    failing = false;
+  });
   const log = pino(
     {
       level: options.level,

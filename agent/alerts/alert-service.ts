@@ -62,11 +62,36 @@ export class AlertService {
     );
   }
 
+  /**
+   * 'disk-full': raised while a received VPG's journal disk is full (replication paused),
+   * cleared once it has room again and replication resumes.
+   */
+  journalDiskFull(vpg: StoredVpg, message: string | undefined, time: number): void {
+    this.guard('disk-full alert', vpg.vpgId, () => {
+      const open = this.store.open('disk-full', vpg.vpgId);
+      if (message !== undefined && open === undefined) {
+        this.store.raise(
+          {
+            kind: 'disk-full',
+            vpgId: vpg.vpgId,
+            vpgName: vpg.name,
+            message: `VPG "${vpg.name}": ${message}. It resumes by itself once space is freed.`,
+          },
+          time,
+        );
+      } else if (message === undefined && open !== undefined) {
+        this.store.clear(open.alertId, time);
+      }
+    });
+  }
+
   /** A VPG left this agent: its raised alerts are cleared. */
   vpgRemoved(vpgId: string): void {
     this.guard('alert', vpgId, () => {
       this.rpo.forget(vpgId);
       this.journal.forget(vpgId);
+      const full = this.store.open('disk-full', vpgId);
+      if (full !== undefined) this.store.clear(full.alertId, Date.now());
     });
   }
 

@@ -5,6 +5,7 @@ import {
   type DecodeResult,
   type StreamRecord,
 } from '../replication/record';
+import { rm } from 'node:fs/promises';
 import { fsyncDirectory } from '../store/atomic-file';
 import { SegmentFile, writeAllv } from './segment-file';
 
@@ -76,7 +77,18 @@ export async function writeBatch(input: {
     }
     if (groups.some((g) => g.isNew)) await fsyncDirectory(input.dir);
   } catch (err) {
-    await Promise.all(groups.filter((g) => g.isNew).map((g) => g.segment.close()));
+    // Undone: the tail segment back to its valid length and the new segments gone, so the
+    // files are as before the batch and it can be tried again (after a full disk).
+    await Promise.all(
+      groups.map(async (g) => {
+        if (g.isNew) {
+          await g.segment.close();
+          await rm(g.segment.path, { force: true });
+        } else {
+          await (await g.segment.file()).truncate(g.segment.bytes);
+        }
+      }),
+    ).catch(() => undefined); // then the journal fails, and its next open cuts the tail
     throw err;
   }
   return groups;

@@ -12,6 +12,7 @@ export type JournalErrorReason =
   | 'locked'
   | 'closed'
   | 'failed'
+  | 'disk-full'
   | 'bad-config'
   | 'unknown-disk'
   | 'unknown-checkpoint'
@@ -129,6 +130,25 @@ export class JournalFailedError extends JournalError {
       { vpgId },
     );
     this.name = 'JournalFailedError';
+  }
+}
+
+/**
+ * The journal's file system is full (ENOSPC, EDQUOT): the batch was undone, nothing else
+ * changed, and the same records can be appended again once there is space.
+ */
+export class JournalDiskFullError extends JournalError {
+  constructor(
+    vpgId: string,
+    readonly dir: string,
+  ) {
+    super(
+      'disk-full',
+      'UNAVAILABLE',
+      `The disk of the journal of VPG ${vpgId} is full (${dir}): replication of the VPG is paused until space is freed there`,
+      { vpgId, dir },
+    );
+    this.name = 'JournalDiskFullError';
   }
 }
 

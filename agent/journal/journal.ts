@@ -13,6 +13,7 @@ import {
   JournalClosedError,
   JournalConfigError,
   JournalCorruptError,
+  JournalDiskFullError,
   JournalFailedError,
   JournalGapError,
   JournalRangeError,
@@ -279,6 +280,10 @@ export class Journal extends EventEmitter<JournalEventMap> {
         try {
           await this.write(batch);
         } catch (err) {
+          // A full disk leaves the journal as it was (writeBatch undid the batch): retryable.
+          if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) {
+            throw new JournalDiskFullError(this.vpgId, this.dir);
+          }
           this.failure = err;
           throw new JournalFailedError(this.vpgId, err);
         }

@@ -1,3 +1,5 @@
+import { TidelineError } from '../../app/errors';
+
 interface InFlight {
   readonly lastSeq: number;
   readonly bytes: number;
@@ -55,12 +57,23 @@ export class RecordWindow {
     this.wake(vpgId, vpg);
   }
 
-  /** Forgets what is in flight for `vpgId` (the sender resends from the target's position). */
+  /**
+   * Forgets what is in flight for `vpgId` (the sender resends from the target's position),
+   * and refuses the batches still waiting for room: they belong to the stream being replaced.
+   * Let through, such a stale batch would take the window with records past the target's
+   * position, which the target never acknowledges (a gap), and the new stream would wait
+   * behind it for good.
+   */
   rewind(vpgId: string): void {
     const vpg = this.vpgs.get(vpgId);
     if (vpg === undefined) return;
     vpg.inFlight.length = 0;
     vpg.bytes = 0;
+    const stale = new TidelineError(
+      'UNAVAILABLE',
+      `The stream of VPG ${vpgId} was rewound: this batch is sent again from the new position`,
+    );
+    for (const waiter of vpg.waiters.splice(0)) waiter.reject(stale);
     this.wake(vpgId, vpg);
   }
 

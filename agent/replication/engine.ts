@@ -57,6 +57,8 @@ export interface ReplicationEvents {
   vpgRemoved?(vpgId: string): void;
   /** A retention pass of a received VPG's journal (journal alerts). */
   journalRetention?(vpg: StoredVpg, result: RetentionResult, time: number): void;
+  /** A received VPG's journal disk filled up (message) or has room again (undefined). */
+  journalDiskFull?(vpg: StoredVpg, message: string | undefined, time: number): void;
   /** A source VPG was created or its settings or VMs changed (metadata capture). */
   vpgChanged?(vpgId: string): void;
 }
@@ -149,6 +151,7 @@ export class ReplicationEngine implements ReplicationOperations {
       log: options.log.child({ side: 'target' }),
       onChange: (vpgId) => this.publish(vpgId),
       onRetention: (vpg, result, time) => options.events.journalRetention?.(vpg, result, time),
+      onDiskFull: (vpg, message, time) => options.events.journalDiskFull?.(vpg, message, time),
       ...(options.metadata !== undefined && { metadata: options.metadata }),
       ...(options.preseedDir !== undefined && { preseedDir: options.preseedDir }),
     });

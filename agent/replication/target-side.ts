@@ -51,6 +51,8 @@ export interface TargetSideOptions {
   readonly retentionIntervalMs?: number;
   /** Each journal retention pass (journal alerts). */
   readonly onRetention?: TargetVpgOptions['onRetention'];
+  /** A received VPG's journal disk filled up or has room again (alerts). */
+  readonly onDiskFull?: TargetVpgOptions['onDiskFull'];
   /** Received metadata packages: without one a synced VPG is MissingConfiguration. */
   readonly metadata?: MetadataStore;
   /** `run --preseed-dir`: where the admin puts pre-seeded replica images (preseed.ts). */
@@ -511,6 +513,7 @@ export class TargetSide {
         retentionIntervalMs: this.options.retentionIntervalMs,
       }),
       ...(this.options.onRetention !== undefined && { onRetention: this.options.onRetention }),
+      ...(this.options.onDiskFull !== undefined && { onDiskFull: this.options.onDiskFull }),
     };
   }
 

@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TidelineError, isTidelineError } from '../../app/errors';
 import { currentRpoSeconds, rpoMet, type CheckpointInfo, type VpgStatus } from '../../app/protocol';
-import { JournalGapError } from '../journal/errors';
+import { JournalDiskFullError, JournalGapError } from '../journal/errors';
 import type { ImageResult } from '../journal/export';
 import { Journal } from '../journal/journal';
 import type { ExportOptions, RetentionResult } from '../journal/journal-types';
@@ -22,7 +22,13 @@ export interface TargetVpgOptions {
   readonly retentionIntervalMs?: number;
   /** Each retention pass's result, for journal alerts (agent/alerts). */
   readonly onRetention?: (vpg: StoredVpg, result: RetentionResult, time: number) => void;
+  /** The journal's disk filled up (a message) or has room again (undefined): for an alert. */
+  readonly onDiskFull?: (vpg: StoredVpg, message: string | undefined, time: number) => void;
 }
+
+/** A full journal disk is checked this often, and replication resumes past this much free. */
+const DISK_FULL_CHECK_MS = 5_000;
+export const DISK_FULL_RESUME_BYTES = 64 * 1024 * 1024;
 
 /** `<replicaDir>/<diskId>.raw`; by default `<dataDir>/datastores/<ds>/replicas/<vpgId>/`. */
 export function replicaPath(dataDir: string, vpg: StoredVpg, diskId: string): string {
@@ -58,6 +64,10 @@ export class TargetVpg {
   private hold: RecoveryHold | undefined;
   /** Where to ask for the records refused while the stream was paused. */
   private resendFrom: ((seq: number) => void) | undefined;
+  /** The journal's disk is full: records wait at the source until there is room again. */
+  private diskFull:
+    | { readonly error: JournalDiskFullError; resend: (seq: number) => void; timer: NodeJS.Timeout }
+    | undefined;
 
   private constructor(
     private vpgValue: StoredVpg,
@@ -142,6 +152,10 @@ export class TargetVpg {
     sendPosition: (seq: number) => void,
   ): Promise<number> {
     if (this.closing || this.failure !== undefined) return this.journal.lastSeq;
+    if (this.diskFull !== undefined) {
+      this.diskFull.resend = sendPosition;
+      return this.journal.lastSeq;
+    }
     if (this.hold?.pauseStream === true) {
       this.resendFrom = sendPosition;
       return this.journal.lastSeq;
@@ -161,6 +175,10 @@ export class TargetVpg {
         return this.journal.lastSeq;
       }
       if (this.closing) return this.journal.lastSeq;
+      if (err instanceof JournalDiskFullError) {
+        this.pauseForFullDisk(err, sendPosition);
+        return this.journal.lastSeq;
+      }
       this.failure = isTidelineError(err)
         ? err
         : new TidelineError('INTERNAL_ERROR', `The journal of VPG ${this.vpgId} failed`);
@@ -222,6 +240,10 @@ export class TargetVpg {
     if (this.failure !== undefined) {
       return { status: 'Error', rpoSeconds, message: this.failure.message };
     }
+    if (this.diskFull !== undefined) {
+      const status = rpoMet(rpoSeconds, this.vpg.rpoTargetSeconds) ? 'Protecting' : 'RpoNotMet';
+      return { status, rpoSeconds, message: this.diskFull.error.message };
+    }
     if (this.hold !== undefined) {
       return {
         status: this.hold.status,
@@ -268,6 +290,7 @@ export class TargetVpg {
   async close(): Promise<void> {
     this.closing = true;
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    if (this.diskFull !== undefined) clearInterval(this.diskFull.timer);
     const closed = new TidelineError('UNAVAILABLE', `VPG ${this.vpgId} is closing on this agent`);
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
@@ -275,6 +298,45 @@ export class TargetVpg {
     }
     this.waiters = [];
     await this.journal.close();
+  }
+
+  /**
+   * The journal's disk is full (the failed batch was undone: nothing is lost or torn). Records
+   * are refused, and so stay in the source's outbox (or its dirty bitmaps), until the file
+   * system has room again; then the source is asked to resend from the journal's end.
+   */
+  private pauseForFullDisk(error: JournalDiskFullError, resend: (seq: number) => void): void {
+    if (this.diskFull !== undefined) {
+      this.diskFull.resend = resend;
+      return;
+    }
+    const timer = setInterval(
+      () => drop(this.checkSpace(), (err) => this.options.log.warn({ err }, 'cannot check space')),
+      DISK_FULL_CHECK_MS,
+    );
+    timer.unref();
+    this.diskFull = { error, resend, timer };
+    this.options.log.error(
+      { dir: error.dir, resumeAtFreeBytes: DISK_FULL_RESUME_BYTES },
+      'journal disk full: replication of the VPG paused until space is freed',
+    );
+    this.options.onDiskFull?.(this.vpg, error.message, Date.now());
+  }
+
+  private async checkSpace(): Promise<void> {
+    const full = this.diskFull;
+    if (full === undefined || this.closing) return;
+    const fs = await statfs(full.error.dir);
+    const free = fs.bavail * fs.bsize;
+    if (free < DISK_FULL_RESUME_BYTES || this.diskFull !== full) return;
+    clearInterval(full.timer);
+    this.diskFull = undefined;
+    this.options.log.info(
+      { dir: full.error.dir, freeBytes: free },
+      'journal disk has room again: replication resumes',
+    );
+    this.options.onDiskFull?.(this.vpg, undefined, Date.now());
+    full.resend(this.journal.lastSeq);
   }
 
   private start(): void {

@@ -6,7 +6,12 @@ import { IdSchema } from '../protocol/common';
  * period, and journal alerts at the recovery site.
  */
 
-export const AlertKindSchema = z.enum(['rpo', 'journal-history-reduced', 'journal-size-warning']);
+export const AlertKindSchema = z.enum([
+  'rpo',
+  'journal-history-reduced',
+  'journal-size-warning',
+  'disk-full',
+]);
 export type AlertKind = z.infer<typeof AlertKindSchema>;
 
 export const AlertSchema = z.object({

@@ -99,6 +99,7 @@ export const KIND_LABEL: Readonly<Record<AlertKind, string>> = {
   rpo: 'RPO',
   'journal-history-reduced': 'Journal history reduced',
   'journal-size-warning': 'Journal size warning',
+  'disk-full': 'Disk full',
 };
 
 /** An epoch-ms time in the admin's locale: the time to the second, and the date apart. */
