@@ -117,6 +117,9 @@ export class Daemon {
       this.ownLock = DataDirLock.acquire(layout.root, layout.lockFile, 'run (in-process)');
     }
     if (this.options.preseedDir !== undefined) await requireDirectory(this.options.preseedDir);
+    // A bad key file is refused before anything starts.
+    const nbdTlsFile = this.options.nbd === false ? undefined : this.options.nbd?.tlsPskFile;
+    const nbdTls = nbdTlsFile === undefined ? undefined : await loadNbdTls(nbdTlsFile);
     const removed = await removeStaleTempFiles(layout.stateDir);
     if (removed > 0) log.info({ removed }, 'removed temp files left by an interrupted write');
     const tls = await readTlsIdentity(layout.keyFile, layout.certFile);
@@ -273,9 +276,7 @@ export class Daemon {
         socketPath: nbdSocket,
         extraExports: recoveryDisks.exports,
         ...(this.options.nbd?.tcp !== undefined && { tcp: this.options.nbd.tcp }),
-        ...(this.options.nbd?.tlsPskFile !== undefined && {
-          tls: await loadNbdTls(this.options.nbd.tlsPskFile),
-        }),
+        ...(nbdTls !== undefined && { tls: nbdTls }),
         listVms: () => hypervisor.listVms(),
         tap: this.engine.diskTap,
         log: log.child({ component: 'nbd' }),

@@ -6,7 +6,6 @@ import type { ListenAddress } from '../control/control-server';
 import type { Logger } from '../log';
 import { errnoMessage } from '../store/json-file';
 import { HandshakePool } from '../security/handshake-pool';
-import { sourceKey } from '../security/source-key';
 import { drop } from '../util/drop';
 import type { RefusalSink } from '../util/refusal-log';
 import { FrameConnection } from './frame-connection';
@@ -168,7 +167,7 @@ export class ReplicationServer {
     const { log, handshakeTimeoutMs, route, refusals } = this.options;
     this.handshaking.settle(socket);
     const conn = new FrameConnection(socket, MAX_HANDSHAKE_PAYLOAD, log);
-    const source = sourceKey(socket.remoteAddress);
+    const source = conn.source;
     if (this.stopping) {
       conn.refuse('shutting-down', 'UNAVAILABLE', 'The agent is shutting down');
       return;

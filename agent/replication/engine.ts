@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { TidelineError, isTidelineError } from '../../app/errors';
@@ -32,6 +31,7 @@ import {
   VPG_PREPARE,
   VPG_USAGE,
   VPG_CHECK_REMOVABLE,
+  RemovableResultSchema,
   callPeer,
 } from './vpg-control';
 import { anyAllocated, planVpg } from './vpg-plan';
@@ -702,7 +702,7 @@ export class ReplicationEngine implements ReplicationOperations {
         link,
         VPG_CHECK_REMOVABLE,
         { vpgId },
-        z.object({ removable: z.literal(true) }),
+        RemovableResultSchema,
         PEER_CALL_TIMEOUT_MS,
       );
     } catch (err) {

@@ -351,8 +351,9 @@ export class TargetSide {
   /** vpg.checkRemovable from the protected site, before its vpg.remove. */
   checkRemovable(params: unknown, caller: ControlCaller): { removable: true } {
     const { vpgId } = parsePeer(VpgRefSchema, params, VPG_CHECK_REMOVABLE);
-    if (this.options.store.get(vpgId) === undefined) return { removable: true };
-    requireVpgPeer(this.options.store.get(vpgId), vpgId, 'target', caller);
+    const stored = this.options.store.get(vpgId);
+    if (stored === undefined) return { removable: true };
+    requireVpgPeer(stored, vpgId, 'target', caller);
     this.refuseIfHeld(vpgId);
     return { removable: true };
   }
@@ -397,10 +398,11 @@ export class TargetSide {
 
   /** A new VPG's pre-seeded replicas: copied into place before its journal opens them. */
   private async installPreseeded(vpg: StoredVpg): Promise<void> {
+    const sources = this.preseedSources();
     for (const { diskId, path } of vpg.preseededReplicas ?? []) {
       const started = Date.now();
       const what = `The pre-seeded replica of disk ${diskId}`;
-      const real = await acceptedPreseedPath(path, what, this.preseedSources());
+      const real = await acceptedPreseedPath(path, what, sources);
       const result = await installPreseeded(real, replicaPath(this.options.dataDir, vpg, diskId));
       this.options.log.info(
         { vpgId: vpg.vpgId, diskId, path, ...result, ms: Date.now() - started },
@@ -411,14 +413,17 @@ export class TargetSide {
 
   private preseedSources(): PreseedSources {
     const { hypervisor, store, preseedDir } = this.options;
+    // Listed once per check of a VPG's files, not once per file.
+    let idle: Promise<string[]> | undefined;
     return {
       dir: preseedDir,
-      idleVmDisks: async () => {
-        const protectedVms = new Set(store.list().flatMap((v) => v.vmIds));
-        return (await hypervisor.listVms())
-          .filter((vm) => vm.powerState === 'stopped' && !protectedVms.has(vm.vmId))
-          .flatMap((vm) => vm.disks.map((disk) => disk.location));
-      },
+      idleVmDisks: () =>
+        (idle ??= hypervisor.listVms().then((vms) => {
+          const protectedVms = new Set(store.list().flatMap((v) => v.vmIds));
+          return vms
+            .filter((vm) => vm.powerState === 'stopped' && !protectedVms.has(vm.vmId))
+            .flatMap((vm) => vm.disks.map((disk) => disk.location));
+        })),
     };
   }
 

@@ -30,6 +30,7 @@ export const PrepareResultSchema = z.object({ position: z.number().int().nonnega
 
 export const VpgRefSchema = z.object({ vpgId: IdSchema });
 export const DropResultSchema = z.object({ dropped: z.boolean() });
+export const RemovableResultSchema = z.object({ removable: z.literal(true) });
 
 export const TargetCheckpointSchema = z.object({
   seq: z.number().int().positive(),

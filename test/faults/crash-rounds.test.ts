@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { TaskSchema, type Vm } from '../../app/protocol';
 import { cleanupAgents } from '../helpers/agents';
 import { Oracle } from '../helpers/replication-oracle';
+import { seededRandom } from '../helpers/seeded-random';
 import {
   MiB,
   call,
@@ -33,22 +34,11 @@ const SEED = Number(process.env['TIDELINE_CRASH_SEED'] ?? 1205);
 const ROUNDS = 20;
 const say = (line: string): void => void process.stdout.write(`# crash: ${line}\n`);
 
-/** mulberry32: a small seeded generator. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Phase = 'stream' | 'checkpoint' | 'resync' | 'test failover';
 const PHASES: readonly Phase[] = ['stream', 'checkpoint', 'resync', 'test failover'];
 
 describe('kill -9 at random moments, 20 rounds', { timeout: 900_000 }, () => {
-  const random = generator(SEED);
+  const random = seededRandom(SEED);
   let hq: Site;
   let dr: Site;
   let chosen: Vm[];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../helpers/seeded-random';
 import { policyInForce, validatePolicy } from '../../app/policy/policy';
 import type { InForce, Policy, Timeframe } from '../../app/policy/policy-schemas';
 
@@ -15,23 +16,12 @@ import type { InForce, Policy, Timeframe } from '../../app/policy/policy-schemas
 const MIN = 60_000;
 const WEEK_MIN = 7 * 1440;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const hhmm = (m: number): string =>
   `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 
 /** A valid policy of random, non-overlapping timeframes; times favour the DST hours. */
 function randomPolicy(seed: number, timeZone: string): Policy {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const pick = (n: number): number => Math.floor(rand() * n);
   const policy: Policy = {
     schemaVersion: 1,
@@ -153,7 +143,7 @@ function sweep(seed: number, timeZone: string): { stretches: number; calls: numb
   const start = Date.UTC(2024, 11, 31); // a day of margin either side of 2025
   const minutes = 367 * 1440;
   const { owners: expected, nearChange } = oracle(policy, start, minutes);
-  const rand = rng(seed ^ 0x5eed);
+  const rand = seededRandom(seed ^ 0x5eed);
   let calls = 0;
   const call = (m: number): InForce => {
     calls++;
