@@ -238,7 +238,7 @@ export class Daemon {
           alerts.rpoTick(tick);
         },
         journalRetention: (vpg, result, time) => alerts.journalRetention(vpg, result, time),
-        journalDiskFull: (vpg, message, time) => alerts.journalDiskFull(vpg, message, time),
+        diskFull: (vpg, message, time) => alerts.diskFull(vpg, message, time),
         vpgStatus: (change) =>
           this.server?.broadcast(encodeNotification(agentNotifications, 'vpg.status', change)),
         vpgChanged: (vpgId) => metadata.vpgChanged(vpgId),

@@ -63,10 +63,11 @@ export class AlertService {
   }
 
   /**
-   * 'disk-full': raised while a received VPG's journal disk is full (replication paused),
-   * cleared once it has room again and replication resumes.
+   * 'disk-full': raised while a VPG's journal disk (recovery site: replication paused) or
+   * outbox disk (protected site: written regions tracked) is full, cleared once it has room
+   * again and replication resumes.
    */
-  journalDiskFull(vpg: StoredVpg, message: string | undefined, time: number): void {
+  diskFull(vpg: StoredVpg, message: string | undefined, time: number): void {
     this.guard('disk-full alert', vpg.vpgId, () => {
       const open = this.store.open('disk-full', vpg.vpgId);
       if (message !== undefined && open === undefined) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { StreamRecord } from '../replication/record';
 import { fsyncDirectory, removeStaleTempFiles } from '../store/atomic-file';
 import { isErrno } from '../store/json-file';
+import { isNoSpaceError } from '../util/disk-space';
 import { decodeFrame, writeBatch, type BatchItem } from './append-batch';
 import { applyRecords } from './apply';
 import { AsyncRwLock } from './async-lock';
@@ -281,7 +282,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
           await this.write(batch);
         } catch (err) {
           // A full disk leaves the journal as it was (writeBatch undid the batch): retryable.
-          if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) {
+          if (isNoSpaceError(err)) {
             throw new JournalDiskFullError(this.vpgId, this.dir);
           }
           this.failure = err;

@@ -128,6 +128,27 @@ export class CheckpointLog {
     });
   }
 
+  /**
+   * The checkpoints above `seq` never reached the outbox (it failed before they were written,
+   * and their seqs are handed out again): they are forgotten, and their waiters fail.
+   */
+  forgetAbove(seq: number): void {
+    this.entries = this.entries.slice(0, this.indexOf(seq + 1));
+    const lost = this.waiters.filter((w) => w.seq > seq);
+    if (lost.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.seq <= seq);
+    for (const waiter of lost) {
+      clearTimeout(waiter.timer);
+      waiter.reject(
+        new TidelineError(
+          'CONFLICT',
+          `Checkpoint ${waiter.seq} of VPG ${this.options.vpgId} was lost: the outbox failed before it was written; insert a new one`,
+          { vpgId: this.options.vpgId, seq: waiter.seq },
+        ),
+      );
+    }
+  }
+
   /** The VPG stopped: every waiter fails with `error`. */
   close(error: Error): void {
     this.closedWith = error;

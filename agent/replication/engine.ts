@@ -57,8 +57,11 @@ export interface ReplicationEvents {
   vpgRemoved?(vpgId: string): void;
   /** A retention pass of a received VPG's journal (journal alerts). */
   journalRetention?(vpg: StoredVpg, result: RetentionResult, time: number): void;
-  /** A received VPG's journal disk filled up (message) or has room again (undefined). */
-  journalDiskFull?(vpg: StoredVpg, message: string | undefined, time: number): void;
+  /**
+   * A VPG's journal disk (recovery site) or outbox disk (protected site) filled up (message)
+   * or has room again (undefined).
+   */
+  diskFull?(vpg: StoredVpg, message: string | undefined, time: number): void;
   /** A source VPG was created or its settings or VMs changed (metadata capture). */
   vpgChanged?(vpgId: string): void;
 }
@@ -151,7 +154,7 @@ export class ReplicationEngine implements ReplicationOperations {
       log: options.log.child({ side: 'target' }),
       onChange: (vpgId) => this.publish(vpgId),
       onRetention: (vpg, result, time) => options.events.journalRetention?.(vpg, result, time),
-      onDiskFull: (vpg, message, time) => options.events.journalDiskFull?.(vpg, message, time),
+      onDiskFull: (vpg, message, time) => options.events.diskFull?.(vpg, message, time),
       ...(options.metadata !== undefined && { metadata: options.metadata }),
       ...(options.preseedDir !== undefined && { preseedDir: options.preseedDir }),
     });
@@ -610,6 +613,7 @@ export class ReplicationEngine implements ReplicationOperations {
           },
         }),
       onChange: () => this.publish(vpg.vpgId),
+      onDiskFull: (stored, message, time) => this.options.events.diskFull?.(stored, message, time),
       onSeeded: async () => {
         await this.store.update(vpg.vpgId, (v) => {
           const { seeding: _done, ...rest } = v;

@@ -11,7 +11,7 @@ import {
 import type { Logger } from '../log';
 import type { PeerLink } from '../peer/peer-link';
 import type { RecordThrottle } from '../policy/policy-scheduler';
-import { VpgSource, outboxDir } from '../source/vpg-source';
+import { VpgSource, outboxDir, type VpgSourceStatus } from '../source/vpg-source';
 import type { DiskAccess, DiskFile } from '../tap/disk-file';
 import type { DiskTap } from '../tap/disk-tap';
 import { drop } from '../util/drop';
@@ -23,6 +23,7 @@ import type { TaskManager } from '../tasks/task-manager';
 import type { MirrorTarget, TapMirroring } from '../hypervisor/adapter';
 import { linkHashes } from './hash-control';
 import { MirrorAttachments } from './mirror-attachments';
+import { OutboxSpaceWatch } from './outbox-space';
 import { prepareParams, publicVpg } from './vpg-view';
 import type { StoredVpg } from './vpg-store';
 import {
@@ -47,6 +48,8 @@ export interface SourceVpgOptions {
   readonly onChange: () => void;
   /** Initial sync finished: persist it. */
   readonly onSeeded: () => Promise<void>;
+  /** The outbox's disk filled up (a message) or has room again (undefined): for an alert. */
+  readonly onDiskFull?: (vpg: StoredVpg, message: string | undefined, time: number) => void;
   /** How often journal use is asked of the target (default 5 s). */
   readonly usageIntervalMs?: number;
   /** Initial syncs and resyncs are shown as tasks. */
@@ -101,6 +104,7 @@ export class SourceVpg {
   private readonly written = new RateMeter();
   private readonly sent = new RateMeter();
   private attachments: MirrorAttachments | undefined;
+  private spaceWatch: OutboxSpaceWatch | undefined;
   private stopped = false;
 
   constructor(
@@ -164,6 +168,15 @@ export class SourceVpg {
         );
       }
       source.on('checkpoint', (record) => this.checkpoints.learn(record));
+      this.spaceWatch = new OutboxSpaceWatch({
+        source,
+        log,
+        onDiskFull: (message, time) => {
+          this.options.onDiskFull?.(this.vpgValue, message, time);
+          this.options.onChange();
+        },
+        onRecovered: (lastSeq) => this.checkpoints.forgetAbove(lastSeq),
+      });
       source.on('fault', (err) => {
         log.error({ err }, 'VPG source fault');
         if (source.status().fault !== undefined) this.fault = err;
@@ -477,6 +490,8 @@ export class SourceVpg {
     const status = source.status();
     const pending = status.mode === 'bitmap' || status.dirtyBytes > 0;
     if (!pending || this.sender?.connected !== true) return;
+    // The resync needs the outbox: after a failure for lack of space, once it takes records.
+    if (status.outboxFailed !== undefined) return;
     if (status.mode === 'bitmap' && status.backlogBytes > 0) return;
     this.sync?.start('resync');
   }
@@ -525,12 +540,7 @@ export class SourceVpg {
     // Also while a resync runs with its regions already taken off the map: checkpoints are
     // inconsistent until it ends, so the VPG is not Protecting yet.
     if (mode.mode === 'bitmap' || mode.dirtyBytes > 0 || mode.inconsistent) {
-      return withProblem(
-        'Resyncing',
-        mode.mode === 'bitmap'
-          ? 'The outbox reached its limit: written regions are tracked and will be resent'
-          : attaching,
-      );
+      return withProblem('Resyncing', mode.mode === 'bitmap' ? bitmapReason(mode) : attaching);
     }
     const anchor = this.checkpoints.newestConfirmedConsistent();
     if (anchor === undefined) return withProblem('Initializing');
@@ -556,6 +566,7 @@ export class SourceVpg {
     const written = this.written.sample(now, status?.bytesAccepted ?? 0);
     const sent = this.sent.sample(now, this.sender?.bytesSent ?? 0);
     this.refreshUsage(now);
+    if (!this.stopped) this.spaceWatch?.tick(now);
     this.maybeResync();
     const { status: vpgStatus } = this.status(now);
     const rpoSeconds = currentRpoSeconds(
@@ -625,4 +636,16 @@ export class SourceVpg {
     }
     return this.source;
   }
+}
+
+/** Why a VPG tracks dirty regions instead of streaming records, for the status message. */
+function bitmapReason(status: VpgSourceStatus): string {
+  const failed = status.outboxFailed;
+  if (failed === undefined) {
+    return 'The outbox reached its limit: written regions are tracked and will be resent';
+  }
+  if (failed.noSpace) {
+    return 'The outbox disk is full: written regions are tracked and will be resent once space is freed';
+  }
+  return `${failed.message}: written regions are tracked; restart the agent to resume replication`;
 }

@@ -1,4 +1,4 @@
-import { rm, statfs } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TidelineError, isTidelineError } from '../../app/errors';
 import { currentRpoSeconds, rpoMet, type CheckpointInfo, type VpgStatus } from '../../app/protocol';
@@ -10,6 +10,7 @@ import { journalDirFor } from '../journal/layout';
 import type { CheckpointInfo as JournalCheckpoint } from '../journal/state-files';
 import type { Logger } from '../log';
 import type { ReceivedRecord } from '../peer/peer-link';
+import { DISK_FULL_CHECK_MS, DISK_FULL_RESUME_BYTES, freeBytes } from '../util/disk-space';
 import { drop } from '../util/drop';
 import type { StoredVpg } from './vpg-store';
 import type { TargetUsage } from './vpg-control';
@@ -25,10 +26,6 @@ export interface TargetVpgOptions {
   /** The journal's disk filled up (a message) or has room again (undefined): for an alert. */
   readonly onDiskFull?: (vpg: StoredVpg, message: string | undefined, time: number) => void;
 }
-
-/** A full journal disk is checked this often, and replication resumes past this much free. */
-const DISK_FULL_CHECK_MS = 5_000;
-export const DISK_FULL_RESUME_BYTES = 64 * 1024 * 1024;
 
 /** `<replicaDir>/<diskId>.raw`; by default `<dataDir>/datastores/<ds>/replicas/<vpgId>/`. */
 export function replicaPath(dataDir: string, vpg: StoredVpg, diskId: string): string {
@@ -94,6 +91,8 @@ export class TargetVpg {
     });
     const target = new TargetVpg(vpg, journal, { ...options, log });
     target.start();
+    // A full-disk alert from before a restart: the next append raises it again if need be.
+    options.onDiskFull?.(vpg, undefined, Date.now());
     return target;
   }
 
@@ -326,8 +325,7 @@ export class TargetVpg {
   private async checkSpace(): Promise<void> {
     const full = this.diskFull;
     if (full === undefined || this.closing) return;
-    const fs = await statfs(full.error.dir);
-    const free = fs.bavail * fs.bsize;
+    const free = await freeBytes(full.error.dir);
     if (free < DISK_FULL_RESUME_BYTES || this.diskFull !== full) return;
     clearInterval(full.timer);
     this.diskFull = undefined;

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { writevSync } from 'node:fs';
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { unlinkSync, writevSync } from 'node:fs';
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TidelineError } from '../../app/errors';
 import { encodeRecordParts, type StreamRecord } from '../replication/record';
 import { fsyncDirectory, removeStaleTempFiles } from '../store/atomic-file';
-import { errnoMessage } from '../store/json-file';
+import { errnoMessage, isErrno } from '../store/json-file';
+import { isNoSpaceError } from '../util/disk-space';
 import { drop } from '../util/drop';
 import { loadSegments, segmentDamaged } from './outbox-load';
 import { Segment, readFully, scanSegment, segmentFileName } from './outbox-segment';
@@ -74,7 +75,10 @@ export interface OutboxOpenReport {
 export interface OutboxEvents {
   /** The readable limit (min of applied and durable seq) moved up to this seq. */
   readable: [seq: number];
-  /** An append failed: the outbox refuses appends until it is reopened. */
+  /**
+   * An append failed: the outbox refuses appends until it is reopened, or, after a failure
+   * for lack of space (`failedForSpace`), until recover().
+   */
   failed: [error: TidelineError];
 }
 
@@ -88,6 +92,13 @@ interface PendingAppend {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/**
+ * Space held back in the outbox directory and given up the moment an append finds the file
+ * system full: the switch to bitmap mode must still write its small state files, or the VPG
+ * would have to refuse the VMs' writes.
+ */
+const RESERVE_FILE = 'reserve';
+const RESERVE_BYTES = 1024 * 1024;
 /** Batches above this are written as up to PARALLEL_WRITES parts of at least this size. */
 const PARALLEL_PART_BYTES = 256 * 1024;
 const PARALLEL_WRITES = 4;
@@ -117,6 +128,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private queuedBytes = 0;
   private pumping = false;
   private failure: TidelineError | undefined;
+  /** The failure was a write (not an fdatasync) that found no room: recover() may undo it. */
+  private failureForSpace = false;
   private opened = false;
   private closing = false;
   /** Seq of the last record handed to append() (the next must be one higher). */
@@ -193,6 +206,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
     this.state = { ...this.state, cleanShutdown: false, bootId };
     await writeOutboxState(dir, this.state);
+    // Best effort: without it a full disk may still be survived (the failed batch was cut).
+    await this.ensureReserve();
     this.opened = true;
     if (this.commitMode === 'write') {
       this.syncTimer = setInterval(
@@ -259,6 +274,63 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   get failed(): TidelineError | undefined {
     return this.failure;
+  }
+
+  /** The outbox failed because its file system was full, and recover() can undo that. */
+  get failedForSpace(): boolean {
+    return this.failure !== undefined && this.failureForSpace;
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  /**
+   * After a failure for lack of space, once the file system has room: takes appends again.
+   * The failed batch was cut from the file (fail()), so the files end with record
+   * `writtenSeq`; those records are made durable, the reserve is put back, and the next append
+   * must be writtenSeq + 1: the seqs of the rejected appends were never written anywhere, and
+   * the caller (VpgSource, in bitmap mode, handing out no seqs) gives them out again.
+   * Returns writtenSeq. Throws, leaving the outbox failed, while there is still no room.
+   */
+  async recover(): Promise<number> {
+    const failure = this.failure;
+    if (failure === undefined) return this.written;
+    if (!this.failureForSpace || !this.opened || this.closing) {
+      throw new TidelineError(
+        'CONFLICT',
+        `The outbox of VPG ${this.options.vpgId} cannot be recovered in place (${failure.message}); restart the agent`,
+        { vpgId: this.options.vpgId },
+      );
+    }
+    await this.pumpDone;
+    const segment = this.lastSegment();
+    if (segment !== undefined) {
+      await segment.handle.truncate(segment.size);
+      await segment.handle.datasync();
+    }
+    // A segment file that a roll created but never indexed would block the next roll.
+    if (segment?.firstSeq !== this.written + 1) {
+      await unlink(join(this.options.dir, segmentFileName(this.written + 1))).catch(
+        (err: unknown) => {
+          if (!isErrno(err, 'ENOENT')) throw err;
+        },
+      );
+    }
+    if (!(await this.ensureReserve())) {
+      throw new TidelineError(
+        'UNAVAILABLE',
+        `The file system of the outbox of VPG ${this.options.vpgId} (${this.options.dir}) is still full`,
+        { vpgId: this.options.vpgId },
+      );
+    }
+    this.failure = undefined;
+    this.failureForSpace = false;
+    this.lastQueuedSeq = this.written;
+    const before = this.readableSeq();
+    this.durable = this.written;
+    this.notifyReadable(before);
+    return this.written;
   }
 
   /** Whether a record of `bytes` encoded bytes fits under the limit. */
@@ -480,7 +552,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         try {
           await this.commit(batch, bytes, roll);
         } catch (err) {
-          this.fail(err, batch);
+          // An fdatasync error may have dropped written pages: only a failed write is undone.
+          this.fail(err, batch, !(err instanceof SyncFailed) && isNoSpaceError(err));
           return;
         }
         this.queuedBytes -= bytes;
@@ -502,7 +575,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (bytes <= SYNC_WRITE_BYTES) {
       const bufs = batch.length === 1 ? first.bufs : batch.flatMap((p) => p.bufs);
       const written = writevSync(segment.handle.fd, bufs, position);
-      if (written !== bytes) throw new Error(`short write: ${written} of ${bytes} bytes`);
+      if (written !== bytes) throw shortWrite(written, bytes);
     } else {
       await Promise.all(
         splitBatch(batch, bytes).map((part) => {
@@ -512,7 +585,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         }),
       );
     }
-    if (this.commitMode === 'fdatasync') await segment.handle.datasync();
+    if (this.commitMode === 'fdatasync') await datasync(segment.handle);
     for (const p of batch) segment.push(p.bytes);
     this.commits += 1;
     this.heldBytes += bytes;
@@ -529,7 +602,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.backgroundSync = undefined;
         // An fdatasync error may have lost written records: the outbox fails (bitmap mode).
         drop(this.sync(), (err) => {
-          if (this.failure === undefined) this.fail(err, []);
+          if (this.failure === undefined) this.fail(err, [], false);
         });
       }, BACKGROUND_SYNC_DELAY_MS);
     }
@@ -539,7 +612,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private async roll(firstSeq: number): Promise<Segment> {
     const previous = this.lastSegment();
     if (previous !== undefined && this.commitMode !== 'fdatasync') {
-      await previous.handle.datasync();
+      await datasync(previous.handle);
     }
     const path = join(this.options.dir, segmentFileName(firstSeq));
     const handle = await open(path, 'wx+', 0o600);
@@ -555,9 +628,18 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return segment;
   }
 
-  private fail(err: unknown, batch: PendingAppend[]): void {
-    const error = this.ioError('append to', err);
+  private fail(err: unknown, batch: PendingAppend[], forSpace: boolean): void {
+    const error = this.ioError('append to', err instanceof SyncFailed ? err.cause : err);
     this.failure = error;
+    this.failureForSpace = forSpace;
+    if (forSpace) {
+      // Synchronously, before the 'failed' listeners write the bitmap-mode state files.
+      try {
+        unlinkSync(join(this.options.dir, RESERVE_FILE));
+      } catch {
+        // none was made (the disk was full at open)
+      }
+    }
     const rejected = [...batch, ...this.queue];
     this.queue = [];
     this.queuedBytes = 0;
@@ -637,6 +719,27 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   // ---- helpers ----
 
+  /** Makes sure the reserve file holds RESERVE_BYTES of allocated space; false if no room. */
+  private async ensureReserve(): Promise<boolean> {
+    const path = join(this.options.dir, RESERVE_FILE);
+    const present = await stat(path).catch(() => undefined);
+    if (present?.size === RESERVE_BYTES) return true;
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'w', 0o600);
+      // Zeros written, not a sparse size: the blocks must really be taken.
+      const zeros = Buffer.alloc(RESERVE_BYTES);
+      const { bytesWritten } = await handle.write(zeros, 0, RESERVE_BYTES, 0);
+      if (bytesWritten !== RESERVE_BYTES) throw shortWrite(bytesWritten, RESERVE_BYTES);
+      await handle.close();
+      return true;
+    } catch {
+      await handle?.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      return false;
+    }
+  }
+
   private lastSegment(): Segment | undefined {
     return this.segments[this.segments.length - 1];
   }
@@ -677,6 +780,29 @@ function splitBatch(
   return out;
 }
 
+/** An fdatasync failed: pages written before it may be lost, so the failure is not undone. */
+class SyncFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(errnoMessage(cause));
+  }
+}
+
+async function datasync(handle: FileHandle): Promise<void> {
+  try {
+    await handle.datasync();
+  } catch (err) {
+    throw new SyncFailed(err);
+  }
+}
+
+/** A regular file takes fewer bytes than asked only when its file system (or quota) is full. */
+function shortWrite(written: number, bytes: number): Error {
+  return Object.assign(
+    new Error(`short write: ${written} of ${bytes} bytes, the file system is full`),
+    { code: 'ENOSPC' },
+  );
+}
+
 async function writeAll(
   handle: FileHandle,
   bufs: Buffer[],
@@ -684,5 +810,5 @@ async function writeAll(
   bytes: number,
 ): Promise<void> {
   const { bytesWritten } = await handle.writev(bufs, position);
-  if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
+  if (bytesWritten !== bytes) throw shortWrite(bytesWritten, bytes);
 }

@@ -63,6 +63,17 @@ export class Sequencer {
   }
 
   /**
+   * The outbox failed and lost the appends of every seq after `lastSeq` (none of them reached
+   * a file): those seqs are handed out again, so the stream stays gapless.
+   */
+  rewindTo(lastSeq: number): void {
+    if (!Number.isSafeInteger(lastSeq) || lastSeq < 0 || lastSeq > this.lastSeq) {
+      throw new RangeError(`cannot rewind to seq ${lastSeq} (last handed out: ${this.lastSeq})`);
+    }
+    this.nextSeq = lastSeq + 1;
+  }
+
+  /**
    * Sequences a checkpoint now and returns its seq at once; it stands for every record with a
    * lower seq. The record is handed to onCheckpoint before this returns.
    */

@@ -63,6 +63,11 @@ export interface VpgSourceStatus {
   readonly bytesAccepted: number;
   readonly inconsistent: boolean;
   readonly fault?: string;
+  /**
+   * The outbox failed (the VPG went to bitmap mode); `noSpace`: its file system was full, and
+   * recoverOutbox() takes records again once it has room.
+   */
+  readonly outboxFailed?: { readonly message: string; readonly noSpace: boolean };
 }
 
 export interface VpgSourceEvents {
@@ -256,7 +261,28 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
       bytesAccepted: this.accepted,
       inconsistent: this.sequencerValue?.inconsistent ?? false,
       ...(this.broken !== undefined && { fault: this.broken.message }),
+      ...(this.outbox.failed !== undefined && {
+        outboxFailed: { message: this.outbox.failed.message, noSpace: this.outbox.failedForSpace },
+      }),
     };
+  }
+
+  /**
+   * The outbox failed for lack of space and its file system has room again: it takes records
+   * again. The VPG stays in bitmap mode (the engine resumes streaming for the resync). Returns
+   * the last seq the outbox holds: the seqs handed out after it went to appends that failed
+   * (the region of each is dirty) and are handed out again, so checkpoints learned above it
+   * never existed. Throws while there is still no room.
+   */
+  async recoverOutbox(): Promise<number> {
+    while (this.transition !== undefined) await this.transition;
+    if (this.broken !== undefined) throw this.broken;
+    if (this.outbox.failed === undefined) return this.outbox.writtenSeq;
+    // In bitmap mode no seq is handed out (checkpoints are refused while the outbox failed).
+    if (this.modeValue !== 'bitmap') throw new Error('outbox failed outside bitmap mode');
+    const last = await this.outbox.recover();
+    this.sequencer.rewindTo(last);
+    return last;
   }
 
   async write(disk: DiskFile, offset: number, data: Buffer, options?: WriteOptions): Promise<void> {

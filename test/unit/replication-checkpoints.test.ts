@@ -90,6 +90,26 @@ test('old checkpoints leave with the history window, but never the RPO anchor', 
   assert.equal(seqs.at(-1), 31);
 });
 
+test('checkpoints the outbox never wrote are forgotten, and their waiters told', async () => {
+  const l = log(60_000);
+  for (const seq of [3, 7, 9]) l.learn({ seq, sourceTime: T0 + seq });
+  const kept = l.waitFor(7, 5_000, () => '');
+  const lost = l.waitFor(9, 5_000, () => '');
+  l.forgetAbove(8);
+  await assert.rejects(
+    lost,
+    (err: unknown) => err instanceof TidelineError && /was lost/.test(err.message),
+  );
+  assert.deepEqual(
+    l.list().map((c) => c.seq),
+    [3, 7],
+  );
+  // Seq 9 is handed out again, to a write: acknowledging it confirms nothing that was lost.
+  l.ack(9);
+  assert.equal((await kept).seq, 7);
+  assert.equal(l.find(9), undefined);
+});
+
 test('rate meter: bytes per second over the last seconds', () => {
   const meter = new RateMeter(3000);
   assert.equal(meter.sample(0, 0), 0);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
@@ -243,15 +243,11 @@ test('block hasher: holes are zero blocks without reading, data blocks are SHA-2
   await fresh.close();
 });
 
-test('an outbox write error does not fail the VM: the write lands, its region is dirty, bitmap mode', async () => {
-  const dir = await tempDir();
-  for (const id of ['d0', 'd1']) await createSparseFile(join(dir, `${id}.raw`), 4 * MiB);
-  const rig = await openRig(dir, { limitBytes: 64 * MiB });
-  await rig.tap.write('d0', 0, randomBytes(4096));
-  const faults: string[] = [];
-  rig.source.on('fault', (err) => faults.push(err.message));
-  // The next writev of any file (small group commits are written with writevSync) fails as
-  // a full filesystem would.
+/**
+ * The next writev of any file (small group commits are written with writevSync) fails with
+ * `err`, as a full or broken file system would. Returns the restore function.
+ */
+async function failNextWritev(dir: string, err: () => Error): Promise<() => void> {
   const probe = await open(join(dir, 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => unknown };
   await probe.close();
@@ -264,11 +260,25 @@ test('an outbox write error does not fail the VM: the write lands, its region is
   };
   const failOnce = (): never => {
     restore();
-    throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    throw err();
   };
   proto.writev = failOnce;
   fs.writevSync = failOnce;
   syncBuiltinESMExports();
+  return restore;
+}
+
+const noSpace = (): Error =>
+  Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+
+test('an outbox write error does not fail the VM: the write lands, its region is dirty, bitmap mode', async () => {
+  const dir = await tempDir();
+  for (const id of ['d0', 'd1']) await createSparseFile(join(dir, `${id}.raw`), 4 * MiB);
+  const rig = await openRig(dir, { limitBytes: 64 * MiB });
+  await rig.tap.write('d0', 0, randomBytes(4096));
+  const faults: string[] = [];
+  rig.source.on('fault', (err) => faults.push(err.message));
+  const restore = await failNextWritev(dir, noSpace);
   const data = randomBytes(8192);
   try {
     await rig.tap.write('d1', 64 * KiB, data);
@@ -289,5 +299,67 @@ test('an outbox write error does not fail the VM: the write lands, its region is
   assert.equal(again.source.outbox.lastSeq, 1);
   await again.source.close();
   await again.tap.close();
+  await rig.tap.close();
+});
+
+test('a full outbox disk: the reserve is given up for the switch, and once there is room the outbox takes records again with the lost seqs', async () => {
+  const dir = await tempDir();
+  for (const id of ['d0', 'd1']) await createSparseFile(join(dir, `${id}.raw`), 4 * MiB);
+  const rig = await openRig(dir, { limitBytes: 64 * MiB });
+  const reserve = join(outboxDir(dir, 'vpg-1'), 'reserve');
+  assert.equal((await stat(reserve)).size, MiB, 'a reserve is held while all is well');
+  await rig.tap.write('d0', 0, randomBytes(4096)); // seq 1
+  const restore = await failNextWritev(dir, noSpace);
+  try {
+    await rig.tap.write('d1', 64 * KiB, randomBytes(8192)); // seq 2: lost, its region dirty
+  } finally {
+    restore();
+  }
+  assert.equal(rig.source.mode, 'bitmap');
+  assert.deepEqual(rig.source.status().outboxFailed?.noSpace, true);
+  await assert.rejects(stat(reserve), /ENOENT/, 'the reserve made room for the state files');
+  await rig.tap.write('d1', 0, Buffer.alloc(512, 1)); // bitmap mode: no seq
+
+  assert.equal(await rig.source.recoverOutbox(), 1);
+  assert.equal(rig.source.status().outboxFailed, undefined);
+  assert.equal((await stat(reserve)).size, MiB, 'the reserve is back');
+  assert.equal(rig.source.mode, 'bitmap', 'the regions written meanwhile still need a resync');
+  await rig.source.resumeStreaming();
+  const data = randomBytes(4096);
+  await rig.tap.write('d0', 128 * KiB, data);
+  assert.equal(rig.source.outbox.lastSeq, 2, 'the lost seq is handed out again');
+  assert.equal(rig.source.insertCheckpoint('after'), 3);
+  await rig.source.flush();
+  const seqs = (await rig.source.outbox.read(1, MiB)).map(
+    (b) => (decodeRecord(b) as { record: StreamRecord }).record.seq,
+  );
+  assert.deepEqual(seqs, [1, 2, 3], 'the outbox is gapless');
+  await rig.source.close();
+  await rig.tap.close();
+});
+
+test('a failed fdatasync is not undone in place: the outbox waits for a restart', async () => {
+  const dir = await tempDir();
+  for (const id of ['d0', 'd1']) await createSparseFile(join(dir, `${id}.raw`), 4 * MiB);
+  // 'fdatasync' commits: the group commit's own fdatasync fails.
+  const rig = await openRig(dir, { limitBytes: 64 * MiB, commit: 'fdatasync' });
+  await rig.tap.write('d0', 0, randomBytes(4096));
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: (...args: unknown[]) => unknown };
+  await probe.close();
+  const datasync = proto.datasync;
+  proto.datasync = () => {
+    proto.datasync = datasync;
+    return Promise.reject(noSpace());
+  };
+  try {
+    await rig.tap.write('d1', 0, randomBytes(4096));
+  } finally {
+    proto.datasync = datasync;
+  }
+  assert.equal(rig.source.mode, 'bitmap');
+  assert.equal(rig.source.status().outboxFailed?.noSpace, false);
+  await assert.rejects(rig.source.recoverOutbox(), /restart the agent/);
+  await rig.source.close();
   await rig.tap.close();
 });

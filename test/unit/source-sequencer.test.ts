@@ -39,6 +39,10 @@ test('sequencer: increasing seqs from firstSeq, injected clock, checkpoint recor
     { vpgId: 'v', seq: 43, sourceTime: 2000, kind: 'checkpoint', name: 'named' },
     { vpgId: 'v', seq: 44, sourceTime: 2000, kind: 'checkpoint', inconsistent: true },
   ]);
+  // The outbox lost the appends after 42: their seqs are handed out again, never later ones.
+  assert.throws(() => seq.rewindTo(45), RangeError);
+  seq.rewindTo(42);
+  assert.equal(seq.next().seq, 43);
   assert.throws(() => new Sequencer({ vpgId: 'v', firstSeq: 0, onCheckpoint: () => undefined }));
 });
 
