@@ -11,7 +11,7 @@ import { CommitWindow } from './failover-commit-window';
 import { bringUp } from './failover-bringup';
 import { commit, settingsForReverse } from './failover-commit';
 import { FailoverContext, publicStatus, type FailoverManagerOptions } from './failover-context';
-import { checkMovable } from './failover-move';
+import { checkMovable, retryPendingResumes } from './failover-move';
 import { FAILOVER_SHUTDOWN, shutdownHere } from './failover-shutdown';
 import { rollback, stopTest } from './failover-stop';
 import { isEnded, type FailoverRecord } from './failover-store';
@@ -22,6 +22,9 @@ export type { FailoverManagerOptions, FailoverReplication } from './failover-con
 export { FAILOVER_SHUTDOWN } from './failover-shutdown';
 export { RESTART_FAILOVER_MESSAGE } from './failover-teardown';
 export { holdFor } from './failover-hold';
+
+/** How often an ended move's protected site is told again to power its VMs on. */
+const RESUME_RETRY_MS = 5_000;
 
 /**
  * Failovers at the recovery site (README.md): test, live, commit, rollback, stopTest, each a
@@ -37,6 +40,7 @@ export { holdFor } from './failover-hold';
 export class FailoverManager {
   private readonly ctx: FailoverContext;
   private controlOff: (() => void) | undefined;
+  private resumeTimer: NodeJS.Timeout | undefined;
   private readonly moveSource: MoveSource;
 
   constructor(private readonly options: FailoverManagerOptions) {
@@ -69,6 +73,15 @@ export class FailoverManager {
     const latest = new Map<string, FailoverRecord>();
     for (const record of ctx.store.list()) latest.set(record.vpgId, record);
     for (const record of latest.values()) ctx.applyHold(record);
+    // Moves that ended while their protected site was away: tell it to power its VMs on.
+    this.resumeTimer = setInterval(
+      () =>
+        drop(retryPendingResumes(ctx), (err) =>
+          this.options.log.warn({ err }, 'cannot retry telling a protected site to resume'),
+        ),
+      RESUME_RETRY_MS,
+    );
+    this.resumeTimer.unref();
     for (const record of ctx.store.list()) {
       if (isEnded(record)) continue;
       if (record.phase === 'Testing' || record.phase === 'BeforeCommit') {
@@ -94,6 +107,7 @@ export class FailoverManager {
   async stop(): Promise<void> {
     const ctx = this.ctx;
     ctx.stopping = true;
+    clearInterval(this.resumeTimer);
     this.controlOff?.();
     this.moveSource.stop();
     ctx.window.clear();

@@ -1,4 +1,4 @@
-import { TidelineError } from '../../app/errors';
+import { TidelineError, isTidelineError } from '../../app/errors';
 import type { TaskHandle } from '../tasks/task-manager';
 import { callPeer } from '../replication/vpg-control';
 import { messageOf, type FailoverContext } from './failover-context';
@@ -80,23 +80,65 @@ export async function moveCheckpoint(
   };
 }
 
-/** A move that did not complete: the protected site powers its VMs on again (best effort). */
-export async function resumeMoved(ctx: FailoverContext, record: FailoverRecord): Promise<void> {
-  if (record.mode !== 'move') return;
-  const link = ctx.connectedPeer(record);
-  if (link === undefined) {
+/** Answers that mean the protected site was not reached (try again later). */
+const UNREACHED: ReadonlySet<string> = new Set(['TIMEOUT', 'CONNECTION_CLOSED', 'UNAVAILABLE']);
+
+/**
+ * A move that did not complete (failed, interrupted by a restart, rolled back; the record has
+ * ended): the protected site powers its VMs on again. If it cannot be told now (say, it was
+ * killed in the middle of the move), the record keeps `sourceResumePending` and the manager
+ * tells it once it is reachable (retryPendingResumes), so its VMs are never left off.
+ */
+export async function resumeMoved(ctx: FailoverContext, failoverId: string): Promise<void> {
+  const record = ctx.store.get(failoverId);
+  if (record === undefined || record.mode !== 'move') return;
+  const told = await tellResume(ctx, record);
+  if (told && record.sourceResumePending === true) {
+    const { sourceResumePending: _done, ...rest } = record;
+    await ctx.update(rest);
+  } else if (!told && record.sourceResumePending !== true) {
     ctx.options.log.warn(
       { vpgId: record.vpgId },
-      'the protected site is unreachable: power its VMs on there yourself',
+      'the protected site is unreachable: it powers its VMs on again once it is back',
     );
-    return;
+    await ctx.update({ ...record, sourceResumePending: true });
   }
+}
+
+/**
+ * The ended moves whose protected site still has to power its VMs on: each one that is the
+ * latest failover of its VPG is told again (an older one was superseded by a newer failover,
+ * which decides for the VMs now, and is dropped).
+ */
+export async function retryPendingResumes(ctx: FailoverContext): Promise<void> {
+  const records = ctx.store.list();
+  const latest = new Map<string, string>();
+  for (const record of records) latest.set(record.vpgId, record.failoverId);
+  for (const record of records) {
+    if (record.sourceResumePending !== true) continue;
+    if (latest.get(record.vpgId) !== record.failoverId) {
+      const { sourceResumePending: _superseded, ...rest } = record;
+      await ctx.update(rest);
+    } else if (ctx.connectedPeer(record) !== undefined) {
+      await resumeMoved(ctx, record.failoverId);
+    }
+  }
+}
+
+/** True once the protected site answered (done, or refused for good: retrying cannot help). */
+async function tellResume(ctx: FailoverContext, record: FailoverRecord): Promise<boolean> {
+  const link = ctx.connectedPeer(record);
+  if (link === undefined) return false;
   try {
     await callPeer(link, MOVE_RESUME, { vpgId: record.vpgId }, DoneSchema, SHUTDOWN_TIMEOUT_MS);
+    ctx.options.log.info({ vpgId: record.vpgId }, 'the protected site powered its VMs on again');
+    return true;
   } catch (err) {
+    if (isTidelineError(err) && UNREACHED.has(err.code)) return false;
     ctx.options.log.warn(
       { vpgId: record.vpgId, err: messageOf(err) },
       'the protected site did not power its VMs on again',
     );
+    return true;
   }
 }

@@ -74,7 +74,7 @@ export async function rollback(ctx: FailoverContext, params: { vpgId: string }):
     async (handle) => {
       await teardown(ctx, handle, rolling);
       await ctx.end(rolling, 'RolledBack');
-      await resumeMoved(ctx, rolling);
+      await resumeMoved(ctx, rolling.failoverId);
       return { failoverId: record.failoverId };
     },
   );

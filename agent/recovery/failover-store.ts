@@ -19,6 +19,11 @@ export const FailoverRecordSchema = FailoverStatusSchema.extend({
   peerAgentId: z.string().optional(),
   /** A move whose checkpoint is not inserted yet: the stream must go on until it is in. */
   moveCheckpointPending: z.boolean().optional(),
+  /**
+   * A move that ended without completing whose protected site could not be told to power its
+   * VMs on again yet (unreachable): told as soon as it is back.
+   */
+  sourceResumePending: z.boolean().optional(),
   /** Commit with reverse protection: the VPG protecting the recovered VMs back. */
   reverseVpgId: z.string().optional(),
 });

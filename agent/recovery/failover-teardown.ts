@@ -55,7 +55,6 @@ export async function fail(
 ): Promise<void> {
   try {
     await teardown(ctx, undefined, record);
-    await resumeMoved(ctx, record);
   } catch (undoErr) {
     ctx.options.log.error(
       { err: undoErr, failoverId: record.failoverId },
@@ -63,6 +62,7 @@ export async function fail(
     );
   }
   await ctx.end(record, 'Failed', messageOf(err));
+  await resumeMoved(ctx, record.failoverId);
 }
 
 export async function undoInterrupted(ctx: FailoverContext, record: FailoverRecord): Promise<void> {
@@ -72,7 +72,6 @@ export async function undoInterrupted(ctx: FailoverContext, record: FailoverReco
   );
   try {
     await teardown(ctx, undefined, record);
-    await resumeMoved(ctx, record);
   } catch (err) {
     ctx.options.log.error(
       { err, failoverId: record.failoverId },
@@ -80,4 +79,5 @@ export async function undoInterrupted(ctx: FailoverContext, record: FailoverReco
     );
   }
   await ctx.end(record, 'Failed', RESTART_FAILOVER_MESSAGE);
+  await resumeMoved(ctx, record.failoverId);
 }

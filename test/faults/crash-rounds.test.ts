@@ -6,15 +6,13 @@
  * at the end every checkpoint's image equals the source as it was (nothing acknowledged lost).
  * The moments come from a seeded generator (TIDELINE_CRASH_SEED), so a failure replays.
  */
-import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TaskSchema, type Vm } from '../../app/protocol';
+import type { Vm } from '../../app/protocol';
 import { cleanupAgents } from '../helpers/agents';
 import { Oracle } from '../helpers/replication-oracle';
 import { seededRandom } from '../helpers/seeded-random';
 import {
   MiB,
-  call,
   createVpg,
   fillDisk,
   insertCheckpoint,
@@ -28,7 +26,13 @@ import {
   vms,
   type Site,
 } from '../helpers/replication-sites';
-import { endedTask, failovers, startTask, untilMetadata } from '../integration/failover-helpers';
+import {
+  endedTask,
+  failovers,
+  startTask,
+  untilMetadata,
+  untilTasksSettled,
+} from '../integration/failover-helpers';
 
 const SEED = Number(process.env['TIDELINE_CRASH_SEED'] ?? 1205);
 const ROUNDS = 20;
@@ -77,19 +81,7 @@ describe('kill -9 at random moments, 20 rounds', { timeout: 900_000 }, () => {
       120_000,
     );
     recoveries.push(Date.now() - started);
-    for (const site of [hq, dr]) {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const tasks = TaskSchema.array().parse(await call(site, 'task.list', {}));
-        const running = tasks.filter((t) => t.status === 'Running' || t.status === 'Active');
-        if (running.length === 0) break;
-        assert.ok(
-          Date.now() < deadline,
-          `round ${round}: ${site.name} still has ${running.map((t) => `${t.type} ${t.status}`).join(', ')}`,
-        );
-        await sleep(250);
-      }
-    }
+    for (const site of [hq, dr]) await untilTasksSettled(site, `round ${round}`);
   }
 
   async function restart(...sites: Site[]): Promise<void> {

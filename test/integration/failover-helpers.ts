@@ -112,6 +112,25 @@ export async function endedTask(site: Site, taskId: string, timeoutMs = 60_000):
   return TaskSchema.parse(response.result);
 }
 
+/** Waits until `site` has no task Running or Active (an interrupted one must be ended). */
+export async function untilTasksSettled(
+  site: Site,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tasks = TaskSchema.array().parse(await call(site, 'task.list', {}));
+    const running = tasks.filter((t) => t.status === 'Running' || t.status === 'Active');
+    if (running.length === 0) return;
+    assert.ok(
+      Date.now() < deadline,
+      `${what}: ${site.name} still has ${running.map((t) => `${t.type} ${t.status}`).join(', ')}`,
+    );
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export async function failovers(
   site: Site,
   params: { vpgId?: string; includeEnded?: boolean } = {},
