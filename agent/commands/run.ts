@@ -7,6 +7,7 @@ import type { ReplicationFlags } from '../config/replication-flags';
 import type { ListenAddress } from '../control/control-server';
 import { Daemon } from '../daemon';
 import { createAgentLog } from '../log';
+import { SdNotify } from '../systemd/sd-notify';
 import { AGENT_VERSION } from '../version';
 
 export interface RunOptions extends ReplicationFlags {
@@ -90,6 +91,8 @@ async function runLocked(
     dataDirLock: lock,
     log,
   });
+  // Run by systemd (Type=notify): READY, WATCHDOG and STOPPING; a no-op otherwise.
+  const serviceManager = new SdNotify({ log });
   let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     stopRequested = resolve;
@@ -102,6 +105,7 @@ async function runLocked(
       process.exit(1);
     }
     stopping = true;
+    void serviceManager.stopping(`stopping (${signal})`);
     stopRequested(signal);
   };
   process.on('SIGTERM', onSignal);
@@ -121,6 +125,9 @@ async function runLocked(
       log.info({ socket: info.nbd.socketPath, tcp: info.nbd.tcp }, 'nbd listening');
     }
     log.info({ url: info.url, port: info.port, fingerprint: info.fingerprint }, 'listening');
+    await serviceManager.ready(
+      `serving on ${info.url}, replication on ${info.replication.address}`,
+    );
   } catch (err) {
     const message = err instanceof Error ? err.message : 'failed to start';
     log.error({ err }, message);
