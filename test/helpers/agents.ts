@@ -163,6 +163,12 @@ function bindable(port: number): Promise<boolean> {
 
 // ───────────────────────────── the CLI ─────────────────────────────
 
+/** The default agent program: this Node running bin/tideline-agent.mjs (built if stale). */
+async function builtAgentCommand(): Promise<string[]> {
+  await ensureAgentBuilt();
+  return [process.execPath, AGENT_BIN];
+}
+
 export interface CliResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -173,10 +179,10 @@ export interface CliResult {
 /** Runs `tideline-agent ...args` to completion (for init, --help, usage errors). */
 export async function runAgentCli(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; command?: readonly string[] } = {},
 ): Promise<CliResult> {
-  await ensureAgentBuilt();
-  const child = spawn(process.execPath, [AGENT_BIN, ...args], {
+  const [program, ...programArgs] = options.command ?? (await builtAgentCommand());
+  const child = spawn(program as string, [...programArgs, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,6 +204,9 @@ export interface InitAgentOptions {
   readonly hypervisor?: 'sim' | 'libvirt';
   /** More `init` flags, e.g. ['--sim-disk-mib', '32']. */
   readonly args?: readonly string[];
+  /** The agent program (default: this Node running the built bundle); e.g. a package's. */
+  readonly command?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface InitializedAgent {
@@ -214,7 +223,10 @@ export async function initAgent(options: InitAgentOptions): Promise<InitializedA
   const args = ['init', '--data-dir', dataDir, '--site', options.site];
   if (options.hypervisor !== undefined) args.push('--hypervisor', options.hypervisor);
   args.push(...(options.args ?? []));
-  const result = await runAgentCli(args);
+  const result = await runAgentCli(args, {
+    ...(options.command !== undefined && { command: options.command }),
+    ...(options.env !== undefined && { env: options.env }),
+  });
   const token = /^token: (\S+)$/m.exec(result.stdout)?.[1];
   const fingerprint = /^fingerprint: (\S+)$/m.exec(result.stdout)?.[1];
   if (result.code !== 0 || token === undefined || fingerprint === undefined) {
@@ -246,6 +258,8 @@ export interface StartAgentOptions {
   readonly netns?: string;
   /** How long to wait for the "listening" line (default 20 s). */
   readonly timeoutMs?: number;
+  /** The agent program (default: this Node running the built bundle); e.g. a package's. */
+  readonly command?: readonly string[];
 }
 
 export interface RunningAgent {
@@ -274,14 +288,14 @@ export interface RunningAgent {
 
 /** Starts `tideline-agent run` and waits for its "listening" log line. */
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
-  await ensureAgentBuilt();
+  const agentCommand = options.command ?? (await builtAgentCommand());
   const listen = options.listen ?? `127.0.0.1:${await reservePorts(2)}`;
   const replication =
     options.replicationListen === undefined
       ? []
       : ['--replication-listen', options.replicationListen];
   const args = ['run', '--data-dir', options.dataDir, '--listen', listen, ...replication];
-  const command = [process.execPath, AGENT_BIN, ...args, ...(options.args ?? [])];
+  const command = [...agentCommand, ...args, ...(options.args ?? [])];
   if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
   const [program = process.execPath, ...programArgs] = command;
   const child = spawn(program, programArgs, {

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// Builds the agent package a hypervisor host runs without Node of its own:
+//
+//   npm run package:agent                  release/tideline-agent-<version>-linux-{x64,arm64}.tar.gz
+//   npm run package:agent -- --arch x64    one architecture only
+//
+// Inside, under tideline-agent-<version>-linux-<arch>/:
+//   bin/tideline-agent      sh wrapper: runs lib/cli.mjs on runtime/node
+//   lib/cli.mjs             the bundled agent (npm run build)
+//   runtime/node            the pinned Node runtime (package.json "agentRuntime"), taken from the
+//                           npm registry's node-linux-<arch> package, whose integrity npm checks
+//   runtime/LICENSE         Node's licence
+//   systemd/tideline-agent.service   the unit template (the deployer fills it in)
+//   VERSION                 JSON: product, version, protocol, Node version, arch, commit, and the
+//                           sha256 of every other file
+//   SHA256SUMS              the same checksums for `sha256sum -c`
+// The tarball is reproducible: sorted names, fixed times and owners, gzip without a name.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: { arch: { type: 'string', default: 'x64,arm64' }, 'no-build': { type: 'boolean' } },
+});
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const nodeVersion = pkg.agentRuntime?.node;
+if (typeof nodeVersion !== 'string' || !/^\d+\.\d+\.\d+$/.test(nodeVersion)) {
+  fail('package.json has no "agentRuntime": { "node": "X.Y.Z" }');
+}
+const arches = values.arch.split(',');
+for (const arch of arches) {
+  if (arch !== 'x64' && arch !== 'arm64') fail(`unknown architecture "${arch}" (x64, arm64)`);
+}
+
+function fail(message) {
+  console.error(`package:agent: ${message}`);
+  process.exit(1);
+}
+
+function sh(command, args, options = {}) {
+  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
+  if (result.status !== 0) {
+    fail(`${command} ${args.join(' ')} failed:\n${result.stderr ?? ''}${result.stdout ?? ''}`);
+  }
+  return result.stdout;
+}
+
+const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+function protocolVersion() {
+  const source = readFileSync(join(root, 'app', 'protocol', 'agent-api.ts'), 'utf8');
+  const found = /export const PROTOCOL_VERSION = (\d+);/.exec(source);
+  if (found === null) fail('PROTOCOL_VERSION not found in app/protocol/agent-api.ts');
+  return Number(found[1]);
+}
+
+function commit() {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The runtime's npm tarball, downloaded once into .cache/agent-runtime (npm checks it). */
+function runtimeTarball(arch) {
+  const cache = join(root, '.cache', 'agent-runtime');
+  mkdirSync(cache, { recursive: true });
+  const name = `node-linux-${arch}`;
+  const file = join(cache, `${name}-${nodeVersion}.tgz`);
+  if (!existsSync(file)) {
+    console.log(`fetching ${name}@${nodeVersion} from the npm registry`);
+    sh('npm', ['pack', `${name}@${nodeVersion}`, '--pack-destination', cache, '--silent']);
+  }
+  if (!existsSync(file)) fail(`npm pack did not give ${file}`);
+  return file;
+}
+
+if (!values['no-build']) {
+  sh(process.execPath, [join(root, 'scripts', 'build.mjs'), '--only', 'agent', '--quiet'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
+const bundle = join(root, 'dist', 'agent', 'cli.mjs');
+if (!existsSync(bundle)) fail('dist/agent/cli.mjs is missing: run npm run build');
+
+const WRAPPER = `#!/bin/sh
+# tideline-agent: the agent on the Node runtime shipped beside it (the host needs no Node).
+# Run it by its real path (the unit does); it uses no other program.
+case "$0" in
+  */*) here=\${0%/*} ;;
+  *) here=. ;;
+esac
+exec "$here/../runtime/node" "$here/../lib/cli.mjs" "$@"
+`;
+
+const release = join(root, 'release');
+mkdirSync(release, { recursive: true });
+for (const arch of arches) {
+  const name = `tideline-agent-${pkg.version}-linux-${arch}`;
+  const stage = join(tmpdir(), `tideline-package-${process.pid}`);
+  const top = join(stage, name);
+  rmSync(stage, { recursive: true, force: true });
+  for (const dir of ['bin', 'lib', 'runtime', 'systemd'])
+    mkdirSync(join(top, dir), { recursive: true });
+
+  const unpack = join(stage, 'runtime-unpack');
+  mkdirSync(unpack);
+  sh('tar', ['-xzf', runtimeTarball(arch), '-C', unpack, 'package/bin/node', 'package/LICENSE']);
+  copyFileSync(join(unpack, 'package', 'bin', 'node'), join(top, 'runtime', 'node'));
+  chmodSync(join(top, 'runtime', 'node'), 0o755);
+  copyFileSync(join(unpack, 'package', 'LICENSE'), join(top, 'runtime', 'LICENSE'));
+  rmSync(unpack, { recursive: true });
+
+  writeFileSync(join(top, 'bin', 'tideline-agent'), WRAPPER, { mode: 0o755 });
+  chmodSync(join(top, 'bin', 'tideline-agent'), 0o755);
+  copyFileSync(bundle, join(top, 'lib', 'cli.mjs'));
+  copyFileSync(
+    join(root, 'resources', 'systemd', 'tideline-agent.service'),
+    join(top, 'systemd', 'tideline-agent.service'),
+  );
+
+  const files = [
+    'bin/tideline-agent',
+    'lib/cli.mjs',
+    'runtime/LICENSE',
+    'runtime/node',
+    'systemd/tideline-agent.service',
+  ];
+  const sums = Object.fromEntries(files.map((f) => [f, sha256(join(top, f))]));
+  const version = {
+    product: 'tideline-agent',
+    version: pkg.version,
+    protocolVersion: protocolVersion(),
+    node: nodeVersion,
+    platform: 'linux',
+    arch,
+    commit: commit(),
+    sha256: sums,
+  };
+  writeFileSync(join(top, 'VERSION'), `${JSON.stringify(version, null, 2)}\n`);
+  writeFileSync(join(top, 'SHA256SUMS'), files.map((f) => `${sums[f]}  ${f}\n`).join(''));
+
+  const out = join(release, `${name}.tar.gz`);
+  const tar = join(stage, `${name}.tar`);
+  sh('tar', [
+    '--sort=name',
+    '--mtime=@0',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--format=gnu',
+    '-cf',
+    tar,
+    '-C',
+    stage,
+    name,
+  ]);
+  sh('gzip', ['-n', '-f', tar]);
+  copyFileSync(`${tar}.gz`, out);
+  rmSync(stage, { recursive: true, force: true });
+  const size = readFileSync(out).length;
+  console.log(`${out} (${(size / 2 ** 20).toFixed(1)} MiB, sha256 ${sha256(out)})`);
+}

@@ -1,0 +1,130 @@
+/**
+ * The agent package (issue 13): `npm run package:agent` gives a tarball that runs on a host with
+ * no Node. Unpacked into a clean directory and run with a PATH that has every program of this
+ * machine but node, the agent inits, serves a console, runs the sim hypervisor's VMs and stops
+ * cleanly; its checksums and VERSION say what it holds.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, readdir, symlink, stat } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { HelloResultSchema, PROTOCOL_VERSION } from '../../app/protocol';
+import {
+  REPO_ROOT,
+  cleanupAgents,
+  connectRaw,
+  initAgent,
+  makeTempDir,
+  runAgentCli,
+  startAgent,
+} from '../helpers/agents';
+
+const run = promisify(execFile);
+const NODE_PROGRAMS = new Set(['node', 'nodejs', 'npm', 'npx', 'corepack']);
+
+/** A directory of links to every program on PATH except Node's: a host without Node. */
+async function pathWithoutNode(): Promise<string> {
+  const dir = await makeTempDir('tideline-no-node-');
+  const seen = new Set<string>();
+  for (const entry of (process.env['PATH'] ?? '').split(delimiter)) {
+    let names: string[];
+    try {
+      names = await readdir(entry);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (seen.has(name) || NODE_PROGRAMS.has(name)) continue;
+      seen.add(name);
+      await symlink(join(entry, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
+describe('the agent package', { timeout: 300_000 }, () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    agentRuntime: { node: string };
+  };
+  const name = `tideline-agent-${pkg.version}-linux-x64`;
+  let top: string;
+  let env: NodeJS.ProcessEnv;
+  let command: string[];
+
+  before(async () => {
+    await run(process.execPath, ['scripts/package-agent.mjs'], {
+      cwd: REPO_ROOT,
+      maxBuffer: 16 * 2 ** 20,
+    });
+    const dir = await makeTempDir('tideline-package-');
+    await run('tar', ['-xzf', join(REPO_ROOT, 'release', `${name}.tar.gz`), '-C', dir]);
+    top = join(dir, name);
+    env = { PATH: await pathWithoutNode() };
+    command = [join(top, 'bin', 'tideline-agent')];
+  });
+
+  after(cleanupAgents);
+
+  it('is built for arm64 too, with an arm64 runtime', async () => {
+    const dir = await makeTempDir('tideline-package-arm64-');
+    const arm = `tideline-agent-${pkg.version}-linux-arm64`;
+    await run('tar', ['-xzf', join(REPO_ROOT, 'release', `${arm}.tar.gz`), '-C', dir]);
+    const elf = await readFile(join(dir, arm, 'runtime', 'node'));
+    assert.equal(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
+    assert.equal(elf.readUInt16LE(18), 0xb7, 'e_machine is AArch64');
+    const version = JSON.parse(await readFile(join(dir, arm, 'VERSION'), 'utf8')) as {
+      arch: string;
+    };
+    assert.equal(version.arch, 'arm64');
+  });
+
+  it('holds what VERSION says, with checksums that hold', async () => {
+    const version = JSON.parse(await readFile(join(top, 'VERSION'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(version['version'], pkg.version);
+    assert.equal(version['protocolVersion'], PROTOCOL_VERSION);
+    assert.equal(version['node'], pkg.agentRuntime.node);
+    assert.equal(version['arch'], 'x64');
+    assert.deepEqual(Object.keys(version['sha256'] as object).sort(), [
+      'bin/tideline-agent',
+      'lib/cli.mjs',
+      'runtime/LICENSE',
+      'runtime/node',
+      'systemd/tideline-agent.service',
+    ]);
+    const { stdout } = await run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: top });
+    assert.equal(stdout.trim().split('\n').length, 5);
+    assert.ok(((await stat(join(top, 'runtime', 'node'))).mode & 0o111) !== 0, 'node runs');
+  });
+
+  it('runs on a host without Node: init, serve a console, stop cleanly', async () => {
+    await assert.rejects(run('sh', ['-c', 'command -v node'], { env }), 'this PATH has no node');
+    const version = await runAgentCli(['--version'], { command, env });
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), `tideline-agent ${pkg.version}`);
+
+    const creds = await initAgent({ site: 'Packaged', command, env });
+    const agent = await startAgent({ dataDir: creds.dataDir, command, env });
+    const client = await connectRaw(agent.url, {
+      token: creds.token,
+      fingerprint: creds.fingerprint,
+    });
+    const hello = HelloResultSchema.parse(await client.hello());
+    assert.equal(hello.agent.version, pkg.version);
+    assert.equal(hello.agent.siteName, 'Packaged');
+    const response = await client.request('vm.list', {});
+    assert.equal(response.error, undefined, JSON.stringify(response.error));
+    assert.ok(Array.isArray(response.result) && response.result.length > 0, 'the sim VMs');
+    await client.close();
+    // The runtime is the package's own.
+    const started = agent.logLines().find((l) => l.msg === 'starting');
+    assert.equal(started?.['node'], `v${pkg.agentRuntime.node}`);
+    assert.equal(await agent.stop('SIGTERM'), 0);
+  });
+});
