@@ -22,6 +22,12 @@ export const ErrorCodes = {
   INVALID_RESULT: -32011,
   ALREADY_EXISTS: -32012,
   CONNECTION_CLOSED: -32013,
+  /** SSH: a host's key seen for the first time, to be confirmed by the admin. */
+  HOST_KEY_UNKNOWN: -32014,
+  /** SSH: a host presents another key than the one pinned; never overridden in passing. */
+  HOST_KEY_CHANGED: -32015,
+  /** A file system (a deploy target's, say) has no room for what must be written. */
+  NO_SPACE: -32016,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;

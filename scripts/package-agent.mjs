@@ -14,6 +14,7 @@
 //   VERSION                 JSON: product, version, protocol, Node version, arch, commit, and the
 //                           sha256 of every other file
 //   SHA256SUMS              the same checksums for `sha256sum -c`
+// and beside it release/<name>.json: VERSION plus the tarball's size and sha256 (the deployer's).
 // The tarball is reproducible: sorted names, fixed times and owners, gzip without a name.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -33,9 +34,18 @@ import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { arch: { type: 'string', default: 'x64,arm64' }, 'no-build': { type: 'boolean' } },
+  options: {
+    arch: { type: 'string', default: 'x64,arm64' },
+    'no-build': { type: 'boolean' },
+    // Another version than package.json's (tests make a second build to upgrade to).
+    version: { type: 'string' },
+  },
 });
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+if (values.version !== undefined) {
+  if (!/^[0-9A-Za-z.+-]{1,40}$/.test(values.version)) fail(`bad version "${values.version}"`);
+  pkg.version = values.version;
+}
 const nodeVersion = pkg.agentRuntime?.node;
 if (typeof nodeVersion !== 'string' || !/^\d+\.\d+\.\d+$/.test(nodeVersion)) {
   fail('package.json has no "agentRuntime": { "node": "X.Y.Z" }');
@@ -174,5 +184,11 @@ for (const arch of arches) {
   copyFileSync(`${tar}.gz`, out);
   rmSync(stage, { recursive: true, force: true });
   const size = readFileSync(out).length;
-  console.log(`${out} (${(size / 2 ** 20).toFixed(1)} MiB, sha256 ${sha256(out)})`);
+  const digest = sha256(out);
+  // Beside the tarball, for the console's deployer: what it holds, without unpacking it.
+  writeFileSync(
+    join(release, `${name}.json`),
+    `${JSON.stringify({ ...version, tarball: { file: `${name}.tar.gz`, bytes: size, sha256: digest } }, null, 2)}\n`,
+  );
+  console.log(`${out} (${(size / 2 ** 20).toFixed(1)} MiB, sha256 ${digest})`);
 }
