@@ -18,6 +18,7 @@ import type { ErrorCodeName } from '../errors';
 import { PolicySchema, PolicyTargetSchema } from '../policy/policy-schemas';
 import { PolicyRecordSchema } from './policy-api';
 import { AlertSchema } from '../alerts/alert-schemas';
+import { hostsConsoleMethods, hostsConsoleNotifications } from './console-hosts-api';
 import { recoveryConsoleMethods, recoveryConsoleNotifications } from './console-recovery-api';
 
 /**
@@ -375,6 +376,7 @@ export const consoleMethods = {
     'Acknowledge an alert through the agent that keeps it (alert.ack); it stays listed.',
   ),
   ...recoveryConsoleMethods,
+  ...hostsConsoleMethods,
 } as const;
 export type ConsoleMethods = typeof consoleMethods;
 
@@ -387,6 +389,7 @@ export const consoleNotifications = {
   /** An alert of a connected agent changed, or an agent's alerts were (re)loaded or dropped. */
   'alerts.changed': AlertsChangedSchema,
   ...recoveryConsoleNotifications,
+  ...hostsConsoleNotifications,
 } as const satisfies NotificationTable;
 export type ConsoleNotifications = typeof consoleNotifications;
 

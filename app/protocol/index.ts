@@ -7,6 +7,7 @@ export * from './inventory';
 export * from './agent-api';
 export * from './console-api';
 export * from './console-recovery-api';
+export * from './console-hosts-api';
 export * from './console-bridge';
 export * from './pairing';
 export * from './replication-api';

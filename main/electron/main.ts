@@ -31,6 +31,11 @@ async function start(): Promise<void> {
     drafts: openElectronDrafts(dir, logger),
     mode: 'electron',
     logger,
+    // electron-builder.yml's extraResources: the agent packages and the unit template.
+    deploy: {
+      packagesDir: join(process.resourcesPath, 'agent-packages'),
+      unitTemplatePath: join(process.resourcesPath, 'systemd', 'tideline-agent.service'),
+    },
   });
   core.seed(seedEntries(process.env['TIDELINE_SEED']));
   core.start();

@@ -51,6 +51,7 @@ import { vpgHistory } from './protection/vpg-history';
 import type { MetricsHistory } from '../../app/metrics/metrics-schemas';
 import type { ProtectionHistoryParams } from '../../app/protocol/console-api';
 import type { SettingsStore } from './settings/settings-store';
+import { HostService } from './deploy/host-service';
 import { systemClock, type Clock } from './util/clock';
 import { silentLogger, type Logger } from './util/log';
 import { CONSOLE_VERSION } from './version';
@@ -72,6 +73,8 @@ export interface ConsoleCoreOptions {
   readonly ticks?: TickStoreOptions;
   /** Calendar policy drafts (default: policy-drafts.json beside the settings file). */
   readonly drafts?: DraftStore;
+  /** What the SSH deployer installs: the packages' folder and the unit template. */
+  readonly deploy?: { readonly packagesDir?: string; readonly unitTemplatePath?: string };
 }
 
 export type ConsoleEvents = ConsoleEventMap;
@@ -95,6 +98,7 @@ export class ConsoleCore {
   readonly recovery: RecoveryService;
   /** Calendar policy drafts: kept here, applied through an agent's policy.set. */
   readonly policies: PolicyDrafts;
+  readonly hosts: HostService;
   private started = false;
 
   constructor(private readonly options: ConsoleCoreOptions) {
@@ -118,6 +122,21 @@ export class ConsoleCore {
         [...this.connections.values()].find(
           (c) => c.isConnected && c.agentIdentity?.agentId === agentId,
         ),
+    });
+    this.hosts = new HostService({
+      settings: options.settings,
+      logger: this.logger,
+      now: () => this.clock.now(),
+      packagesDir: options.deploy?.packagesDir,
+      unitTemplatePath: options.deploy?.unitTemplatePath,
+      addAgent: (params) => this.addAgent(params),
+      removeAgent: (key) => {
+        if (this.connections.has(key)) this.removeAgent(key);
+      },
+      changed: (hosts) => this.events.emit('hosts.changed', { hosts }),
+      ...(process.env['SSH_AUTH_SOCK'] !== undefined && {
+        sshAgentSocket: process.env['SSH_AUTH_SOCK'],
+      }),
     });
     this.handlers = createConsoleHandlers(
       this,

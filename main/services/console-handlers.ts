@@ -106,6 +106,26 @@ export function createConsoleHandlers(
     'failovers.rollback': guard('failovers.rollback', (p: Params<'failovers.rollback'>) =>
       core.recovery.rollback(p),
     ),
+    'hosts.list': guard('hosts.list', () => core.hosts.list()),
+    'hosts.add': guard('hosts.add', (p: Params<'hosts.add'>) => core.hosts.add(p)),
+    'hosts.remove': guard('hosts.remove', (p: Params<'hosts.remove'>) =>
+      core.hosts.remove(p.hostId),
+    ),
+    'hosts.scanKey': guard('hosts.scanKey', (p: Params<'hosts.scanKey'>) =>
+      core.hosts.scanKey(p.hostId),
+    ),
+    'hosts.trustKey': guard('hosts.trustKey', (p: Params<'hosts.trustKey'>) =>
+      core.hosts.trustKey(p.hostId, p.fingerprint),
+    ),
+    'hosts.deploy': guard('hosts.deploy', (p: Params<'hosts.deploy'>) =>
+      core.hosts.deploy(p.hostId, p.credentials),
+    ),
+    'hosts.upgrade': guard('hosts.upgrade', (p: Params<'hosts.upgrade'>) =>
+      core.hosts.upgrade(p.hostId, p.credentials),
+    ),
+    'hosts.undeploy': guard('hosts.undeploy', (p: Params<'hosts.undeploy'>) =>
+      core.hosts.undeploy(p.hostId, p.credentials, p.deleteData),
+    ),
   };
 }
 

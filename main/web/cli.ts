@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { isTidelineError } from '../../app/errors';
 import { ConsoleCore } from '../services/console-core';
 import { openNodeSettings } from '../services/settings/node-settings';
@@ -16,7 +17,18 @@ async function main(): Promise<void> {
   const args = parseWebArgs(process.argv.slice(2), import.meta.url);
   const logger = createLogger('tideline-console');
   const settings = openNodeSettings(args.settingsDir);
-  const core = new ConsoleCore({ settings, mode: 'browser', logger });
+  const core = new ConsoleCore({
+    settings,
+    mode: 'browser',
+    logger,
+    // A checkout: the packages npm run package:agent built, and the unit template.
+    deploy: {
+      packagesDir: fileURLToPath(new URL('../../release', import.meta.url)),
+      unitTemplatePath: fileURLToPath(
+        new URL('../../resources/systemd/tideline-agent.service', import.meta.url),
+      ),
+    },
+  });
   if (args.seed !== undefined) core.seed(readSeedFile(args.seed));
   core.start();
   const web = await startWebConsole({

@@ -136,6 +136,44 @@ export class SshSession {
   }
 }
 
+/**
+ * The host key `host` presents, without logging in: the connection is dropped in the host
+ * key check, before any credential would be sent.
+ */
+export function scanHostKey(host: string, port: number, timeoutMs = 15_000): Promise<HostKeyInfo> {
+  const client = new Client();
+  return new Promise<HostKeyInfo>((resolve, reject) => {
+    let presented: HostKeyInfo | undefined;
+    client.once('error', (err: Error & { level?: string; code?: string }) => {
+      client.end();
+      if (presented !== undefined) resolve(presented);
+      else
+        reject(
+          connectError({ host, port, username: '-', auth: { kind: 'agent', socket: '' } }, err),
+        );
+    });
+    client.once('ready', () => {
+      client.end();
+      reject(
+        new TidelineError(
+          'INTERNAL_ERROR',
+          `${host}:${port} let a login through without credentials`,
+        ),
+      );
+    });
+    client.connect({
+      host,
+      port,
+      username: 'tideline-key-scan',
+      readyTimeout: timeoutMs,
+      hostVerifier: (key: Buffer) => {
+        presented = hostKeyInfo(key);
+        return false;
+      },
+    });
+  });
+}
+
 function authConfig(auth: SshAuth): Partial<ConnectConfig> {
   switch (auth.kind) {
     case 'password':

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AddressSchema, FingerprintSchema, IdSchema } from '../../../app/protocol';
+import { AddressSchema, FingerprintSchema, HostEntrySchema, IdSchema } from '../../../app/protocol';
 
 /** Bump on a change an older console could not read, and add a step to migrateSettings. */
 export const SETTINGS_SCHEMA_VERSION = 1;
@@ -22,12 +22,15 @@ export type StoredAgentRecord = z.infer<typeof StoredAgentSchema>;
 export const SettingsFileSchema = z.looseObject({
   schemaVersion: z.number().int().positive(),
   agents: z.array(StoredAgentSchema),
+  /** Hosts to deploy agents to (main/services/deploy); older files have none. */
+  hosts: z.array(HostEntrySchema).default([]),
 });
 export type SettingsFile = z.infer<typeof SettingsFileSchema>;
 
 export const SETTINGS_DEFAULTS: SettingsFile = {
   schemaVersion: SETTINGS_SCHEMA_VERSION,
   agents: [],
+  hosts: [],
 };
 
 /**

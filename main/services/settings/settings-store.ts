@@ -1,6 +1,6 @@
 import { copyFileSync } from 'node:fs';
 import { TidelineError } from '../../../app/errors';
-import { formatPath } from '../../../app/protocol';
+import { formatPath, type HostEntry } from '../../../app/protocol';
 import type { SecretBox } from './secret-box';
 import {
   SETTINGS_DEFAULTS,
@@ -26,6 +26,10 @@ export interface SettingsStore {
   /** Inserts or replaces (by key). */
   saveAgent(agent: StoredAgent & { token: string }): void;
   removeAgent(key: string): boolean;
+  hosts(): HostEntry[];
+  /** Inserts or replaces (by hostId). */
+  saveHost(host: HostEntry): void;
+  removeHost(hostId: string): boolean;
 }
 
 /** What conf and electron-store have in common: the whole store, read and written at once. */
@@ -61,6 +65,19 @@ export function openSettings(file: JsonFile, box: SecretBox): SettingsStore {
     removeAgent(key) {
       if (!data.agents.some((a) => a.key === key)) return false;
       write({ ...data, agents: data.agents.filter((a) => a.key !== key) });
+      return true;
+    },
+    hosts: () => data.hosts.map((h) => ({ ...h })),
+    saveHost(host) {
+      const known = data.hosts.some((h) => h.hostId === host.hostId);
+      const hosts = known
+        ? data.hosts.map((h) => (h.hostId === host.hostId ? host : h))
+        : [...data.hosts, host];
+      write({ ...data, hosts });
+    },
+    removeHost(hostId) {
+      if (!data.hosts.some((h) => h.hostId === hostId)) return false;
+      write({ ...data, hosts: data.hosts.filter((h) => h.hostId !== hostId) });
       return true;
     },
   };
