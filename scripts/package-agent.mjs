@@ -39,6 +39,8 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean' },
     // Another version than package.json's (tests make a second build to upgrade to).
     version: { type: 'string' },
+    // Another folder than release/ (tests keep their builds out of it).
+    out: { type: 'string' },
   },
 });
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -118,7 +120,7 @@ esac
 exec "$here/../runtime/node" "$here/../lib/cli.mjs" "$@"
 `;
 
-const release = join(root, 'release');
+const release = values.out ?? join(root, 'release');
 mkdirSync(release, { recursive: true });
 for (const arch of arches) {
   const name = `tideline-agent-${pkg.version}-linux-${arch}`;

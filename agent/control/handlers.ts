@@ -22,6 +22,7 @@ import { createFailoverHandlers, type FailoverOperations } from './failover-hand
 import type { AlertStore } from '../alerts/alert-store';
 import type { TaskManager } from '../tasks/task-manager';
 import { isHandshaken, type Session } from './session';
+import { AGENT_VERSION } from '../version';
 
 export interface VersionRange {
   readonly min: number;
@@ -104,7 +105,13 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
     ...createPolicyHandlers(deps.policies),
     ...createAlertHandlers(deps.alerts),
     ...createFailoverHandlers(deps.failover),
-    'host.list': () => deps.hypervisor.listHosts(),
+    // This agent runs here: the state it knows of itself, and its version.
+    'host.list': async () =>
+      (await deps.hypervisor.listHosts()).map((h) => ({
+        ...h,
+        agentState: 'installed' as const,
+        agentVersion: AGENT_VERSION,
+      })),
     'vm.list': async (params) => {
       const hostId = params?.hostId;
       if (hostId !== undefined) {

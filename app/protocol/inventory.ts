@@ -46,6 +46,8 @@ export const HostSchema = z.object({
   hypervisor: HypervisorKindSchema,
   hypervisorVersion: Text(80),
   agentState: AgentStateSchema,
+  /** The agent's version, as the agent on the host reports it. */
+  agentVersion: Text(40).optional(),
   cpuCores: z.number().int().positive(),
   memoryMiB: z.number().int().positive(),
   datastores: z.array(DatastoreSchema),

@@ -11,7 +11,7 @@ import { readFile, readdir, symlink, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { HelloResultSchema, PROTOCOL_VERSION } from '../../app/protocol';
+import { HelloResultSchema, HostSchema, PROTOCOL_VERSION } from '../../app/protocol';
 import {
   REPO_ROOT,
   cleanupAgents,
@@ -121,6 +121,13 @@ describe('the agent package', { timeout: 300_000 }, () => {
     const response = await client.request('vm.list', {});
     assert.equal(response.error, undefined, JSON.stringify(response.error));
     assert.ok(Array.isArray(response.result) && response.result.length > 0, 'the sim VMs');
+    // host.list: the agent says what it knows of itself there.
+    const hosts = HostSchema.array().parse((await client.request('host.list', {})).result);
+    assert.ok(hosts.length > 0);
+    for (const h of hosts) {
+      assert.equal(h.agentState, 'installed');
+      assert.equal(h.agentVersion, pkg.version);
+    }
     await client.close();
     // The runtime is the package's own.
     const started = agent.logLines().find((l) => l.msg === 'starting');

@@ -29,16 +29,10 @@ describe('hosts: deploy from the console', { timeout: 600_000, skip: unavailable
 
   before(async () => {
     const release = await makeTempDir('tideline-release-');
-    await run(process.execPath, ['scripts/package-agent.mjs', '--arch', 'x64'], {
+    await run(process.execPath, ['scripts/package-agent.mjs', '--arch', 'x64', '--out', release], {
       cwd: REPO_ROOT,
       maxBuffer: 16 * 2 ** 20,
     });
-    for (const ext of ['.tar.gz', '.json']) {
-      await run('cp', [
-        join(REPO_ROOT, 'release', `tideline-agent-0.1.0-linux-x64${ext}`),
-        release,
-      ]);
-    }
     host = await startSshHost();
     settingsDir = await makeTempDir('tl-console-hosts-');
     core = new ConsoleCore({

@@ -31,15 +31,11 @@ const unavailable = await sshHostUnavailable();
 const UNIT_TEMPLATE = join(REPO_ROOT, 'resources', 'systemd', 'tideline-agent.service');
 
 async function packages(version?: string): Promise<AgentPackage[]> {
+  // Into a folder of its own: a test build never lands in release/.
   const dir = await makeTempDir('tideline-release-');
-  // Built into the repo's release/ and copied: one package per test build.
-  const args = ['scripts/package-agent.mjs', '--arch', 'x64'];
+  const args = ['scripts/package-agent.mjs', '--arch', 'x64', '--out', dir];
   if (version !== undefined) args.push('--version', version, '--no-build');
   await run(process.execPath, args, { cwd: REPO_ROOT, maxBuffer: 16 * 2 ** 20 });
-  const name = `tideline-agent-${version ?? '0.1.0'}-linux-x64`;
-  for (const ext of ['.tar.gz', '.json']) {
-    await run('cp', [join(REPO_ROOT, 'release', `${name}${ext}`), dir]);
-  }
   return loadAgentPackages(dir);
 }
 
