@@ -18,6 +18,7 @@ import { useConnectionStore } from './stores/connection-store';
 import { useEstateStore } from './stores/estate-store';
 import { useProtectionStore } from './stores/protection-store';
 import { useRecoveryStore } from './stores/recovery-store';
+import { useHostsStore } from './stores/hosts-store';
 
 type PageKey = 'estate' | 'protection' | 'recovery' | 'policies' | 'alerts';
 
@@ -36,6 +37,7 @@ export function App() {
   const startProtection = useProtectionStore((s) => s.start);
   const startAlerts = useAlertsStore((s) => s.start);
   const startRecovery = useRecoveryStore((s) => s.start);
+  const startHosts = useHostsStore((s) => s.start);
   const openAlerts = useAlertsStore((s) => s.openRequests);
   const unacknowledged = useAlertsStore((s) => unacknowledgedRaised(s.alerts));
   const closeVpg = useProtectionStore((s) => s.closeVpg);
@@ -50,14 +52,16 @@ export function App() {
     const stopProtection = startProtection();
     const stopAlerts = startAlerts();
     const stopRecovery = startRecovery();
+    const stopHosts = startHosts();
     return () => {
+      stopHosts();
       stopRecovery();
       stopAlerts();
       stopProtection();
       stopEstate();
       stopConnection();
     };
-  }, [startConnection, startEstate, startProtection, startAlerts, startRecovery]);
+  }, [startConnection, startEstate, startProtection, startAlerts, startRecovery, startHosts]);
 
   // A click on a desktop notification brings the Alerts page.
   useEffect(() => {

@@ -12,9 +12,17 @@ const { values } = parseArgs({ options: { only: { type: 'string' }, quiet: { typ
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const want = (part) => only === undefined || only.has(part);
 
-// ESM bundles of CommonJS dependencies still call require(); give them one.
+// ESM bundles of CommonJS dependencies still call require() and read __dirname (ssh2's
+// WebAssembly poly1305 does); give them both.
 const requireShim = {
-  js: "import { createRequire as __tlCreateRequire } from 'node:module'; const require = __tlCreateRequire(import.meta.url);",
+  js: [
+    "import { createRequire as __tlCreateRequire } from 'node:module';",
+    "import { fileURLToPath as __tlFileURLToPath } from 'node:url';",
+    "import { dirname as __tlDirname } from 'node:path';",
+    'const require = __tlCreateRequire(import.meta.url);',
+    'const __filename = __tlFileURLToPath(import.meta.url);',
+    'const __dirname = __tlDirname(__filename);',
+  ].join(' '),
 };
 const nodeEsm = {
   bundle: true,
@@ -23,8 +31,9 @@ const nodeEsm = {
   format: 'esm',
   sourcemap: 'linked',
   banner: requireShim,
-  // Optional native speed-ups of ws; it works without them.
-  external: ['bufferutil', 'utf-8-validate'],
+  // Optional native speed-ups of ws and ssh2 (each is loaded in a try, with a JavaScript
+  // fallback); a bundle carries no native code.
+  external: ['bufferutil', 'utf-8-validate', 'cpu-features', '*.node'],
   logLevel: values.quiet ? 'warning' : 'info',
 };
 

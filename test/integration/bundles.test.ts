@@ -67,8 +67,10 @@ function runtimeModules(file: string): Set<string> {
 }
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-// ws loads these optional speed-ups inside try/catch; it runs without them.
-const optional = new Set(['bufferutil', 'utf-8-validate']);
+// ws and ssh2 load these optional native speed-ups inside try/catch; they run without them.
+const optional = new Set(['bufferutil', 'utf-8-validate', 'cpu-features']);
+const isOptional = (m: string): boolean =>
+  optional.has(m) || /^\.\/crypto\/build\/Release\/sshcrypto\.node$/.test(m);
 
 describe('the console bundles', () => {
   const bundle = (name: string): string => {
@@ -87,7 +89,7 @@ describe('the console bundles', () => {
   it('Electron main and browser mode load nothing but Node built-ins and electron', () => {
     for (const name of ['electron.mjs', 'web.mjs']) {
       const foreign = [...runtimeModules(bundle(name))].filter(
-        (m) => !builtins.has(m) && !optional.has(m) && m !== 'electron',
+        (m) => !builtins.has(m) && !isOptional(m) && m !== 'electron',
       );
       assert.deepEqual(foreign, [], `${name} would need node_modules at run time`);
     }

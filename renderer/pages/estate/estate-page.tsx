@@ -17,6 +17,7 @@ import { PairSitesDialog } from './pairing/pair-sites-dialog';
 import { SitePairings } from './pairing/site-pairings';
 import { UnpairDialog } from './pairing/unpair-dialog';
 import { SiteSection } from './site-section';
+import { DeployHostsSection } from './deploy/deploy-hosts-section';
 import { LoadState } from '../../components/load-state';
 
 /** Sites, their agents, hosts and VMs, live from the console's estate cache. */
@@ -73,6 +74,13 @@ export function EstatePage() {
             <SiteSection key={group.key} group={group} />
           ))}
         </Stack>
+      )}
+
+      {/* Deploying agents over SSH: under the sites, or under the first-run card. */}
+      {snapshot && (
+        <Box sx={{ mt: 3 }}>
+          <DeployHostsSection />
+        </Box>
       )}
 
       <AddAgentDialog />
