@@ -11,7 +11,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { renderAgentUnit } from '../../main/services/deploy/agent-unit';
-import { REPO_ROOT, cleanupAgents, initAgent, makeTempDir, startAgent } from '../helpers/agents';
+import {
+  AGENT_BIN,
+  REPO_ROOT,
+  cleanupAgents,
+  initAgent,
+  makeTempDir,
+  reservePorts,
+  startAgent,
+} from '../helpers/agents';
 import { listenNotifySocket, type NotifySocket } from '../helpers/notify-socket';
 
 const run = promisify(execFile);
@@ -26,6 +34,17 @@ async function have(command: string): Promise<boolean> {
 }
 
 const notifyTools = (await have('systemd-notify')) && (await have('python3'));
+/** Why a real systemd cannot run the agent here, or undefined where it can. */
+async function noSystemd(): Promise<string | undefined> {
+  const init = (await readFile('/proc/1/comm', 'utf8').catch(() => '')).trim();
+  if (init !== 'systemd') {
+    return `systemd is not PID 1 on this machine (PID 1 is "${init || 'unknown'}"): the service step is covered by the systemctl stand-in of deploy-ssh.test.ts`;
+  }
+  if (process.getuid?.() !== 0) return 'needs root to start a system service';
+  return undefined;
+}
+const systemdSkip = await noSystemd();
+if (systemdSkip !== undefined) process.stdout.write(`# real systemd: skipped, ${systemdSkip}\n`);
 const analyze = await have('systemd-analyze');
 
 describe('systemd: the notify protocol and the unit', { timeout: 120_000 }, () => {
@@ -89,6 +108,41 @@ describe('systemd: the notify protocol and the unit', { timeout: 120_000 }, () =
       await new Promise((r) => setTimeout(r, 800));
       assert.equal(socket.messages.filter((m) => m.data === 'WATCHDOG=1').length, 0);
       assert.equal(await agent.stop('SIGTERM'), 0);
+    },
+  );
+
+  it(
+    'runs under a real systemd as a Type=notify service: active once READY, stopped cleanly',
+    { skip: systemdSkip },
+    async () => {
+      const creds = await initAgent({ site: 'Systemd' });
+      const unit = `tideline-test-${process.pid}`;
+      const port = await reservePorts(2);
+      // systemd-run returns once a Type=notify unit is active: READY=1 arrived.
+      await run('systemd-run', [
+        `--unit=${unit}`,
+        '--property=Type=notify',
+        '--property=NotifyAccess=all',
+        '--property=WatchdogSec=30',
+        '--property=TimeoutStartSec=60',
+        process.execPath,
+        AGENT_BIN,
+        'run',
+        '--data-dir',
+        creds.dataDir,
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      try {
+        const { stdout } = await run('systemctl', ['is-active', `${unit}.service`]);
+        assert.equal(stdout.trim(), 'active');
+      } finally {
+        await run('systemctl', ['stop', `${unit}.service`]);
+      }
+      const after = await run('systemctl', ['is-active', `${unit}.service`]).catch(
+        (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
+      );
+      assert.match(after.stdout.trim(), /inactive|unknown/);
     },
   );
 

@@ -6,14 +6,19 @@
  * host and a full disk, each with a clear error and nothing left half-installed.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { TidelineError } from '../../app/errors';
-import { HelloResultSchema } from '../../app/protocol';
+import {
+  HelloResultSchema,
+  PROTOCOL_VERSION,
+  PairingTokenSchema,
+  PeerSchema,
+} from '../../app/protocol';
 import { loadAgentPackages, type AgentPackage } from '../../main/services/deploy/agent-package';
 import {
   DEPLOY_STEPS,
@@ -22,8 +27,9 @@ import {
   upgradeAgent,
   type DeployOptions,
 } from '../../main/services/deploy/deployer';
-import type { SshTarget } from '../../main/services/deploy/ssh-session';
+import { SshSession, type SshTarget } from '../../main/services/deploy/ssh-session';
 import { REPO_ROOT, cleanupAgents, connectRaw, makeTempDir, reservePorts } from '../helpers/agents';
+import { call, launchSite, untilLinked, type Site } from '../helpers/replication-sites';
 import { sshHostUnavailable, startSshHost, type SshHost } from '../helpers/ssh-host';
 
 const run = promisify(execFile);
@@ -70,11 +76,12 @@ describe('deploying agents over SSH', { timeout: 600_000, skip: unavailable }, (
   let token: string;
   let fingerprint: string;
   let agentId: string;
+  let peer: Site;
 
   before(async () => {
     first = await packages();
     host = await startSshHost();
-    port = await reservePorts(1);
+    port = await reservePorts(2); // control and replication
     target = targetOf(host);
   });
 
@@ -157,7 +164,37 @@ describe('deploying agents over SSH', { timeout: 600_000, skip: unavailable }, (
     await assert.rejects(deployAgent(deployOptions()), rejectsWith('ALREADY_EXISTS', /upgrade it/));
   });
 
-  it('upgrades to a second build: same agent, data kept, the service restarted', async () => {
+  it('pairs with another site', async () => {
+    peer = await launchSite('Peer site');
+    const client = await connectRaw(`wss://127.0.0.1:${port}/`, { token, fingerprint });
+    try {
+      await client.hello();
+      const offer = PairingTokenSchema.parse(
+        (await client.request('site.pairingToken', {})).result,
+      );
+      await call(peer, 'site.pair', {
+        address: offer.address,
+        token: offer.token,
+        fingerprint: offer.fingerprint,
+      });
+    } finally {
+      await client.close();
+    }
+    await untilLinked(peer, true);
+  });
+
+  it('a package of another protocol is refused, and the agent is left as it was', async () => {
+    const [pkg] = await packages('0.2.0-test');
+    assert.ok(pkg);
+    const alien = { ...pkg, info: { ...pkg.info, protocolVersion: PROTOCOL_VERSION + 7 } };
+    await assert.rejects(
+      upgradeAgent({ target, packages: [alien] }),
+      rejectsWith('PROTOCOL_VERSION', /speaks protocol \d+; this console speaks/),
+    );
+    assert.equal((await hello()).version, '0.1.0');
+  });
+
+  it('upgrades to a second build: same agent, pairing and data kept, the service restarted', async () => {
     const second = await packages('0.1.1-test');
     const pidBefore = await host.sh('cat /run/systemctl-standin/tideline-agent.service.state');
     const result = await upgradeAgent({ target, packages: second });
@@ -171,6 +208,17 @@ describe('deploying agents over SSH', { timeout: 600_000, skip: unavailable }, (
       pidBefore,
     );
     assert.equal((await hello()).agentId, agentId, 'the same agent, with its token and key');
+    // The pairing survived: the peer's link comes back to the upgraded agent.
+    await untilLinked(peer, true, 30_000);
+    const client = await connectRaw(`wss://127.0.0.1:${port}/`, { token, fingerprint });
+    try {
+      await client.hello();
+      const peers = PeerSchema.array().parse((await client.request('site.peers', {})).result);
+      assert.equal(peers.length, 1);
+      assert.equal(peers[0]?.link, 'connected');
+    } finally {
+      await client.close();
+    }
     assert.deepEqual(
       await host.sh('ls /opt/tideline'),
       '0.1.1-test\ncurrent\n',
@@ -194,6 +242,27 @@ describe('deploying agents over SSH', { timeout: 600_000, skip: unavailable }, (
     await undeployAgent({ target, deleteData: true });
     await assert.rejects(stat(join(host.root, 'var/lib/tideline')));
     assert.equal((await host.sh('getent passwd tideline || echo none')).trim(), 'none');
+  });
+
+  it('logs in with a key held by an SSH agent', async () => {
+    const dir = await makeTempDir('tl-ssh-agent-');
+    const socket = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !(await stat(socket).catch(() => undefined)); i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await writeFile(join(dir, 'key'), host.privateKey, { mode: 0o600 });
+      await run('ssh-add', [join(dir, 'key')], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const session = await SshSession.open({ ...target, auth: { kind: 'agent', socket } });
+      try {
+        assert.equal((await session.exec('id -un')).stdout.trim(), host.user);
+      } finally {
+        session.close();
+      }
+    } finally {
+      agent.kill();
+    }
   });
 
   it('a wrong password, an unreachable host and a changed host key: clear errors', async () => {
