@@ -24,6 +24,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -95,7 +96,12 @@ function runtimeTarball(arch) {
   const file = join(cache, `${name}-${nodeVersion}.tgz`);
   if (!existsSync(file)) {
     console.log(`fetching ${name}@${nodeVersion} from the npm registry`);
-    sh('npm', ['pack', `${name}@${nodeVersion}`, '--pack-destination', cache, '--silent']);
+    // Into a folder of its own, then renamed: a parallel build never reads half a download.
+    const partial = join(cache, `.partial-${process.pid}`);
+    mkdirSync(partial, { recursive: true });
+    sh('npm', ['pack', `${name}@${nodeVersion}`, '--pack-destination', partial, '--silent']);
+    renameSync(join(partial, `${name}-${nodeVersion}.tgz`), file);
+    rmSync(partial, { recursive: true, force: true });
   }
   if (!existsSync(file)) fail(`npm pack did not give ${file}`);
   return file;
@@ -183,14 +189,17 @@ for (const arch of arches) {
     name,
   ]);
   sh('gzip', ['-n', '-f', tar]);
-  copyFileSync(`${tar}.gz`, out);
+  // Renamed into place (same file system as release/): readers never see a partial tarball.
+  copyFileSync(`${tar}.gz`, `${out}.${process.pid}.tmp`);
+  renameSync(`${out}.${process.pid}.tmp`, out);
   rmSync(stage, { recursive: true, force: true });
   const size = readFileSync(out).length;
   const digest = sha256(out);
   // Beside the tarball, for the console's deployer: what it holds, without unpacking it.
   writeFileSync(
-    join(release, `${name}.json`),
+    join(release, `${name}.json.${process.pid}.tmp`),
     `${JSON.stringify({ ...version, tarball: { file: `${name}.tar.gz`, bytes: size, sha256: digest } }, null, 2)}\n`,
   );
+  renameSync(join(release, `${name}.json.${process.pid}.tmp`), join(release, `${name}.json`));
   console.log(`${out} (${(size / 2 ** 20).toFixed(1)} MiB, sha256 ${digest})`);
 }

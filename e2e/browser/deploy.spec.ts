@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { reservePorts } from '../../test/helpers/agents';
+import { ensureAgentBuilt, reservePorts } from '../../test/helpers/agents';
 import { sshHostUnavailable, startSshHost, type SshHost } from '../../test/helpers/ssh-host';
 import { expect, test } from '../fixtures/lab';
 import { repoPath } from '../fixtures/paths';
@@ -23,10 +23,15 @@ test.describe('Deploy an agent over SSH', () => {
     test.skip(unavailable !== undefined, unavailable);
     test.setTimeout(300_000);
     // The console deploys what npm run package:agent built (release/ of this checkout).
-    await run(process.execPath, [repoPath('scripts/package-agent.mjs'), '--arch', 'x64'], {
-      cwd: repoPath('.'),
-      maxBuffer: 16 * 2 ** 20,
-    });
+    await ensureAgentBuilt();
+    await run(
+      process.execPath,
+      [repoPath('scripts/package-agent.mjs'), '--arch', 'x64', '--no-build'],
+      {
+        cwd: repoPath('.'),
+        maxBuffer: 16 * 2 ** 20,
+      },
+    );
     host = await startSshHost();
     const server = await lab.startConsole();
     const estate = new EstatePage(page);

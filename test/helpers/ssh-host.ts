@@ -1,7 +1,7 @@
 /**
  * A disposable hypervisor host for the deployer's tests: a real OpenSSH sshd on 127.0.0.1,
  * running in private namespaces (unshare: mount and pid) so that the host's /etc, /usr,
- * /opt, /var/lib, /home and /run are copy-on-write overlays of this machine's: what a deploy
+ * /opt, /var/lib, /home are copy-on-write overlays of this machine's (and /run, /tmp its own): what a deploy
  * installs, the users it adds and the services it starts are gone when the host is stopped.
  * Inside:
  * - no Node (node, npm, npx, corepack removed from the /usr overlay);
@@ -14,10 +14,10 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, makeTempDir, reservePorts } from './agents';
+import { REPO_ROOT, reservePorts } from './agents';
 
 const run = promisify(execFile);
 
@@ -68,7 +68,8 @@ export async function sshHostUnavailable(): Promise<string | undefined> {
 }
 
 export async function startSshHost(options: SshHostOptions = {}): Promise<SshHost> {
-  const work = await makeTempDir('tideline-sshhost-');
+  // Under /var/tmp, not /tmp: the host gets a private /tmp, which would hide it.
+  const work = await mkdtemp('/var/tmp/tideline-sshhost-');
   const [port] = [await reservePorts(1)];
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(work, 'host_key')]);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(work, 'user_key')]);
@@ -104,6 +105,7 @@ export async function startSshHost(options: SshHostOptions = {}): Promise<SshHos
     }),
     options.optMiB === undefined ? ':' : `mount -t tmpfs -o size=${options.optMiB}m tmpfs /opt`,
     'mount -t tmpfs -o mode=0755 tmpfs /run',
+    'mount -t tmpfs -o mode=1777 tmpfs /tmp',
     'mkdir -p /run/sshd',
     'rm -f /usr/bin/node /usr/bin/nodejs /usr/bin/npm /usr/bin/npx /usr/bin/corepack',
     `install -m 0755 ${work}/systemctl /usr/bin/systemctl`,
@@ -192,7 +194,7 @@ export async function startSshHost(options: SshHostOptions = {}): Promise<SshHos
         await run('kill', ['-KILL', String(inner)]).catch(() => undefined);
         await once(child, 'exit');
       }
-      await run('sh', ['-c', `umount -R ${work}/* 2>/dev/null; true`]);
+      await rm(work, { recursive: true, force: true }).catch(() => undefined);
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   REPO_ROOT,
   cleanupAgents,
   connectRaw,
+  ensureAgentBuilt,
   initAgent,
   makeTempDir,
   runAgentCli,
@@ -56,7 +57,8 @@ describe('the agent package', { timeout: 300_000 }, () => {
   let command: string[];
 
   before(async () => {
-    await run(process.execPath, ['scripts/package-agent.mjs'], {
+    await ensureAgentBuilt(); // once, under the helpers' lock: packaging only copies it
+    await run(process.execPath, ['scripts/package-agent.mjs', '--no-build'], {
       cwd: REPO_ROOT,
       maxBuffer: 16 * 2 ** 20,
     });

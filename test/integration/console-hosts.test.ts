@@ -14,7 +14,13 @@ import { TidelineError } from '../../app/errors';
 import type { HostEntryView } from '../../app/protocol';
 import { ConsoleCore } from '../../main/services/console-core';
 import { openNodeSettings } from '../../main/services/settings/node-settings';
-import { REPO_ROOT, cleanupAgents, makeTempDir, reservePorts } from '../helpers/agents';
+import {
+  REPO_ROOT,
+  cleanupAgents,
+  ensureAgentBuilt,
+  makeTempDir,
+  reservePorts,
+} from '../helpers/agents';
 import { sshHostUnavailable, startSshHost, type SshHost } from '../helpers/ssh-host';
 
 const run = promisify(execFile);
@@ -29,10 +35,15 @@ describe('hosts: deploy from the console', { timeout: 600_000, skip: unavailable
 
   before(async () => {
     const release = await makeTempDir('tideline-release-');
-    await run(process.execPath, ['scripts/package-agent.mjs', '--arch', 'x64', '--out', release], {
-      cwd: REPO_ROOT,
-      maxBuffer: 16 * 2 ** 20,
-    });
+    await ensureAgentBuilt(); // once, under the helpers' lock: packaging only copies it
+    await run(
+      process.execPath,
+      ['scripts/package-agent.mjs', '--arch', 'x64', '--out', release, '--no-build'],
+      {
+        cwd: REPO_ROOT,
+        maxBuffer: 16 * 2 ** 20,
+      },
+    );
     host = await startSshHost();
     settingsDir = await makeTempDir('tl-console-hosts-');
     core = new ConsoleCore({

@@ -28,7 +28,14 @@ import {
   type DeployOptions,
 } from '../../main/services/deploy/deployer';
 import { SshSession, type SshTarget } from '../../main/services/deploy/ssh-session';
-import { REPO_ROOT, cleanupAgents, connectRaw, makeTempDir, reservePorts } from '../helpers/agents';
+import {
+  REPO_ROOT,
+  cleanupAgents,
+  connectRaw,
+  ensureAgentBuilt,
+  makeTempDir,
+  reservePorts,
+} from '../helpers/agents';
 import { call, launchSite, untilLinked, type Site } from '../helpers/replication-sites';
 import { sshHostUnavailable, startSshHost, type SshHost } from '../helpers/ssh-host';
 
@@ -39,8 +46,10 @@ const UNIT_TEMPLATE = join(REPO_ROOT, 'resources', 'systemd', 'tideline-agent.se
 async function packages(version?: string): Promise<AgentPackage[]> {
   // Into a folder of its own: a test build never lands in release/.
   const dir = await makeTempDir('tideline-release-');
-  const args = ['scripts/package-agent.mjs', '--arch', 'x64', '--out', dir];
-  if (version !== undefined) args.push('--version', version, '--no-build');
+  // The agent bundle is built once, under the helpers' lock; packaging only copies it.
+  await ensureAgentBuilt();
+  const args = ['scripts/package-agent.mjs', '--arch', 'x64', '--out', dir, '--no-build'];
+  if (version !== undefined) args.push('--version', version);
   await run(process.execPath, args, { cwd: REPO_ROOT, maxBuffer: 16 * 2 ** 20 });
   return loadAgentPackages(dir);
 }
