@@ -1,0 +1,9 @@
+/*
+ * The planner (README.md): predicts the RPO a calendar policy will give from measured or
+ * synthetic change rates, and suggests the least bandwidth per timeframe and the journal
+ * size. Pure: no I/O, no clock; the console core and the renderer (in a worker) call it.
+ */
+export { planLink } from './plan';
+export { simulate, type SimInput } from './fluid-queue';
+export { busiestWindowBytes, percentile, rpoAlerts } from './forecast';
+export type * from './planner-types';
