@@ -11,6 +11,19 @@ export interface SimInput {
   readonly stepSeconds: number;
   /** Steps of one period (a week); the input repeats. */
   readonly steps: number;
+  /**
+   * Stop at the first step (of the reported pass) where `steps[s]` is set and a VPG's RPO is
+   * above its target: the least-bandwidth search needs only the yes or no.
+   */
+  readonly stopAbove?: {
+    readonly targets: readonly ArrayLike<number>[];
+    readonly steps: Uint8Array;
+  };
+}
+
+export interface SimOutcome extends SimResult {
+  /** stopAbove given: the run stopped at a step above target. */
+  readonly stopped: boolean;
 }
 
 /** Passes over the week: the first fills the backlog a Monday inherits from Sunday. */
@@ -24,7 +37,7 @@ const PASSES = 2;
  * at the end of a step = the age of the oldest byte still unsent + the checkpoint interval.
  * The week is run twice and the second pass reported, so the plan is the steady state.
  */
-export function simulate(input: SimInput): SimResult {
+export function simulate(input: SimInput): SimOutcome {
   const { steps, stepSeconds } = input;
   const n = input.rates.length;
   const capacity = PASSES * steps + 1;
@@ -91,12 +104,21 @@ export function simulate(input: SimInput): SimResult {
           const arrivedAt = (((segStep[v] as Int32Array)[h] as number) + consumed) * stepSeconds;
           age = (g + 1) * stepSeconds - arrivedAt;
         }
-        (rpo[v] as Float64Array)[s] = age + (input.checkpointIntervalSeconds[v] ?? 0);
+        const value = age + (input.checkpointIntervalSeconds[v] ?? 0);
+        (rpo[v] as Float64Array)[s] = value;
         (held[v] as Float64Array)[s] = backlog[v] as number;
+        const stop = input.stopAbove;
+        if (
+          stop !== undefined &&
+          stop.steps[s] === 1 &&
+          value > (stop.targets[v]?.[s] ?? Infinity) + 1e-9
+        ) {
+          return { rpoSeconds: rpo, backlogBytes: held, stopped: true };
+        }
       }
     }
   }
-  return { rpoSeconds: rpo, backlogBytes: held };
+  return { rpoSeconds: rpo, backlogBytes: held, stopped: false };
 }
 
 /**

@@ -7,3 +7,12 @@ export { planLink } from './plan';
 export { simulate, type SimInput } from './fluid-queue';
 export { busiestWindowBytes, percentile, rpoAlerts } from './forecast';
 export type * from './planner-types';
+export {
+  MINUTES_PER_WEEK,
+  PROFILE_TEMPLATES,
+  TEMPLATE_NAMES,
+  parseRatesCsv,
+  templateProfile,
+  type CsvProfile,
+  type ProfileTemplate,
+} from './profiles';

@@ -90,7 +90,13 @@ function leastBandwidth(
   frame: FrameRef,
 ): BandwidthAdvice {
   const inFrame: number[] = [];
-  for (let s = 0; s < steps; s++) if (limits.linkFrame[s] === f) inFrame.push(s);
+  const mask = new Uint8Array(steps);
+  for (let s = 0; s < steps; s++) {
+    if (limits.linkFrame[s] === f) {
+      inFrame.push(s);
+      mask[s] = 1;
+    }
+  }
   const current = limits.linkBytesPerSecond[inFrame[0] ?? 0] as number;
   const base = {
     frame,
@@ -99,14 +105,11 @@ function leastBandwidth(
   const holds = (bytesPerSecond: number): boolean => {
     const link = Float64Array.from(limits.linkBytesPerSecond);
     for (const s of inFrame) link[s] = bytesPerSecond;
-    const sim = simulate(simInput(input, limits, steps, link));
-    return input.vpgs.every((_, v) =>
-      inFrame.every(
-        (s) =>
-          ((sim.rpoSeconds[v] as Float64Array)[s] as number) <=
-          ((limits.rpoTargetSeconds[v] as Float64Array)[s] as number) + 1e-9,
-      ),
-    );
+    const run = simulate({
+      ...simInput(input, limits, steps, link),
+      stopAbove: { targets: limits.rpoTargetSeconds, steps: mask },
+    });
+    return !run.stopped;
   };
   if (!holds(Infinity)) {
     return {
