@@ -12,17 +12,6 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 const STEPS = 7 * 1440;
 const BUDGET_MS = 1000;
 
-function random(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** An office-hours profile with a nightly backup spike, scaled per VPG, with noise. */
 function profile(rand, peakBytes) {
   const rates = new Float64Array(STEPS);
@@ -61,8 +50,9 @@ function linkPolicy(mbits) {
   };
 }
 
-function inputs(vpgCount, linkCount) {
-  const rand = random(1205);
+async function inputs(vpgCount, linkCount) {
+  const { seededRandom } = await import('../test/helpers/seeded-random.ts');
+  const rand = seededRandom(1205);
   const links = [];
   for (let l = 0; l < linkCount; l++) {
     const vpgs = [];
@@ -125,7 +115,7 @@ if (isMainThread) {
   console.log(`main thread event-loop delay while planning: max ${lagMax.toFixed(1)} ms`);
 } else {
   const { planLink } = await import('../app/planner/index.ts');
-  const links = inputs(workerData.vpgs, workerData.links);
+  const links = await inputs(workerData.vpgs, workerData.links);
   const started = performance.now();
   let searches = 0;
   for (const link of links) searches += planLink(link).bandwidth.length;
