@@ -92,7 +92,6 @@ if (isMainThread) {
     delay.enable();
     const worker = new Worker(new URL(import.meta.url), {
       workerData: { vpgs: Number(values.vpgs), links: Number(values.links) },
-      execArgv: ['--import', 'tsx'],
     });
     const result = await new Promise((resolve, reject) => {
       worker.once('message', resolve);
@@ -114,6 +113,9 @@ if (isMainThread) {
   console.log(`ratio to budget: ${(median / BUDGET_MS).toFixed(2)} (≤ 1 meets it)`);
   console.log(`main thread event-loop delay while planning: max ${lagMax.toFixed(1)} ms`);
 } else {
+  // Workers do not inherit --import hooks in Node 20: register tsx here.
+  const { register } = await import('tsx/esm/api');
+  register();
   const { planLink } = await import('../app/planner/index.ts');
   const links = await inputs(workerData.vpgs, workerData.links);
   const started = performance.now();
