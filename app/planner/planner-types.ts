@@ -50,8 +50,10 @@ export interface StepLimits {
 export interface FrameRef {
   /** 'link' or the VPG id whose own policy it belongs to. */
   readonly owner: string;
-  /** Undefined: the policy's default. */
+  /** Undefined (and no exceptionId): the policy's default. */
   readonly timeframeId?: string;
+  /** A dated exception of the policy. */
+  readonly exceptionId?: string;
   readonly name: string;
 }
 

@@ -75,6 +75,7 @@ export function resolveLimits(input: PlanInput, steps: number): StepLimits {
         const lf = linkFrames[linkFrame[s] as number] as FrameRef;
         frame[s] = frameIndex(frames, 'link', {
           ...(lf.timeframeId !== undefined && { timeframeId: lf.timeframeId }),
+          ...(lf.exceptionId !== undefined && { exceptionId: lf.exceptionId }),
           timeframeName: lf.name,
         } as InForce);
       }

@@ -1,4 +1,4 @@
-import type { Policy, PolicyDefault, Timeframe } from './policy-schemas';
+import type { DateException, Policy, PolicyDefault, Timeframe } from './policy-schemas';
 
 /** One field of a timeframe or of the default that differs, as plain values for display. */
 export interface FieldChange {
@@ -19,6 +19,12 @@ export interface PolicyDiff {
   readonly removed: readonly Timeframe[];
   readonly changed: readonly TimeframeChange[];
   readonly defaultChanges: readonly FieldChange[];
+  /** Dated exceptions, matched by id as timeframes are. */
+  readonly exceptions: {
+    readonly added: readonly DateException[];
+    readonly removed: readonly DateException[];
+    readonly changed: readonly TimeframeChange[];
+  };
   readonly timeZone?: { readonly from: string | undefined; readonly to: string };
   /** Nothing would change. */
   readonly empty: boolean;
@@ -34,6 +40,17 @@ const TIMEFRAME_FIELDS = [
   'replicationBitsPerSecond',
   'seedingBitsPerSecond',
 ] as const satisfies readonly (keyof Timeframe)[];
+
+const EXCEPTION_FIELDS = [
+  'name',
+  'colour',
+  'from',
+  'to',
+  'recurrence',
+  'rpoTargetSeconds',
+  'replicationBitsPerSecond',
+  'seedingBitsPerSecond',
+] as const satisfies readonly (keyof DateException)[];
 
 const DEFAULT_FIELDS = [
   'rpoTargetSeconds',
@@ -61,6 +78,17 @@ export function diffPolicies(current: Policy | undefined, next: Policy): PolicyD
         from: undefined,
         to: next.default[field],
       }));
+  const oldExceptions = new Map((current?.exceptions ?? []).map((e) => [e.id, e]));
+  const newExceptions = new Map((next.exceptions ?? []).map((e) => [e.id, e]));
+  const exceptions = {
+    added: (next.exceptions ?? []).filter((e) => !oldExceptions.has(e.id)),
+    removed: (current?.exceptions ?? []).filter((e) => !newExceptions.has(e.id)),
+    changed: (next.exceptions ?? []).flatMap((e) => {
+      const old = oldExceptions.get(e.id);
+      const changes = old === undefined ? [] : fieldChanges(old, e, EXCEPTION_FIELDS);
+      return changes.length > 0 ? [{ id: e.id, name: e.name, changes }] : [];
+    }),
+  };
   const timeZone =
     current?.timeZone === next.timeZone
       ? undefined
@@ -70,10 +98,17 @@ export function diffPolicies(current: Policy | undefined, next: Policy): PolicyD
     removed,
     changed,
     defaultChanges,
+    exceptions,
     ...(timeZone && { timeZone }),
     empty:
-      added.length + removed.length + changed.length + defaultChanges.length === 0 &&
-      timeZone === undefined,
+      added.length +
+        removed.length +
+        changed.length +
+        defaultChanges.length +
+        exceptions.added.length +
+        exceptions.removed.length +
+        exceptions.changed.length ===
+        0 && timeZone === undefined,
   };
 }
 

@@ -1,6 +1,6 @@
-import type { InForce, Policy } from './policy-schemas';
+import type { DateException, InForce, Policy } from './policy-schemas';
 import { boundaries, ownerGrid } from './weekly-grid';
-import { MINUTE_MS, toInstant, toLocal, weekStartOfLocal } from './wall-clock';
+import { DAY_MS, MINUTE_MS, toInstant, toLocal, weekStartOfLocal } from './wall-clock';
 
 /*
  * Evaluation: the weekly grid's owner changes ("boundaries") are wall-clock times; each
@@ -70,12 +70,113 @@ function inForce(policy: Policy, owner: number, from: number, until: number): In
 }
 
 /**
- * What is in force at `at` (ms since the epoch): the timeframe or the default, from the start
- * of this stretch to the next change. A stretch longer than ~2 weeks (a policy that never
- * changes, or a timeframe swallowed by a DST gap) is cut: `from`/`until` are then only
- * re-evaluation points, with the same values on both sides. Expects a validated policy.
+ * What is in force at `at` (ms since the epoch): a dated exception covering that day (in the
+ * policy's zone), else the timeframe or the default, from the start of this stretch to the
+ * next change. A stretch longer than ~2 weeks (a policy that never changes, or a timeframe
+ * swallowed by a DST gap) is cut: `from`/`until` are then only re-evaluation points, with the
+ * same values on both sides. Expects a validated policy.
  */
 export function policyInForce(policy: Policy, at: number): InForce {
+  const exceptions = policy.exceptions ?? [];
+  if (exceptions.length === 0) return weeklyInForce(policy, at);
+  const tz = policy.timeZone;
+  const day = Math.floor(toLocal(tz, at) / DAY_MS) * DAY_MS;
+  const dayStart = (d: number): number => cachedInstant(tz, d);
+  const covering = exceptionOn(exceptions, day);
+  if (covering !== undefined) {
+    // The run of days this exception covers around `at` (at most a year each way).
+    let first = day;
+    while (day - first < 366 * DAY_MS && exceptionOn(exceptions, first - DAY_MS) === covering) {
+      first -= DAY_MS;
+    }
+    let end = day + DAY_MS;
+    while (end - day < 366 * DAY_MS && exceptionOn(exceptions, end) === covering) end += DAY_MS;
+    return exceptionInForce(covering, dayStart(first), dayStart(end));
+  }
+  // The weekly stretch, cut where an exception begins or ended.
+  const weekly = weeklyInForce(policy, at);
+  let { from, until } = weekly;
+  for (let d = day + DAY_MS; dayStart(d) < until && d - day <= SPAN_WEEKS * WEEK_MS; d += DAY_MS) {
+    if (exceptionOn(exceptions, d) !== undefined) {
+      until = dayStart(d);
+      break;
+    }
+  }
+  for (
+    let d = day - DAY_MS;
+    dayStart(d + DAY_MS) > from && day - d <= SPAN_WEEKS * WEEK_MS;
+    d -= DAY_MS
+  ) {
+    if (exceptionOn(exceptions, d) !== undefined) {
+      from = dayStart(d + DAY_MS);
+      break;
+    }
+  }
+  return { ...weekly, from, until };
+}
+
+/** Local ms of a "YYYY-MM-DD" day's midnight. */
+export function localDay(date: string): number {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return Date.UTC(y, m - 1, d);
+}
+
+/** Whether an exception covers the local day starting at `day` (local ms, midnight). */
+export function exceptionCovers(ex: DateException, day: number): boolean {
+  const from = localDay(ex.from);
+  const to = localDay(ex.to);
+  switch (ex.recurrence) {
+    case 'once':
+      return day >= from && day <= to;
+    case 'yearly': {
+      if (day < from) return false;
+      const md = (t: number): number => {
+        const date = new Date(t);
+        return date.getUTCMonth() * 100 + date.getUTCDate();
+      };
+      const a = md(from);
+      const b = md(to);
+      const x = md(day);
+      return a <= b ? x >= a && x <= b : x >= a || x <= b; // b < a: across New Year
+    }
+    case 'last-business-day': {
+      if (day < from || day > to) return false;
+      const date = new Date(day);
+      const weekday = date.getUTCDay();
+      if (weekday === 0 || weekday === 6) return false;
+      // The last weekday of the month: no weekday follows it in the same month.
+      for (
+        let next = day + DAY_MS;
+        new Date(next).getUTCMonth() === date.getUTCMonth();
+        next += DAY_MS
+      ) {
+        const w = new Date(next).getUTCDay();
+        if (w !== 0 && w !== 6) return false;
+      }
+      return true;
+    }
+  }
+}
+
+function exceptionOn(exceptions: readonly DateException[], day: number): DateException | undefined {
+  return exceptions.find((ex) => exceptionCovers(ex, day));
+}
+
+function exceptionInForce(ex: DateException, from: number, until: number): InForce {
+  return {
+    exceptionId: ex.id,
+    timeframeName: ex.name,
+    rpoTargetSeconds: ex.rpoTargetSeconds,
+    ...(ex.replicationBitsPerSecond !== undefined && {
+      replicationBitsPerSecond: ex.replicationBitsPerSecond,
+    }),
+    ...(ex.seedingBitsPerSecond !== undefined && { seedingBitsPerSecond: ex.seedingBitsPerSecond }),
+    from,
+    until,
+  };
+}
+
+function weeklyInForce(policy: Policy, at: number): InForce {
   const { bounds, constantOwner } = compile(policy);
   if (bounds.length === 0) return inForce(policy, constantOwner, at, at + WEEK_MS);
 

@@ -8,7 +8,8 @@ import { IdSchema } from '../protocol/common';
  * (drawing) and the planner.
  */
 
-export const POLICY_SCHEMA_VERSION = 1;
+/** 2: dated exceptions (version 1 is read as version 2 without any). */
+export const POLICY_SCHEMA_VERSION = 2;
 
 /** ISO day of week: 1 = Monday … 7 = Sunday. */
 export const DayOfWeekSchema = z.number().int().min(1).max(7);
@@ -57,18 +58,57 @@ export const PolicyDefaultSchema = z.object({
 });
 export type PolicyDefault = z.infer<typeof PolicyDefaultSchema>;
 
+/** A calendar date "YYYY-MM-DD" (a day in the policy's time zone). */
+export const DateSchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'use a date like 2026-12-24')
+  .refine((d) => {
+    const [y, m, day] = d.split('-').map(Number) as [number, number, number];
+    const t = new Date(Date.UTC(y, m - 1, day));
+    return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === day;
+  }, 'not a date of the calendar');
+
+/**
+ * When an exception applies: every day of [from, to] ('once'); those days every year
+ * ('yearly'); or the last weekday (Monday–Friday) of each month within [from, to]
+ * ('last-business-day').
+ */
+export const RecurrenceSchema = z.enum(['once', 'yearly', 'last-business-day']);
+export type Recurrence = z.infer<typeof RecurrenceSchema>;
+
+/**
+ * A dated override (month end, a holiday, a migration weekend): whole days in the policy's
+ * zone, with its own target and bandwidth, taking precedence over the weekly timeframes.
+ */
+export const DateExceptionSchema = z.object({
+  id: IdSchema,
+  name: z.string().trim().min(1).max(80),
+  colour: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'use a colour like #1e88e5'),
+  from: DateSchema,
+  /** Inclusive. */
+  to: DateSchema,
+  recurrence: RecurrenceSchema,
+  rpoTargetSeconds: RpoTargetSeconds,
+  replicationBitsPerSecond: BitsPerSecond.optional(),
+  seedingBitsPerSecond: BitsPerSecond.optional(),
+});
+export type DateException = z.infer<typeof DateExceptionSchema>;
+
 /**
  * The shape only; validatePolicy (app/policy) adds the rules an admin needs explained
- * (overlaps, a known time zone, …).
+ * (overlaps, a known time zone, …). Version 1 (no exceptions) is still read as it is: a
+ * version-1 policy is a version-2 policy without exceptions; migratePolicy writes it as 2.
  */
 export const PolicySchema = z.object({
-  schemaVersion: z.literal(POLICY_SCHEMA_VERSION),
+  schemaVersion: z.union([z.literal(1), z.literal(POLICY_SCHEMA_VERSION)]),
   /** Bumped by the agent on every policy.set; a draft keeps the version it started from. */
   version: z.number().int().nonnegative(),
   /** IANA time zone of the site, e.g. Europe/Berlin. */
   timeZone: z.string().min(1).max(64),
   default: PolicyDefaultSchema,
   timeframes: z.array(TimeframeSchema).max(200),
+  /** Absent in version 1: none. */
+  exceptions: z.array(DateExceptionSchema).max(200).optional(),
 });
 export type Policy = z.infer<typeof PolicySchema>;
 
@@ -88,8 +128,10 @@ export type PolicyIssue = z.infer<typeof PolicyIssueSchema>;
 
 /** The limits and target in force over a stretch of time [from, until). */
 export const InForceSchema = z.object({
-  /** Undefined: the default applies. */
+  /** Undefined: the default (or an exception) applies. */
   timeframeId: IdSchema.optional(),
+  /** A dated exception applies. */
+  exceptionId: IdSchema.optional(),
   timeframeName: z.string(),
   rpoTargetSeconds: z.number().int().positive(),
   replicationBitsPerSecond: z.number().int().positive().optional(),

@@ -1,14 +1,17 @@
 import type { z } from 'zod';
+import { exceptionCovers, localDay } from './evaluate';
 import {
+  DateExceptionSchema,
   POLICY_SCHEMA_VERSION,
   PolicySchema,
   TimeframeSchema,
+  type DateException,
   type Policy,
   type PolicyIssue,
   type Timeframe,
 } from './policy-schemas';
 import { formatRun, minutesOfDay, ownerGrid } from './weekly-grid';
-import { MINUTES_PER_WEEK, isKnownTimeZone } from './wall-clock';
+import { DAY_MS, MINUTES_PER_WEEK, isKnownTimeZone } from './wall-clock';
 
 /*
  * Validation: the schema's shape, then the rules an admin needs explained. Every issue has a
@@ -102,6 +105,70 @@ function overlapIssues(timeframes: readonly { tf: Timeframe; index: number }[]):
   return issues;
 }
 
+/** Longest window (days) in which exceptions are compared for overlaps: ten years. */
+const EXCEPTION_WINDOW_DAYS = 3660;
+
+function exceptionIssues(raw: unknown): PolicyIssue[] {
+  if (!Array.isArray(raw)) return [];
+  const valid: { ex: DateException; index: number }[] = [];
+  raw.forEach((item: unknown, index) => {
+    const r = DateExceptionSchema.safeParse(item);
+    if (r.success) valid.push({ ex: r.data, index });
+  });
+  const issues: PolicyIssue[] = [];
+  const ids = new Map<string, { ex: DateException; index: number }>();
+  const usable: { ex: DateException; index: number }[] = [];
+  for (const entry of valid) {
+    const { ex, index } = entry;
+    const prior = ids.get(ex.id);
+    if (prior !== undefined) {
+      issues.push({
+        path: `exceptions[${index}].id`,
+        message: `${ex.name} has the same id as ${prior.ex.name}; each exception needs its own id`,
+      });
+      continue;
+    }
+    ids.set(ex.id, entry);
+    const days = (localDay(ex.to) - localDay(ex.from)) / DAY_MS;
+    if (days < 0) {
+      issues.push({
+        path: `exceptions[${index}].to`,
+        message: `${ex.name} ends (${ex.to}) before it starts (${ex.from})`,
+      });
+    } else if (ex.recurrence === 'yearly' && days > 365) {
+      issues.push({
+        path: `exceptions[${index}].to`,
+        message: `${ex.name} repeats every year, so it can span at most a year`,
+      });
+    } else usable.push(entry);
+  }
+  if (usable.length < 2) return issues;
+  // Each exception's days in one window, then the first day any two share.
+  const start = Math.min(...usable.map((u) => localDay(u.ex.from)));
+  const end = Math.max(...usable.map((u) => localDay(u.ex.to) + 366 * DAY_MS));
+  const count = Math.min(EXCEPTION_WINDOW_DAYS, Math.round((end - start) / DAY_MS) + 1);
+  const covered = usable.map(({ ex }) => {
+    const bits = new Uint8Array(count);
+    for (let i = 0; i < count; i++) bits[i] = exceptionCovers(ex, start + i * DAY_MS) ? 1 : 0;
+    return bits;
+  });
+  for (let b = 1; b < usable.length; b++) {
+    for (let a = 0; a < b; a++) {
+      const shared = (covered[a] as Uint8Array).findIndex(
+        (bit, i) => bit === 1 && (covered[b] as Uint8Array)[i] === 1,
+      );
+      if (shared < 0) continue;
+      const later = usable[b] as { ex: DateException; index: number };
+      const earlier = usable[a] as { ex: DateException; index: number };
+      issues.push({
+        path: `exceptions[${later.index}]`,
+        message: `${later.ex.name} overlaps ${earlier.ex.name} on ${new Date(start + shared * DAY_MS).toISOString().slice(0, 10)}`,
+      });
+    }
+  }
+  return issues;
+}
+
 /** Every problem of a policy, with messages an admin understands; `policy` when there are none. */
 export function validatePolicy(input: unknown): { policy?: Policy; issues: PolicyIssue[] } {
   const parsed = PolicySchema.safeParse(input);
@@ -148,6 +215,7 @@ export function validatePolicy(input: unknown): { policy?: Policy; issues: Polic
   }
 
   issues.push(...overlapIssues(valid.filter(({ tf }) => tf.start !== '24:00')));
+  issues.push(...exceptionIssues(obj.exceptions));
 
   return issues.length === 0 && parsed.success ? { policy: parsed.data, issues } : { issues };
 }

@@ -227,3 +227,48 @@ test('replication follows the bandwidth in force, seeding its own limit', async 
   const lastTick = ticks.filter((t) => t.vpgId === busyVpgId).at(-1);
   assert.equal(lastTick?.rpoTargetSeconds, 120, 'rpo.tick carries the target in force');
 });
+
+test('a date exception covering today takes over from the weekly timeframes', async () => {
+  const target = { kind: 'link', peerAgentId: dr.agentId };
+  const current = PolicyRecordSchema.parse(await call(hq, 'policy.get', { target }));
+  const now = Date.now();
+  const today = new Date(now).toISOString().slice(0, 10);
+  // Through tomorrow as well: the measurement never straddles the day boundary.
+  const tomorrow = new Date(now + 86_400_000).toISOString().slice(0, 10);
+  const weekly = linkPolicy(
+    Math.floor(now / 60_000) * 60_000 - 60_000,
+    current.policy?.version ?? 0,
+  );
+  const policy: Policy = {
+    ...weekly,
+    schemaVersion: 2,
+    // The weekly "Fast window" covers now; the exception (a migration day, say) holds it back.
+    exceptions: [
+      {
+        id: 'migration-day',
+        name: 'Migration day',
+        colour: '#e53935',
+        from: today,
+        to: tomorrow,
+        recurrence: 'once',
+        rpoTargetSeconds: 1800,
+        replicationBitsPerSecond: SLOW * 8,
+      },
+    ],
+  };
+  const record = PolicyRecordSchema.parse(await call(hq, 'policy.set', { target, policy }));
+  assert.equal(record.inForce?.exceptionId, 'migration-day');
+  assert.equal(record.inForce?.replicationBitsPerSecond, SLOW * 8);
+  assert.equal(record.inForce?.until, Date.parse(`${tomorrow}T00:00:00Z`) + 86_400_000);
+  const applied = Date.now();
+  const collector = collectTicks(hq);
+  await setWorkload(hq, busy.vmId, WORKLOAD, { paused: false });
+  await sleep(SETTLE_MS + 10_000);
+  await setWorkload(hq, busy.vmId, 0, { paused: true });
+  await collector.stop();
+  const held = windowRate(collector.ticks, busyVpgId, applied + SETTLE_MS, Date.now());
+  assert.ok(held.rates.length >= 8, 'enough ticks');
+  assertNear('replication on the exception day', held.mean, SLOW);
+  const lastTick = collector.ticks.filter((t) => t.vpgId === busyVpgId).at(-1);
+  assert.equal(lastTick?.rpoTargetSeconds, 1800, "the exception's RPO target is in force");
+});

@@ -35,7 +35,11 @@ describe('console settings', () => {
     assert.equal(
       text,
       JSON.stringify(
-        { schemaVersion: 1, agents: [{ ...agent, token: { scheme: 'plain', value: TOKEN } }] },
+        {
+          schemaVersion: 1,
+          agents: [{ ...agent, token: { scheme: 'plain', value: TOKEN } }],
+          hosts: [],
+        },
         null,
         '\t',
       ),

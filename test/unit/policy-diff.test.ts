@@ -79,4 +79,41 @@ describe('diffPolicies', () => {
     // The version is the agent's bookkeeping, not a change an admin reviews.
     assert.equal(diffPolicies(policy([tf('a')], { version: 4 }), next).empty, true);
   });
+
+  it('an exception added, changed or removed is a change', () => {
+    const holiday = {
+      id: 'h',
+      name: 'Holiday',
+      colour: '#e53935',
+      from: '2026-12-24',
+      to: '2026-12-26',
+      recurrence: 'yearly' as const,
+      rpoTargetSeconds: 1800,
+    };
+    const before = policy([tf('a')], { schemaVersion: 2, exceptions: [] });
+    const withHoliday = policy([tf('a')], { schemaVersion: 2, exceptions: [holiday] });
+    const added = diffPolicies(before, withHoliday);
+    assert.equal(added.empty, false);
+    assert.deepEqual(
+      added.exceptions.added.map((e) => e.id),
+      ['h'],
+    );
+    const longer = policy([tf('a')], {
+      schemaVersion: 2,
+      exceptions: [{ ...holiday, to: '2026-12-31' }],
+    });
+    assert.deepEqual(diffPolicies(withHoliday, longer).exceptions.changed, [
+      {
+        id: 'h',
+        name: 'Holiday',
+        changes: [{ field: 'to', from: '2026-12-26', to: '2026-12-31' }],
+      },
+    ]);
+    assert.deepEqual(
+      diffPolicies(withHoliday, before).exceptions.removed.map((e) => e.id),
+      ['h'],
+    );
+    // A version-1 policy and the same one as version 2 without exceptions: nothing to review.
+    assert.equal(diffPolicies(policy([tf('a')]), before).empty, true);
+  });
 });

@@ -147,23 +147,27 @@ describe('validatePolicy', () => {
     assert.deepEqual(issues(policy([], { schemaVersion: 7 })), [
       [
         'schemaVersion',
-        'Schema version 7 is not supported; this version of Tideline reads version 1',
+        'Schema version 7 is not supported; this version of Tideline reads version 2',
       ],
     ]);
   });
 });
 
 describe('migratePolicy', () => {
-  it('reads version 1 and validates it', () => {
-    assert.ok(migratePolicy(policy([])).policy);
+  it('reads version 1 as version 2 without exceptions, and validates it', () => {
+    const migrated = migratePolicy(policy([tf({ id: 'a', name: 'A' })]));
+    assert.equal(migrated.policy?.schemaVersion, 2);
+    assert.deepEqual(migrated.policy?.exceptions, []);
+    assert.equal(migrated.policy?.timeframes[0]?.name, 'A');
     assert.equal(migratePolicy(policy([], { timeZone: 'Nowhere/X' })).issues[0]?.path, 'timeZone');
+    assert.ok(migratePolicy(policy([], { schemaVersion: 2, exceptions: [] })).policy);
   });
   it('refuses unknown versions and non-policies clearly', () => {
-    assert.deepEqual(migratePolicy(policy([], { schemaVersion: 2 })).issues, [
+    assert.deepEqual(migratePolicy(policy([], { schemaVersion: 3 })).issues, [
       {
         path: 'schemaVersion',
         message:
-          'Policy schema version 2 is not supported: this version of Tideline reads version 1; it was saved by a newer Tideline — upgrade to open it',
+          'Policy schema version 3 is not supported: this version of Tideline reads versions 1 to 2; it was saved by a newer Tideline — upgrade to open it',
       },
     ]);
     assert.deepEqual(migratePolicy({ timeframes: [] }).issues, [
@@ -172,5 +176,54 @@ describe('migratePolicy', () => {
     assert.deepEqual(migratePolicy('x').issues, [
       { path: '', message: 'Not a policy: expected a JSON object' },
     ]);
+  });
+});
+
+describe('date exceptions', () => {
+  const ex = (over: Record<string, unknown>) => ({
+    id: String(over['name'] ?? 'x')
+      .toLowerCase()
+      .replace(/\W+/g, '-'),
+    colour: '#e53935',
+    recurrence: 'once',
+    rpoTargetSeconds: 900,
+    ...over,
+  });
+  const v2 = (exceptions: unknown[]) => policy([], { schemaVersion: 2, exceptions });
+
+  it('overlapping exceptions are refused, naming both and a shared day', () => {
+    assert.deepEqual(
+      issues(
+        v2([
+          ex({ name: 'Migration weekend', from: '2026-12-26', to: '2026-12-31' }),
+          ex({ name: 'Year end', from: '2026-12-31', to: '2026-12-31', recurrence: 'yearly' }),
+          ex({
+            name: 'Month end',
+            from: '2026-01-01',
+            to: '2027-12-31',
+            recurrence: 'last-business-day',
+          }),
+        ]),
+      ),
+      [
+        ['exceptions[1]', 'Year end overlaps Migration weekend on 2026-12-31'],
+        // The last weekday of December 2026 is Thursday the 31st.
+        ['exceptions[2]', 'Month end overlaps Migration weekend on 2026-12-31'],
+        ['exceptions[2]', 'Month end overlaps Year end on 2026-12-31'],
+      ],
+    );
+  });
+
+  it('dates are checked: real days, an end after the start, a yearly one within a year', () => {
+    assert.deepEqual(
+      issues(
+        v2([
+          ex({ name: 'Bad', from: '2026-02-30', to: '2026-03-01' }),
+          ex({ name: 'Backwards', from: '2026-05-02', to: '2026-05-01' }),
+          ex({ name: 'Too long', from: '2026-01-01', to: '2027-06-01', recurrence: 'yearly' }),
+        ]),
+      ).map(([path]) => path),
+      ['exceptions[0].from', 'exceptions[1].to', 'exceptions[2].to'],
+    );
   });
 });

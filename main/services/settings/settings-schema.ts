@@ -27,10 +27,14 @@ export const SettingsFileSchema = z.looseObject({
 });
 export type SettingsFile = z.infer<typeof SettingsFileSchema>;
 
-export const SETTINGS_DEFAULTS: SettingsFile = {
+/**
+ * Only what every file has had since version 1: conf rewrites a file on open when it lacks a
+ * default, and an invalid file must be left alone. Newer lists (`hosts`) are read as empty
+ * when missing, by the schema.
+ */
+export const SETTINGS_DEFAULTS: z.input<typeof SettingsFileSchema> = {
   schemaVersion: SETTINGS_SCHEMA_VERSION,
   agents: [],
-  hosts: [],
 };
 
 /**
