@@ -26,7 +26,10 @@ export interface SimOutcome extends SimResult {
   readonly stopped: boolean;
 }
 
-/** Passes over the week: the first fills the backlog a Monday inherits from Sunday. */
+/**
+ * Passes over the week: the first fills the backlog a Monday inherits from Sunday. One is
+ * enough when the week ends with nothing waiting (the usual case).
+ */
 const PASSES = 2;
 
 /**
@@ -35,7 +38,8 @@ const PASSES = 2;
  * VPG at most its own limit, all together at most the link's, shared in proportion to their
  * backlogs (water-filling: what a capped VPG cannot take goes to the others). Predicted RPO
  * at the end of a step = the age of the oldest byte still unsent + the checkpoint interval.
- * The week is run twice and the second pass reported, so the plan is the steady state.
+ * The week is run twice and the second pass reported, so the plan is the steady state (once
+ * when it ends drained: the second would be the same).
  */
 export function simulate(input: SimInput): SimOutcome {
   const { steps, stepSeconds } = input;
@@ -55,7 +59,7 @@ export function simulate(input: SimInput): SimOutcome {
   const held = Array.from({ length: n }, () => new Float64Array(steps));
 
   for (let pass = 0; pass < PASSES; pass++) {
-    const report = pass === PASSES - 1;
+    // Every pass records: the second overwrites the first, unless the first ends drained.
     for (let s = 0; s < steps; s++) {
       const g = pass * steps + s;
       let total = 0;
@@ -93,7 +97,6 @@ export function simulate(input: SimInput): SimOutcome {
           if ((segs[h] as number) <= 1e-6) head[v] = (h + 1) % capacity;
         }
         if (head[v] === tail[v]) backlog[v] = 0;
-        if (!report) continue;
         let age = 0;
         if (head[v] !== tail[v]) {
           const h = head[v] as number;
@@ -107,6 +110,7 @@ export function simulate(input: SimInput): SimOutcome {
         const value = age + (input.checkpointIntervalSeconds[v] ?? 0);
         (rpo[v] as Float64Array)[s] = value;
         (held[v] as Float64Array)[s] = backlog[v] as number;
+        // A warm start (pass 2) is never better than a cold one: stopping in pass 1 is sound.
         const stop = input.stopAbove;
         if (
           stop !== undefined &&
@@ -117,6 +121,8 @@ export function simulate(input: SimInput): SimOutcome {
         }
       }
     }
+    // Drained at the end of the week: the next pass would start as this one did, and repeat it.
+    if (backlog.every((b) => b === 0)) break;
   }
   return { rpoSeconds: rpo, backlogBytes: held, stopped: false };
 }

@@ -16,3 +16,4 @@ export {
   type CsvProfile,
   type ProfileTemplate,
 } from './profiles';
+export { measuredProfile, type MeasuredPoint, type MeasuredProfile } from './measured-profile';

@@ -4,6 +4,7 @@ import { TidelineError } from '../../app/errors';
 import {
   MINUTES_PER_WEEK,
   PROFILE_TEMPLATES,
+  measuredProfile,
   parseRatesCsv,
   templateProfile,
 } from '../../app/planner';
@@ -57,4 +58,23 @@ test('CSV: problems are listed with their lines, nothing is guessed', () => {
     },
   );
   assert.throws(() => parseRatesCsv('\n\n'), /has no rates/);
+});
+
+test('measured: a 1-minute history becomes a week from Monday 00:00 in the site zone', () => {
+  // Monday 2026-11-30 08:00 in Berlin is 07:00 UTC; two weeks of the same minute average.
+  const monday8 = Date.UTC(2026, 10, 30, 7);
+  const week = 7 * 86_400_000;
+  const { rates, measuredMinutes } = measuredProfile(
+    [
+      { time: monday8, writtenBytesPerSecond: 10 * MB },
+      { time: monday8 + week, writtenBytesPerSecond: 20 * MB },
+      { time: monday8 + 60_000, writtenBytesPerSecond: 4 * MB },
+    ],
+    'Europe/Berlin',
+  );
+  assert.equal(measuredMinutes, 2);
+  assert.equal(rates[minute(0, 8)], 15 * MB, 'the mean of the two Mondays');
+  assert.equal(rates[minute(0, 8, 1)], 4 * MB);
+  assert.equal(rates[minute(0, 9)], 4 * MB, 'unmeasured minutes repeat the one before');
+  assert.equal(rates[minute(0, 7)], 4 * MB, 'wrapping from the end of the week');
 });
