@@ -44,19 +44,18 @@ const PASSES = 2;
 export function simulate(input: SimInput): SimOutcome {
   const { steps, stepSeconds } = input;
   const n = input.rates.length;
-  const capacity = PASSES * steps + 1;
-  // Per VPG ring of unsent segments: the step they arrived in, bytes left, bytes arrived.
-  const segStep = Array.from({ length: n }, () => new Int32Array(capacity));
-  const segLeft = Array.from({ length: n }, () => new Float64Array(capacity));
-  const segSize = Array.from({ length: n }, () => new Float64Array(capacity));
-  const head = new Int32Array(n);
-  const tail = new Int32Array(n);
+  const queues = Array.from({ length: n }, () => new Segments());
   const backlog = new Float64Array(n);
+  const arrived = new Float64Array(n);
   const demand = new Float64Array(n);
   const send = new Float64Array(n);
   const active: number[] = [];
   const rpo = Array.from({ length: n }, () => new Float64Array(steps));
   const held = Array.from({ length: n }, () => new Float64Array(steps));
+  const rates = input.rates;
+  const own = input.vpgBytesPerSecond;
+  const interval = input.checkpointIntervalSeconds;
+  const stop = input.stopAbove;
 
   for (let pass = 0; pass < PASSES; pass++) {
     // Every pass records: the second overwrites the first, unless the first ends drained.
@@ -64,58 +63,41 @@ export function simulate(input: SimInput): SimOutcome {
       const g = pass * steps + s;
       let total = 0;
       for (let v = 0; v < n; v++) {
-        const arrived = (input.rates[v]?.[s] ?? 0) * stepSeconds;
-        if (arrived > 0) {
-          const t = tail[v] as number;
-          (segStep[v] as Int32Array)[t] = g;
-          (segLeft[v] as Float64Array)[t] = arrived;
-          (segSize[v] as Float64Array)[t] = arrived;
-          tail[v] = (t + 1) % capacity;
-          backlog[v] = (backlog[v] as number) + arrived;
-        }
-        const own = (input.vpgBytesPerSecond[v]?.[s] ?? Infinity) * stepSeconds;
-        demand[v] = Math.min(backlog[v] as number, own);
+        const a = ((rates[v] as ArrayLike<number>)[s] as number) * stepSeconds;
+        arrived[v] = a;
+        const b = (backlog[v] as number) + a;
+        backlog[v] = b;
+        const d = Math.min(b, ((own[v] as ArrayLike<number>)[s] as number) * stepSeconds);
+        demand[v] = d;
         send[v] = 0;
-        total += demand[v] as number;
+        total += d;
       }
-      const link = (input.linkBytesPerSecond[s] ?? Infinity) * stepSeconds;
+      const link = (input.linkBytesPerSecond[s] as number) * stepSeconds;
       if (total <= link) {
         for (let v = 0; v < n; v++) send[v] = demand[v] as number;
       } else {
         share(link, backlog, demand, send, active);
       }
       for (let v = 0; v < n; v++) {
-        let left = send[v] as number;
-        backlog[v] = Math.max(0, (backlog[v] as number) - left);
-        const segs = segLeft[v] as Float64Array;
-        while (left > 0 && head[v] !== tail[v]) {
-          const h = head[v] as number;
-          const take = Math.min(left, segs[h] as number);
-          segs[h] = (segs[h] as number) - take;
-          left -= take;
-          // Float dust: a segment within a millionth of a byte of empty is empty.
-          if ((segs[h] as number) <= 1e-6) head[v] = (h + 1) % capacity;
+        const queue = queues[v] as Segments;
+        // Oldest first: what waited, then this step's writes; only their unsent part is queued.
+        const left = queue.take(send[v] as number);
+        const a = arrived[v] as number;
+        if (a > 0) {
+          const unsent = a - Math.min(a, left);
+          if (unsent > 1e-6) queue.push(g, unsent, a);
         }
-        if (head[v] === tail[v]) backlog[v] = 0;
-        let age = 0;
-        if (head[v] !== tail[v]) {
-          const h = head[v] as number;
-          const consumed =
-            1 -
-            ((segLeft[v] as Float64Array)[h] as number) /
-              ((segSize[v] as Float64Array)[h] as number);
-          const arrivedAt = (((segStep[v] as Int32Array)[h] as number) + consumed) * stepSeconds;
-          age = (g + 1) * stepSeconds - arrivedAt;
-        }
-        const value = age + (input.checkpointIntervalSeconds[v] ?? 0);
+        const b = queue.empty ? 0 : Math.max(0, (backlog[v] as number) - (send[v] as number));
+        backlog[v] = b;
+        const age = queue.empty ? 0 : (g + 1) * stepSeconds - queue.oldestArrival(stepSeconds);
+        const value = age + (interval[v] as number);
         (rpo[v] as Float64Array)[s] = value;
-        (held[v] as Float64Array)[s] = backlog[v] as number;
+        (held[v] as Float64Array)[s] = b;
         // A warm start (pass 2) is never better than a cold one: stopping in pass 1 is sound.
-        const stop = input.stopAbove;
         if (
           stop !== undefined &&
           stop.steps[s] === 1 &&
-          value > (stop.targets[v]?.[s] ?? Infinity) + 1e-9
+          value > ((stop.targets[v] as ArrayLike<number>)[s] as number) + 1e-9
         ) {
           return { rpoSeconds: rpo, backlogBytes: held, stopped: true };
         }
@@ -125,6 +107,78 @@ export function simulate(input: SimInput): SimOutcome {
     if (backlog.every((b) => b === 0)) break;
   }
   return { rpoSeconds: rpo, backlogBytes: held, stopped: false };
+}
+
+/**
+ * One VPG's unsent bytes, as segments in arrival order (the step they arrived in, bytes
+ * left, bytes that arrived): a ring that grows when full, as long backlogs are rare.
+ */
+class Segments {
+  private step = new Int32Array(64);
+  private left = new Float64Array(64);
+  private size = new Float64Array(64);
+  private head = 0;
+  private count = 0;
+
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  push(step: number, left: number, size: number): void {
+    if (this.count === this.step.length) this.grow();
+    const at = (this.head + this.count) % this.step.length;
+    this.step[at] = step;
+    this.left[at] = left;
+    this.size[at] = size;
+    this.count++;
+  }
+
+  /** Sends up to `bytes` from the oldest segments; returns what was not needed. */
+  take(bytes: number): number {
+    let rest = bytes;
+    while (rest > 0 && this.count > 0) {
+      const h = this.head;
+      const have = this.left[h] as number;
+      if (have <= rest) {
+        rest -= have;
+        this.head = (h + 1) % this.step.length;
+        this.count--;
+      } else {
+        const after = have - rest;
+        rest = 0;
+        // Float dust: within a millionth of a byte of empty is empty.
+        if (after <= 1e-6) {
+          this.head = (h + 1) % this.step.length;
+          this.count--;
+        } else this.left[h] = after;
+      }
+    }
+    return rest;
+  }
+
+  /** When the oldest unsent byte arrived (s): its segment's step plus the share already sent. */
+  oldestArrival(stepSeconds: number): number {
+    const h = this.head;
+    const consumed = 1 - (this.left[h] as number) / (this.size[h] as number);
+    return ((this.step[h] as number) + consumed) * stepSeconds;
+  }
+
+  private grow(): void {
+    const length = this.step.length * 2;
+    const order = (i: number): number => (this.head + i) % this.step.length;
+    const step = new Int32Array(length);
+    const left = new Float64Array(length);
+    const size = new Float64Array(length);
+    for (let i = 0; i < this.count; i++) {
+      step[i] = this.step[order(i)] as number;
+      left[i] = this.left[order(i)] as number;
+      size[i] = this.size[order(i)] as number;
+    }
+    this.step = step;
+    this.left = left;
+    this.size = size;
+    this.head = 0;
+  }
 }
 
 /**

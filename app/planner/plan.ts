@@ -1,3 +1,4 @@
+import { TidelineError } from '../errors';
 import { simulate, type SimInput } from './fluid-queue';
 import { busiestWindowBytes, forecastTimeframes } from './forecast';
 import type {
@@ -22,7 +23,14 @@ const SEARCH_ROUNDS = 40;
  */
 export function planLink(input: PlanInput): Plan {
   const stepSeconds = input.stepSeconds ?? 60;
-  const steps = Math.max(0, ...input.vpgs.map((v) => v.rates.length));
+  const steps = input.vpgs[0]?.rates.length ?? 0;
+  const uneven = input.vpgs.find((v) => v.rates.length !== steps);
+  if (uneven !== undefined) {
+    throw new TidelineError(
+      'INVALID_PARAMS',
+      `The profiles of one link must cover the same steps: ${uneven.name} has ${uneven.rates.length}, not ${steps}`,
+    );
+  }
   const limits = resolveLimits(input, steps);
   const sim = simulate(simInput(input, limits, steps, limits.linkBytesPerSecond));
   const vpgs: VpgForecast[] = input.vpgs.map((vpg, v) => {
