@@ -17,3 +17,17 @@ export {
   type ProfileTemplate,
 } from './profiles';
 export { measuredProfile, type MeasuredPoint, type MeasuredProfile } from './measured-profile';
+export {
+  historyPoints,
+  linkPlanInput,
+  type LinkPlanInput,
+  type LinkPlanRequest,
+  type PlannedVpg,
+  type ProfileChoice,
+} from './link-input';
+export {
+  REPEATED_MISS_MIN_DAYS,
+  REPEATED_MISS_WINDOW_DAYS,
+  repeatedMisses,
+  type RepeatedMiss,
+} from './repeated-misses';

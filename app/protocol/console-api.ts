@@ -20,6 +20,7 @@ import { PolicyRecordSchema } from './policy-api';
 import { AlertSchema } from '../alerts/alert-schemas';
 import { hostsConsoleMethods, hostsConsoleNotifications } from './console-hosts-api';
 import { recoveryConsoleMethods, recoveryConsoleNotifications } from './console-recovery-api';
+import { plannerConsoleMethods } from './console-planner-api';
 
 /**
  * The ConsoleApi: what the renderer may ask of the console core. Electron's preload/IPC and
@@ -377,6 +378,7 @@ export const consoleMethods = {
   ),
   ...recoveryConsoleMethods,
   ...hostsConsoleMethods,
+  ...plannerConsoleMethods,
 } as const;
 export type ConsoleMethods = typeof consoleMethods;
 

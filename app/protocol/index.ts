@@ -8,6 +8,7 @@ export * from './agent-api';
 export * from './console-api';
 export * from './console-recovery-api';
 export * from './console-hosts-api';
+export * from './console-planner-api';
 export * from './console-bridge';
 export * from './pairing';
 export * from './replication-api';

@@ -9,7 +9,7 @@ import { notifyRaisedAlerts } from './alert-notifications';
 import { APP_URL, registerAppScheme, serveRenderer } from './app-protocol';
 import { registerConsoleIpc } from './ipc';
 import { safeStorageSecretBox } from './secrets';
-import { openElectronDrafts, openElectronSettings } from './settings';
+import { openElectronDrafts, openElectronPlanningCache, openElectronSettings } from './settings';
 import { createMainWindow, hardenWebContents } from './window';
 
 /**
@@ -29,6 +29,7 @@ async function start(): Promise<void> {
   const core = new ConsoleCore({
     settings: openElectronSettings(dir, safeStorageSecretBox(logger)),
     drafts: openElectronDrafts(dir, logger),
+    planningCache: openElectronPlanningCache(dir, logger),
     mode: 'electron',
     logger,
     // electron-builder.yml's extraResources: the agent packages and the unit template.

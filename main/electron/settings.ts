@@ -1,6 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import Store from 'electron-store';
 import { DRAFTS_NAME, DraftStore, draftsFileOptions } from '../services/policies/draft-store';
+import {
+  PLANNING_CACHE_NAME,
+  PlanningCache,
+  planningCacheOptions,
+} from '../services/planner/planning-cache';
 import type { SecretBox } from '../services/settings/secret-box';
 import { SETTINGS_NAME, settingsFileOptions } from '../services/settings/settings-schema';
 import type { Logger } from '../services/util/log';
@@ -29,4 +34,14 @@ export function openElectronDrafts(dir: string, logger: Logger): DraftStore {
     name: DRAFTS_NAME,
   });
   return new DraftStore(store, logger);
+}
+
+/** The planner's cache of measured rates beside the settings, through electron-store. */
+export function openElectronPlanningCache(dir: string, logger: Logger): PlanningCache {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const store = new Store<Record<string, unknown>>({
+    ...planningCacheOptions(dir),
+    name: PLANNING_CACHE_NAME,
+  });
+  return new PlanningCache(store, logger);
 }

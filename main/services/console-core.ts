@@ -9,6 +9,8 @@ import type {
   ConsoleMethods,
   EstateSnapshot,
   Handlers,
+  PlanningContext,
+  PlanningContextParams,
   ProtectionTasks,
   ProtectionTicks,
   SiteDetailsPatch,
@@ -57,6 +59,8 @@ import { silentLogger, type Logger } from './util/log';
 import { CONSOLE_VERSION } from './version';
 import { DraftStore } from './policies/draft-store';
 import { PolicyDrafts } from './policies/policy-drafts';
+import { PlanningCache } from './planner/planning-cache';
+import { planningContext } from './planner/planning-context';
 
 export interface ConsoleCoreOptions {
   readonly settings: SettingsStore;
@@ -73,6 +77,8 @@ export interface ConsoleCoreOptions {
   readonly ticks?: TickStoreOptions;
   /** Calendar policy drafts (default: policy-drafts.json beside the settings file). */
   readonly drafts?: DraftStore;
+  /** The planner's measured rates (default: planning-cache.json beside the settings file). */
+  readonly planningCache?: PlanningCache;
   /** What the SSH deployer installs: the packages' folder and the unit template. */
   readonly deploy?: { readonly packagesDir?: string; readonly unitTemplatePath?: string };
 }
@@ -99,6 +105,7 @@ export class ConsoleCore {
   /** Calendar policy drafts: kept here, applied through an agent's policy.set. */
   readonly policies: PolicyDrafts;
   readonly hosts: HostService;
+  private readonly planningCache: PlanningCache;
   private started = false;
 
   constructor(private readonly options: ConsoleCoreOptions) {
@@ -118,11 +125,10 @@ export class ConsoleCore {
       drafts: options.drafts ?? DraftStore.besideSettings(options.settings.path, this.logger),
       clock: this.clock,
       logger: this.logger,
-      connectedAgent: (agentId) =>
-        [...this.connections.values()].find(
-          (c) => c.isConnected && c.agentIdentity?.agentId === agentId,
-        ),
+      connectedAgent: (agentId) => this.connectedAgentById(agentId),
     });
+    this.planningCache =
+      options.planningCache ?? PlanningCache.besideSettings(options.settings.path, this.logger);
     this.hosts = new HostService({
       settings: options.settings,
       logger: this.logger,
@@ -340,6 +346,19 @@ export class ConsoleCore {
     return vpgHistory(this.protectionAccess(), params);
   }
 
+  /** planner.context: a link's VPGs, policies and measured rates, from its agent or the cache. */
+  planningContext(params: PlanningContextParams): Promise<PlanningContext> {
+    return planningContext(
+      {
+        cache: this.planningCache,
+        clock: this.clock,
+        logger: this.logger,
+        connectedAgent: (agentId) => this.connectedAgentById(agentId),
+      },
+      params,
+    );
+  }
+
   /** The latest rpo.tick of every VPG (a page that just opened starts from these). */
   protectionTicks(): ProtectionTicks {
     return this.ticks.latest();
@@ -397,6 +416,12 @@ export class ConsoleCore {
         );
       },
     };
+  }
+
+  private connectedAgentById(agentId: string): AgentConnection | undefined {
+    return [...this.connections.values()].find(
+      (c) => c.isConnected && c.agentIdentity?.agentId === agentId,
+    );
   }
 
   private find(key: string): AgentConnection {

@@ -106,6 +106,9 @@ export function createConsoleHandlers(
     'failovers.rollback': guard('failovers.rollback', (p: Params<'failovers.rollback'>) =>
       core.recovery.rollback(p),
     ),
+    'planner.context': guard('planner.context', (p: Params<'planner.context'>) =>
+      core.planningContext(p),
+    ),
     'hosts.list': guard('hosts.list', () => core.hosts.list()),
     'hosts.add': guard('hosts.add', (p: Params<'hosts.add'>) => core.hosts.add(p)),
     'hosts.remove': guard('hosts.remove', (p: Params<'hosts.remove'>) =>

@@ -24,6 +24,7 @@ import {
   type RunningAgent,
 } from '../helpers/agents';
 import { untilEstate } from '../unit/console-fake-agent';
+import { consoleCall } from '../helpers/console-call';
 
 /**
  * The Protection page's API against two real, paired agents: a VPG created through the
@@ -55,11 +56,7 @@ function call<M extends keyof ConsoleMethods & string>(
   method: M,
   params: ParamsIn<ConsoleMethods, M>,
 ): Promise<ResultOut<ConsoleMethods, M>> {
-  const handler = core.handlers[method] as (
-    p: unknown,
-    ctx: unknown,
-  ) => Promise<ResultOut<ConsoleMethods, M>>;
-  return handler(params, undefined);
+  return consoleCall(core, method, params);
 }
 
 function theVpg(): VpgView {
