@@ -1,5 +1,4 @@
-import { MINUTE_MS, toLocal, weekStartOfLocal } from '../policy/wall-clock';
-import { MINUTES_PER_WEEK } from './profiles';
+import { MINUTE_MS, MINUTES_PER_WEEK, toLocal, weekStartOfLocal } from '../policy/wall-clock';
 
 export interface MeasuredPoint {
   /** Start of the minute, ms since the epoch. */

@@ -1,5 +1,5 @@
 import { TidelineError } from '../errors';
-import { simulate, type SimInput } from './fluid-queue';
+import { FluidModel } from './fluid-queue';
 import { busiestWindowBytes, forecastTimeframes } from './forecast';
 import type {
   BandwidthAdvice,
@@ -14,6 +14,8 @@ import { resolveLimits } from './step-limits';
 /** Relative precision of the least-bandwidth search. */
 const SEARCH_PRECISION = 0.005;
 const SEARCH_ROUNDS = 40;
+/** Relative precision of the bound's own search (it costs no run of the model). */
+const BOUND_PRECISION = 1e-4;
 
 /**
  * Plans one link (README.md): the predicted RPO and backlog of each of its VPGs over the
@@ -32,7 +34,15 @@ export function planLink(input: PlanInput): Plan {
     );
   }
   const limits = resolveLimits(input, steps);
-  const sim = simulate(simInput(input, limits, steps, limits.linkBytesPerSecond));
+  const model = new FluidModel({
+    rates: input.vpgs.map((v) => v.rates),
+    vpgBytesPerSecond: limits.vpgBytesPerSecond,
+    checkpointIntervalSeconds: input.vpgs.map((v) => v.checkpointIntervalSeconds),
+    stepSeconds,
+    steps,
+  });
+  const sim = model.run(limits.linkBytesPerSecond, { record: true });
+  const scratch = new Float64Array(steps);
   const vpgs: VpgForecast[] = input.vpgs.map((vpg, v) => {
     const rpo = sim.rpoSeconds[v] as Float64Array;
     const timeframes = forecastTimeframes(
@@ -43,7 +53,15 @@ export function planLink(input: PlanInput): Plan {
       input.start,
       stepSeconds,
       input.graceSeconds,
+      scratch,
     );
+    // Per step: which of `timeframes` is in force (to compare another plan at the same steps).
+    const frameOf = limits.frame[v] as Int32Array;
+    const at = new Map(timeframes.map((t, i) => [t.frame, i]));
+    const part = new Int32Array(steps);
+    for (let s = 0; s < steps; s++) {
+      part[s] = at.get(limits.frames[frameOf[s] as number] as FrameRef) ?? -1;
+    }
     const journal =
       vpg.journal === undefined
         ? undefined
@@ -60,43 +78,34 @@ export function planLink(input: PlanInput): Plan {
       name: vpg.name,
       rpoSeconds: rpo,
       backlogBytes: sim.backlogBytes[v] as Float64Array,
+      rpoTargetSeconds: limits.rpoTargetSeconds[v] as Float64Array,
       timeframes,
+      part,
       ...(journal !== undefined && { journal }),
     };
   });
+  // Enough for everything written in one step at once: an upper bound that holds.
+  let enough = 1;
+  for (const peak of model.peaks) enough += peak;
   const bandwidth = limits.linkFrames.map((frame, f) =>
-    leastBandwidth(input, limits, steps, f, frame),
+    leastBandwidth(model, limits, enough, f, frame),
   );
   return { start: input.start, stepSeconds, vpgs, bandwidth };
 }
 
-function simInput(
-  input: PlanInput,
-  limits: StepLimits,
-  steps: number,
-  link: Float64Array,
-): SimInput {
-  return {
-    rates: input.vpgs.map((v) => v.rates),
-    linkBytesPerSecond: link,
-    vpgBytesPerSecond: limits.vpgBytesPerSecond,
-    checkpointIntervalSeconds: input.vpgs.map((v) => v.checkpointIntervalSeconds),
-    stepSeconds: input.stepSeconds ?? 60,
-    steps,
-  };
-}
-
 /**
  * The least bandwidth for link timeframe `f`: binary search over the same model, the other
- * timeframes as they are, until every VPG's RPO stays within its target at every step of `f`.
+ * timeframes as they are, until every VPG's RPO stays within its target at every step of `f`;
+ * bandwidths a cheap bound shows too low (FluidModel.surelyStops) are not run.
  */
 function leastBandwidth(
-  input: PlanInput,
+  model: FluidModel,
   limits: StepLimits,
-  steps: number,
+  enough: number,
   f: number,
   frame: FrameRef,
 ): BandwidthAdvice {
+  const steps = model.steps;
   const inFrame: number[] = [];
   const mask = new Uint8Array(steps);
   for (let s = 0; s < steps; s++) {
@@ -110,35 +119,65 @@ function leastBandwidth(
     frame,
     ...(Number.isFinite(current) && { currentBitsPerSecond: Math.round(current * 8) }),
   };
-  const holds = (bytesPerSecond: number): boolean => {
-    const link = Float64Array.from(limits.linkBytesPerSecond);
+  const link = Float64Array.from(limits.linkBytesPerSecond);
+  const stopAbove = { targets: limits.rpoTargetSeconds, steps: mask };
+  const set = (bytesPerSecond: number): Float64Array => {
     for (const s of inFrame) link[s] = bytesPerSecond;
-    const run = simulate({
-      ...simInput(input, limits, steps, link),
-      stopAbove: { targets: limits.rpoTargetSeconds, steps: mask },
-    });
-    return !run.stopped;
+    return link;
   };
+  const holds = (bytesPerSecond: number): boolean =>
+    !model.run(set(bytesPerSecond), { record: false, stopAbove }).stopped;
+  // Steps above target however much the link gives in f (a backlog the part before left, a
+  // VPG's own limit, a checkpoint interval above the target) say nothing of f's bandwidth:
+  // the search holds the target at the others.
+  let unreachable = 0;
   if (!holds(Infinity)) {
-    return {
-      ...base,
-      reason:
-        'No link bandwidth is enough: a VPG’s own limit or its checkpoint interval keeps its RPO above the target',
-    };
+    const free = model.run(set(Infinity), { record: true });
+    for (const s of inFrame) {
+      const above = free.rpoSeconds.some(
+        (rpo, v) =>
+          (rpo[s] as number) > ((limits.rpoTargetSeconds[v] as Float64Array)[s] as number) + 1e-9,
+      );
+      if (above) {
+        mask[s] = 0;
+        unreachable++;
+      }
+    }
+    if (unreachable === inFrame.length || !holds(Infinity)) {
+      return {
+        ...base,
+        reason:
+          'No link bandwidth is enough: a VPG’s own limit or its checkpoint interval keeps its RPO above the target',
+      };
+    }
   }
-  // Enough for everything written in one step at once: an upper bound that holds.
-  let high = 1;
-  for (const vpg of input.vpgs) {
-    let peak = 0;
-    for (let s = 0; s < vpg.rates.length; s++) peak = Math.max(peak, vpg.rates[s] as number);
-    high += peak;
-  }
+  let high = enough;
   for (let i = 0; i < 64 && !holds(high); i++) high *= 2;
+  // What the one-queue bound rules out costs no run of the model (a run near the least
+  // bandwidth costs the most). The least is often just above the bound (when the VPGs peak
+  // together): first try the highest bandwidth that would end the search there.
   let low = 0;
+  let bound = high;
+  for (let round = 0; round < 64 && bound - low > bound * BOUND_PRECISION; round++) {
+    const mid = (low + bound) / 2;
+    if (model.surelyStops(set(mid), stopAbove)) low = mid;
+    else bound = mid;
+  }
+  if (low > 0 && high - low > high * SEARCH_PRECISION) {
+    const end = (low / (1 - SEARCH_PRECISION)) * (1 - 1e-12); // rounded down: it must end
+    if (end < high) {
+      if (holds(end)) high = end;
+      else low = end;
+    }
+  }
   for (let round = 0; round < SEARCH_ROUNDS && high - low > high * SEARCH_PRECISION; round++) {
     const mid = (low + high) / 2;
     if (holds(mid)) high = mid;
     else low = mid;
   }
-  return { ...base, leastBitsPerSecond: Math.ceil(high * 8) };
+  return {
+    ...base,
+    leastBitsPerSecond: Math.ceil(high * 8),
+    ...(unreachable > 0 && { unreachableSteps: unreachable }),
+  };
 }

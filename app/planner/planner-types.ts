@@ -30,7 +30,7 @@ export interface PlanInput {
   readonly graceSeconds: number;
 }
 
-/** What a policy has in force over the plan's steps, resolved once. */
+/** What a policy has in force over the plan's steps, resolved once (VPGs may share arrays). */
 export interface StepLimits {
   /** Link bytes per second, per step (Infinity: no limit). */
   readonly linkBytesPerSecond: Float64Array;
@@ -90,7 +90,11 @@ export interface VpgForecast {
   readonly name: string;
   readonly rpoSeconds: Float64Array;
   readonly backlogBytes: Float64Array;
+  /** The RPO target in force at each step (shared between VPGs following one policy). */
+  readonly rpoTargetSeconds: Float64Array;
   readonly timeframes: readonly TimeframeForecast[];
+  /** Per step: the index in `timeframes` of the part in force. */
+  readonly part: Int32Array;
   readonly journal?: {
     /** Bytes written in the busiest window of the history length. */
     readonly neededBytes: number;
@@ -106,6 +110,11 @@ export interface BandwidthAdvice {
   readonly leastBitsPerSecond?: number;
   /** What the timeframe has now (undefined: no limit). */
   readonly currentBitsPerSecond?: number;
+  /**
+   * Steps of the timeframe above target at any link bandwidth (a backlog the part before it
+   * left, a VPG's own limit): the least bandwidth holds the target at the others.
+   */
+  readonly unreachableSteps?: number;
   readonly reason?: string;
 }
 

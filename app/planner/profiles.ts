@@ -1,4 +1,5 @@
 import { TidelineError } from '../errors';
+import { MINUTES_PER_WEEK } from '../policy/wall-clock';
 
 /**
  * Change-rate profiles for VPGs that do not exist yet (README.md § Profiles): templates scaled
@@ -6,7 +7,7 @@ import { TidelineError } from '../errors';
  * of the week (bytes per second), from Monday 00:00 in the site's time zone.
  */
 
-export const MINUTES_PER_WEEK = 7 * 1440;
+export { MINUTES_PER_WEEK };
 
 export const PROFILE_TEMPLATES = ['office-file-server', 'database-nightly-backup', 'vdi'] as const;
 export type ProfileTemplate = (typeof PROFILE_TEMPLATES)[number];

@@ -3,35 +3,69 @@ import type { InForce, Policy } from '../policy/policy-schemas';
 import type { FrameRef, PlanInput, StepLimits } from './planner-types';
 
 /**
- * Calls `each(stepIndex, inForce)` for every step of the plan, evaluating the policy once per
- * stretch (policyInForce gives until when it next changes), at each step's start.
+ * Calls `each(from, to, inForce)` for every stretch of steps [from, to) with one timeframe in
+ * force, evaluating the policy once per stretch (policyInForce gives until when it next
+ * changes), at each step's start.
  */
-function forEachStep(
+function forEachStretch(
   policy: Policy,
   start: number,
   stepMs: number,
   steps: number,
-  each: (step: number, inForce: InForce) => void,
+  each: (from: number, to: number, inForce: InForce) => void,
 ): void {
-  let current: InForce | undefined;
-  for (let s = 0; s < steps; s++) {
-    const at = start + s * stepMs;
-    if (current === undefined || at >= current.until || at < current.from) {
-      current = policyInForce(policy, at);
+  let from = 0;
+  while (from < steps) {
+    const inForce = policyInForce(policy, start + from * stepMs);
+    let to = from + 1;
+    while (to < steps) {
+      const at = start + to * stepMs;
+      if (at >= inForce.until || at < inForce.from) break;
+      to++;
     }
-    each(s, current);
+    each(from, to, inForce);
+    from = to;
   }
 }
 
-function frameIndex(frames: FrameRef[], owner: string, inForce: InForce): number {
-  const found = frames.findIndex((f) => f.owner === owner && f.timeframeId === inForce.timeframeId);
+/** The part of a policy in force: a timeframe, a dated exception, or (neither) the default. */
+interface Part {
+  readonly timeframeId?: string | undefined;
+  readonly exceptionId?: string | undefined;
+}
+
+function frameIndex(frames: FrameRef[], owner: string, part: Part, name: string): number {
+  const found = frames.findIndex(
+    (f) =>
+      f.owner === owner && f.timeframeId === part.timeframeId && f.exceptionId === part.exceptionId,
+  );
   if (found >= 0) return found;
   frames.push({
     owner,
-    ...(inForce.timeframeId !== undefined && { timeframeId: inForce.timeframeId }),
-    name: inForce.timeframeName,
+    ...(part.timeframeId !== undefined && { timeframeId: part.timeframeId }),
+    ...(part.exceptionId !== undefined && { exceptionId: part.exceptionId }),
+    name,
   });
   return frames.length - 1;
+}
+
+/** Per step: the index in `frames` of the link timeframe in force, added when first seen. */
+function linkFramesIn(
+  frames: FrameRef[],
+  linkFrames: readonly FrameRef[],
+  linkFrame: Int32Array,
+): Int32Array {
+  const at = new Int32Array(linkFrames.length).fill(-1);
+  const frame = new Int32Array(linkFrame.length);
+  for (let s = 0; s < linkFrame.length; s++) {
+    const l = linkFrame[s] as number;
+    if ((at[l] as number) < 0) {
+      const lf = linkFrames[l] as FrameRef;
+      at[l] = frameIndex(frames, 'link', lf, lf.name);
+    }
+    frame[s] = at[l] as number;
+  }
+  return frame;
 }
 
 const bytesPerSecond = (bits: number | undefined): number =>
@@ -40,7 +74,8 @@ const bytesPerSecond = (bits: number | undefined): number =>
 /**
  * The limits and targets in force at every step, as the agents apply them: the link policy's
  * bandwidth is shared by the link's VPGs; a VPG's own policy adds its own limit and decides
- * its RPO target; without policies, the VPG's own target and no limit.
+ * its RPO target; without policies, the VPG's own target and no limit. VPGs without a policy
+ * of their own share their arrays (nothing writes them).
  */
 export function resolveLimits(input: PlanInput, steps: number): StepLimits {
   const stepMs = (input.stepSeconds ?? 60) * 1000;
@@ -50,42 +85,41 @@ export function resolveLimits(input: PlanInput, steps: number): StepLimits {
   const linkFrame = new Int32Array(steps).fill(-1);
   const linkTarget = new Float64Array(steps).fill(NaN);
   if (input.linkPolicy !== undefined) {
-    forEachStep(input.linkPolicy, input.start, stepMs, steps, (s, f) => {
-      link[s] = bytesPerSecond(f.replicationBitsPerSecond);
-      linkFrame[s] = frameIndex(linkFrames, 'link', f);
-      linkTarget[s] = f.rpoTargetSeconds;
+    forEachStretch(input.linkPolicy, input.start, stepMs, steps, (from, to, f) => {
+      link.fill(bytesPerSecond(f.replicationBitsPerSecond), from, to);
+      linkFrame.fill(frameIndex(linkFrames, 'link', f, f.timeframeName), from, to);
+      linkTarget.fill(f.rpoTargetSeconds, from, to);
     });
   }
+  // Shared, never written after: no own limit, and the frames of a VPG following the link
+  // policy (its timeframes looked up in `frames` at the first such VPG, in step order).
+  const unlimited = new Float64Array(steps).fill(Infinity);
+  let followsLink: Int32Array | undefined;
   const vpgBytes: Float64Array[] = [];
   const targets: Float64Array[] = [];
   const frameOf: Int32Array[] = [];
   for (const vpg of input.vpgs) {
-    const limit = new Float64Array(steps).fill(Infinity);
-    const target = new Float64Array(steps).fill(vpg.rpoTargetSeconds);
-    const frame = new Int32Array(steps).fill(-1);
     if (vpg.policy !== undefined) {
-      forEachStep(vpg.policy, input.start, stepMs, steps, (s, f) => {
-        limit[s] = bytesPerSecond(f.replicationBitsPerSecond);
-        target[s] = f.rpoTargetSeconds;
-        frame[s] = frameIndex(frames, vpg.vpgId, f);
+      const limit = new Float64Array(steps).fill(Infinity);
+      const target = new Float64Array(steps).fill(vpg.rpoTargetSeconds);
+      const frame = new Int32Array(steps).fill(-1);
+      forEachStretch(vpg.policy, input.start, stepMs, steps, (from, to, f) => {
+        limit.fill(bytesPerSecond(f.replicationBitsPerSecond), from, to);
+        target.fill(f.rpoTargetSeconds, from, to);
+        frame.fill(frameIndex(frames, vpg.vpgId, f, f.timeframeName), from, to);
       });
+      vpgBytes.push(limit);
+      targets.push(target);
+      frameOf.push(frame);
     } else if (input.linkPolicy !== undefined) {
-      for (let s = 0; s < steps; s++) {
-        target[s] = linkTarget[s] as number;
-        const lf = linkFrames[linkFrame[s] as number] as FrameRef;
-        frame[s] = frameIndex(frames, 'link', {
-          ...(lf.timeframeId !== undefined && { timeframeId: lf.timeframeId }),
-          ...(lf.exceptionId !== undefined && { exceptionId: lf.exceptionId }),
-          timeframeName: lf.name,
-        } as InForce);
-      }
+      vpgBytes.push(unlimited);
+      targets.push(linkTarget);
+      frameOf.push((followsLink ??= linkFramesIn(frames, linkFrames, linkFrame)));
     } else {
-      const own = frameIndex(frames, vpg.vpgId, { timeframeName: 'Default' } as InForce);
-      frame.fill(own);
+      vpgBytes.push(unlimited);
+      targets.push(new Float64Array(steps).fill(vpg.rpoTargetSeconds));
+      frameOf.push(new Int32Array(steps).fill(frameIndex(frames, vpg.vpgId, {}, 'Default')));
     }
-    vpgBytes.push(limit);
-    targets.push(target);
-    frameOf.push(frame);
   }
   return {
     linkBytesPerSecond: link,

@@ -43,7 +43,8 @@ test('a constant rate under the limit: RPO is the checkpoint interval, nothing w
 test('a burst above the limit: the backlog and the age grow, then drain at the link rate', () => {
   // 2 MB/s for 3 minutes over a 1 MB/s link. After minute j (while backlog is left) the
   // oldest unsent byte arrived when arrivals (2 MB/s) equalled what was sent (1 MB/s × t):
-  // age = t − t/2 during the burst, and t − 360/2… as the drain goes on.
+  // age = t − t/2, during the burst and after it. The last byte written (at 180 s) goes at
+  // 360 s: minute 5's worst is 180 s, though nothing waits at its end.
   const rates = [2, 2, 2, 0, 0, 0, 0, 0, 0, 0].map((r) => r * MB);
   const sim = simulate({
     rates: [rates],
@@ -53,7 +54,7 @@ test('a burst above the limit: the backlog and the age grow, then drain at the l
     stepSeconds: 60,
     steps: 10,
   });
-  assert.deepEqual(rounded(sim.rpoSeconds[0] ?? []), [35, 65, 95, 125, 155, I, I, I, I, I]);
+  assert.deepEqual(rounded(sim.rpoSeconds[0] ?? []), [35, 65, 95, 125, 155, 185, I, I, I, I]);
   assert.deepEqual(
     rounded(sim.backlogBytes[0] ?? []),
     [60, 120, 180, 120, 60, 0, 0, 0, 0, 0].map((b) => b * MB),
@@ -63,7 +64,9 @@ test('a burst above the limit: the backlog and the age grow, then drain at the l
 test('two VPGs sharing a link: shares in proportion to their backlogs', () => {
   // Minute 0: A 30 MB and B 90 MB arrive, the link sends 60: 15 and 45 (30:90). Minute 1: A
   // gets 30 more (45 waiting), B has 45: 30 each. A's oldest byte then arrived at 90 s, B's
-  // at 50 s (75 of its 90 MB sent). Minute 2: 45 + 15 fit in 60: all sent.
+  // at 50 s (75 of its 90 MB sent). Minute 2: 45 + 15 fit in 60: all sent, B's 15 MB at the
+  // 15 MB a minute A leaves it, so its last byte (written at 60 s) goes at 180 s: 120 s old.
+  // A's 15 MB waiting (written by 60 s) go in the first 20 s of minute 2: 20 s old at worst.
   const sim = simulate({
     rates: [new Array(6).fill(0.5 * MB), [1.5 * MB, 0, 0, 0, 0, 0]],
     linkBytesPerSecond: new Array(6).fill(1 * MB),
@@ -80,8 +83,8 @@ test('two VPGs sharing a link: shares in proportion to their backlogs', () => {
     rounded(sim.backlogBytes[1] ?? []),
     [45, 15, 0, 0, 0, 0].map((b) => b * MB),
   );
-  assert.deepEqual(rounded(sim.rpoSeconds[0] ?? []), [30 + I, 30 + I, I, I, I, I]);
-  assert.deepEqual(rounded(sim.rpoSeconds[1] ?? []), [30 + I, 70 + I, I, I, I, I]);
+  assert.deepEqual(rounded(sim.rpoSeconds[0] ?? []), [30 + I, 30 + I, 20 + I, I, I, I]);
+  assert.deepEqual(rounded(sim.rpoSeconds[1] ?? []), [30 + I, 70 + I, 120 + I, I, I, I]);
 });
 
 test('a VPG capped by its own limit leaves the link to the other (water-filling)', () => {
@@ -139,11 +142,12 @@ test('a timeframe boundary mid-burst: the limit starts at its minute, the foreca
   });
   const vpg = plan.vpgs[0];
   assert.ok(vpg);
-  assert.deepEqual(rounded(vpg.rpoSeconds), [I, I, 30 + I, 60 + I, 90 + I, I, I, I, I, I]);
+  // The last byte of the burst (written at 240 s) goes at 360 s: minute 5's worst is 120 s.
+  assert.deepEqual(rounded(vpg.rpoSeconds), [I, I, 30 + I, 60 + I, 90 + I, 120 + I, I, I, I, I]);
   const business = vpg.timeframes.find((t) => t.frame.timeframeId === 'business');
-  assert.equal(business?.worstRpoSeconds, 90 + I);
-  assert.equal(business?.stepsOverTarget, 2); // 65 s and 95 s against 60 s
-  assert.equal(business?.alerts.length, 1, 'above target for 2 minutes ≥ the 60 s grace');
+  assert.equal(business?.worstRpoSeconds, 120 + I);
+  assert.equal(business?.stepsOverTarget, 3); // 65, 95 and 125 s against 60 s
+  assert.equal(business?.alerts.length, 1, 'above target for 3 minutes ≥ the 60 s grace');
   assert.equal(business?.alerts[0]?.from, MONDAY + 3 * 60_000);
   assert.equal(business?.verdict, 'missed');
   const rest = vpg.timeframes.find((t) => t.frame.timeframeId === undefined);
@@ -217,4 +221,70 @@ test('the plan is deterministic', () => {
     hardLimitBytes: 300 * MB,
     fits: true,
   });
+});
+
+test('a shared backlog drained leaves nothing behind: with the writes stopped, RPO is the interval again', async () => {
+  const { default: fc } = await import('fast-check');
+  fc.assert(
+    fc.property(
+      fc.array(fc.double({ min: 0.1, max: 9, noNaN: true }), { minLength: 3, maxLength: 3 }),
+      fc.double({ min: 1, max: 8, noNaN: true }),
+      (peaks, linkMB) => {
+        // A 20-step burst over the link, then nothing for longer than the link needs to drain it.
+        const burst = peaks.map((p, v) => (p * MB * (v + 1)) / 3);
+        const total = burst.reduce((a, b) => a + b, 0) * 20 * 60;
+        const steps = 20 + Math.ceil(total / (linkMB * MB * 60)) + 5;
+        const rates = burst.map((r) => Array.from({ length: steps }, (_, s) => (s < 20 ? r : 0)));
+        const sim = simulate({
+          rates,
+          linkBytesPerSecond: new Array(steps).fill(linkMB * MB),
+          vpgBytesPerSecond: rates.map(() => new Array(steps).fill(Infinity)),
+          checkpointIntervalSeconds: [I, I, I],
+          stepSeconds: 60,
+          steps,
+        });
+        for (const rpo of sim.rpoSeconds) assert.equal(rpo[steps - 1], I);
+      },
+    ),
+    { seed: 1205, numRuns: 300 },
+  );
+});
+
+test('a backlog the timeframe before leaves: those minutes are unreachable, the least bandwidth holds the rest', () => {
+  // 2 MB/s for 10 minutes over 1 MB/s in Business (00:00–00:10): at 00:10 the oldest unsent
+  // byte is 300 s old; sent at once, the minute's worst is the 240 s of the last byte of the
+  // 00:05 minute, above the default's 200 s target whatever the default's bandwidth.
+  const plan = planLink({
+    start: MONDAY,
+    linkPolicy: policy({
+      default: { rpoTargetSeconds: 200 },
+      timeframes: [
+        {
+          id: 'business',
+          name: 'Business',
+          colour: '#1e88e5',
+          days: [1],
+          start: '00:00',
+          end: '00:10',
+          rpoTargetSeconds: 900,
+          replicationBitsPerSecond: 8_000_000,
+        },
+      ],
+    }),
+    graceSeconds: 60,
+    vpgs: [
+      {
+        vpgId: 'v',
+        name: 'V',
+        rates: Array.from({ length: 30 }, (_, s) => (s < 10 ? 2 * MB : 0)),
+        rpoTargetSeconds: 300,
+        checkpointIntervalSeconds: I,
+      },
+    ],
+  });
+  const rest = plan.bandwidth.find((b) => b.frame.timeframeId === undefined);
+  assert.equal(rest?.unreachableSteps, 1);
+  assert.equal(rest?.reason, undefined);
+  // The 600 MB left go fast enough for the minutes after it (not "no bandwidth is enough").
+  assert.ok((rest?.leastBitsPerSecond ?? 0) > 8 * MB);
 });

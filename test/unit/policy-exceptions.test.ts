@@ -122,7 +122,7 @@ test('the planner follows an exception: a holiday without the Business limit let
   });
   assert.deepEqual(
     Array.from(plain.vpgs[0]?.rpoSeconds ?? []).map(Math.round),
-    [35, 65, 95, 125, 155, 5],
+    [35, 65, 95, 125, 155, 185], // the burst's last byte (180 s) goes at 360 s
   );
   const holiday = planLink({
     start,
@@ -135,4 +135,37 @@ test('the planner follows an exception: a holiday without the Business limit let
     [5, 5, 5, 5, 5, 5],
   );
   assert.equal(holiday.vpgs[0]?.timeframes[0]?.frame.name, 'Exception');
+});
+
+test('the planner keeps an exception apart from the default: its own forecast and bandwidth advice', () => {
+  const start = Date.UTC(2026, 10, 30, 22, 57); // Monday 23:57 CET: 3 minutes of the holiday
+  const vpg = {
+    vpgId: 'v',
+    name: 'V',
+    rates: new Array(6).fill(1e6),
+    rpoTargetSeconds: 300,
+    checkpointIntervalSeconds: 5,
+  };
+  const plan = planLink({
+    start,
+    graceSeconds: 60,
+    linkPolicy: policy('Europe/Berlin', [exception({ from: '2026-11-30', to: '2026-11-30' })]),
+    vpgs: [vpg],
+  });
+  const parts = (plan.vpgs[0]?.timeframes ?? []).map((t) => [
+    t.frame.name,
+    t.steps,
+    t.rpoTargetSeconds,
+  ]);
+  assert.deepEqual(parts, [
+    ['Exception', 3, 1800],
+    ['Default', 3, 300],
+  ]);
+  assert.deepEqual(
+    plan.bandwidth.map((b) => [b.frame.exceptionId, b.frame.name, b.currentBitsPerSecond]),
+    [
+      ['ex', 'Exception', 100_000_000],
+      [undefined, 'Default', undefined],
+    ],
+  );
 });
