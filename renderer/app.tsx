@@ -9,6 +9,8 @@ import type { NavItem } from './components/app-shell';
 import { AppShell } from './components/app-shell';
 import { EstatePage } from './pages/estate/estate-page';
 import { PoliciesPage } from './pages/policies/policies-page';
+import { linkTargetOfVpg } from './lib/policy-targets';
+import { usePoliciesStore } from './stores/policies-store';
 import { AlertsPage } from './pages/alerts/alerts-page';
 import { unacknowledgedRaised } from './pages/alerts/alert-list';
 import { useAlertsStore } from './stores/alerts-store';
@@ -41,6 +43,14 @@ export function App() {
   const openAlerts = useAlertsStore((s) => s.openRequests);
   const unacknowledged = useAlertsStore((s) => unacknowledgedRaised(s.alerts));
   const closeVpg = useProtectionStore((s) => s.closeVpg);
+  /** From a repeated RPO miss to the planner's suggestion, on the VPG's link. */
+  const planVpg = (vpgId: string): void => {
+    const { snapshot } = useEstateStore.getState();
+    const { drafts, select } = usePoliciesStore.getState();
+    const link = linkTargetOfVpg(snapshot, drafts, vpgId);
+    setPage('policies');
+    if (link !== undefined) void select(link.key, link.name);
+  };
   const navigate = (key: PageKey): void => {
     if (key === 'protection') closeVpg(); // the nav item leads to the VPG list
     setPage(key);
@@ -92,7 +102,7 @@ export function App() {
       {page === 'protection' && <ProtectionPage />}
       {page === 'recovery' && <RecoveryPage />}
       {page === 'policies' && <PoliciesPage />}
-      {page === 'alerts' && <AlertsPage />}
+      {page === 'alerts' && <AlertsPage onPlan={planVpg} />}
     </AppShell>
   );
 }

@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-// The test command: build, typecheck, lint, unit, contract, integration, fault and end-to-end suites, then one
+// The test command: build, typecheck, lint, unit, contract, integration, fault, accuracy and end-to-end suites, then one
 // closing line "N passed, N failed, N skipped" counting every test of every suite (the
 // typecheck, lint and format steps count as one test each).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,7 +25,17 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean' },
   },
 });
-const suites = ['typecheck', 'lint', 'format', 'unit', 'contract', 'integration', 'faults', 'e2e'];
+const suites = [
+  'typecheck',
+  'lint',
+  'format',
+  'unit',
+  'contract',
+  'integration',
+  'faults',
+  'accuracy',
+  'e2e',
+];
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 for (const s of only ?? []) {
   if (!suites.includes(s)) {
@@ -61,22 +79,34 @@ function testFiles(dir) {
   return out.sort();
 }
 
-/** node:test with a spec reporter for people and a TAP file whose summary we count. */
-async function nodeSuite(suite, dir) {
+/**
+ * node:test with a spec reporter for people and a TAP file whose summary we count. `log`: the
+ * spec output goes to that file instead of stdout (a suite running beside the others).
+ */
+async function nodeSuite(suite, dir, log) {
   const files = testFiles(dir);
   if (files.length === 0) return record(suite, 0, 0);
   const tap = join(artifacts, `${suite}.tap`);
   rmSync(tap, { force: true });
-  const code = await run(process.execPath, [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    '--test-reporter=tap',
-    `--test-reporter-destination=${tap}`,
-    ...files,
-  ]);
+  const out = log === undefined ? undefined : openSync(log, 'w');
+  const code = await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...files,
+    ],
+    out === undefined ? {} : { stdio: ['ignore', out, out] },
+  );
+  if (out !== undefined) {
+    closeSync(out);
+    process.stdout.write(`\n${suite} (ran beside the other suites):\n${readFileSync(log, 'utf8')}`);
+  }
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
   const count = (name) => Number(text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
   let failed = count('fail') + count('cancelled');
@@ -138,10 +168,16 @@ if (want('format')) {
     '.',
   ]);
 }
+// The accuracy suite is minutes of wall clock with little CPU (two agents replicating a few
+// MB/s while a workload changes each minute): it runs beside the other suites, not after them.
+const accuracy = want('accuracy')
+  ? nodeSuite('accuracy', 'test/accuracy', join(artifacts, 'accuracy.log'))
+  : undefined;
 if (want('unit')) await nodeSuite('unit', 'test/unit');
 if (want('contract')) await nodeSuite('contract', 'test/contract');
 if (want('integration')) await nodeSuite('integration', 'test/integration');
 if (want('faults')) await nodeSuite('faults', 'test/faults');
+await accuracy;
 if (want('e2e')) await e2eSuite();
 
 console.log(`\n${report.join('\n')}\n(${Math.round((Date.now() - started) / 1000)} s)`);

@@ -85,8 +85,27 @@ export function timeframeEvents(tf: Timeframe, inForceId: string | undefined): C
   return events;
 }
 
-export function policyEvents(policy: Policy, inForceId: string | undefined): CalendarEvent[] {
-  return policy.timeframes.flatMap((tf) => timeframeEvents(tf, inForceId));
+/** A timeframe's predicted verdict and worst RPO, from the planner, shown on its events. */
+export interface EventPrediction {
+  readonly verdict: 'met' | 'at-risk' | 'missed';
+  readonly label: string;
+}
+
+export function policyEvents(
+  policy: Policy,
+  inForceId: string | undefined,
+  predictions?: ReadonlyMap<string, EventPrediction>,
+): CalendarEvent[] {
+  return policy.timeframes.flatMap((tf) => {
+    const p = predictions?.get(tf.id);
+    const events = timeframeEvents(tf, inForceId);
+    if (p === undefined) return events;
+    return events.map((e) => ({
+      ...e,
+      title: `${e.title} · ${p.label}`,
+      classNames: [...e.classNames, `tl-verdict-${p.verdict}`],
+    }));
+  });
 }
 
 export interface Span {

@@ -86,3 +86,26 @@ export function policyTargets(
   }
   return options;
 }
+
+/** The link a VPG replicates over, as a policy target (where its RPO alerts are planned). */
+export function linkTargetOfVpg(
+  snapshot: EstateSnapshot | undefined,
+  drafts: readonly PolicyDraft[],
+  vpgId: string,
+): TargetOption | undefined {
+  const vpg = snapshot?.vpgs.find((v) => v.vpgId === vpgId && v.role === 'source');
+  if (snapshot === undefined || vpg === undefined) return undefined;
+  const source = snapshot.agents.find((a) => a.key === vpg.agentKey)?.identity?.agentId;
+  const recovery = snapshot.sites.find((s) => s.siteId === vpg.recoverySiteId);
+  const peers = new Set(
+    snapshot.agents
+      .filter((a) => recovery?.agentKeys.includes(a.key))
+      .map((a) => a.identity?.agentId),
+  );
+  return policyTargets(snapshot, drafts).find(
+    (o) =>
+      o.key.agentId === source &&
+      o.key.target.kind === 'link' &&
+      peers.has(o.key.target.peerAgentId),
+  );
+}

@@ -15,9 +15,10 @@ import { AlertFiltersBar } from './alert-filters-bar';
 import { alertVpgs, filterAlerts, unacknowledgedRaised } from './alert-list';
 import { AlertsTable } from './alerts-table';
 import { DesktopNotifications } from './desktop-notifications';
+import { RepeatedMissesBox } from './repeated-misses-box';
 
 /** The connected agents' RPO and journal alerts, raised and cleared: filter, acknowledge. */
-export function AlertsPage() {
+export function AlertsPage({ onPlan }: { onPlan: (vpgId: string) => void }) {
   const alerts = useAlertsStore((s) => s.alerts);
   const loaded = useAlertsStore((s) => s.loaded);
   const loadError = useAlertsStore((s) => s.loadError);
@@ -56,6 +57,7 @@ export function AlertsPage() {
 
       <Stack spacing={2.5}>
         <DesktopNotifications />
+        <RepeatedMissesBox alerts={alerts} onPlan={onPlan} />
         {loadError && (
           <ErrorAlert
             error={loadError}

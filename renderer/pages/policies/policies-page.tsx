@@ -1,4 +1,5 @@
 import CalendarMonth from '@mui/icons-material/CalendarMonth';
+import EventBusy from '@mui/icons-material/EventBusy';
 import Alert from '@mui/material/Alert';
 import Autocomplete from '@mui/material/Autocomplete';
 import Box from '@mui/material/Box';
@@ -11,7 +12,7 @@ import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { useEffect, useMemo, useState } from 'react';
 import { policyInForce } from '../../../app/policy/policy';
-import type { DayOfWeek, Timeframe } from '../../../app/policy/policy-schemas';
+import type { DateException, DayOfWeek, Timeframe } from '../../../app/policy/policy-schemas';
 import { EmptyState } from '../../components/empty-state';
 import { ErrorAlert } from '../../components/error-alert';
 import type { Outcome } from '../../lib/errors';
@@ -24,11 +25,14 @@ import { useEstateStore } from '../../stores/estate-store';
 import { adminTimeZone, draftKeyOf, usePoliciesStore } from '../../stores/policies-store';
 import { ApplyDialog } from './apply-dialog';
 import { TimeframeDialog } from './timeframe-dialog';
+import { PredictionPanel, usePrediction } from './prediction/prediction-panel';
 import { WeekCalendar } from './week-calendar';
 
 type Editing =
   | { kind: 'new'; timeframe: Timeframe }
   | { kind: 'edit'; timeframe: Timeframe }
+  | { kind: 'new-exception'; exception: DateException }
+  | { kind: 'edit-exception'; exception: DateException }
   | { kind: 'default' };
 
 const newId = (): string => crypto.randomUUID();
@@ -52,6 +56,39 @@ export function PoliciesPage() {
   const draft = drafts.find((d) => draftKeyOf(d) === selectedId);
   const inForce = policy ? policyInForce(policy, now) : undefined;
   const adminZone = adminTimeZone();
+  const planned = policy && target && !store.loadingCurrent ? target.key : undefined;
+  const { predictions, calendar } = usePrediction(
+    planned,
+    planned && policy,
+    target?.live === true,
+  );
+
+  /** "Use this": the least bandwidth the planner found, set on that part of the draft. */
+  const useBandwidth = (frameKey: string, bits: number): void => {
+    void edit((p) => {
+      const set = <T extends { replicationBitsPerSecond?: number | undefined }>(x: T): T => ({
+        ...x,
+        replicationBitsPerSecond: bits,
+      });
+      if (frameKey === 'default') return { ...p, default: set(p.default) };
+      const id = frameKey.slice(2);
+      if (frameKey.startsWith('x:')) {
+        return { ...p, exceptions: (p.exceptions ?? []).map((x) => (x.id === id ? set(x) : x)) };
+      }
+      return { ...p, timeframes: p.timeframes.map((t) => (t.id === id ? set(t) : t)) };
+    });
+  };
+
+  const replaceException = (ex: DateException): Promise<Outcome<unknown>> =>
+    edit((p) => {
+      const list = p.exceptions ?? [];
+      return {
+        ...p,
+        exceptions: list.some((x) => x.id === ex.id)
+          ? list.map((x) => (x.id === ex.id ? ex : x))
+          : [...list, ex],
+      };
+    });
 
   const replace = (tf: Timeframe): Promise<Outcome<unknown>> =>
     edit((p) => ({
@@ -164,6 +201,49 @@ export function PoliciesPage() {
               Review and apply…
             </Button>
           </Stack>
+          <Stack
+            direction="row"
+            sx={{ gap: 1, alignItems: 'center', flexWrap: 'wrap' }}
+            aria-label="Date exceptions"
+          >
+            <Typography variant="body2" color="text.secondary">
+              Date exceptions (take precedence over the week):
+            </Typography>
+            {(policy.exceptions ?? []).length === 0 && (
+              <Typography variant="body2" color="text.secondary">
+                none
+              </Typography>
+            )}
+            {(policy.exceptions ?? []).map((x) => (
+              <Chip
+                key={x.id}
+                icon={<EventBusy />}
+                label={`${x.name}: ${describeDates(x)} — ${formatLimits(x)}`}
+                onClick={() => setEditing({ kind: 'edit-exception', exception: x })}
+                sx={{ borderLeft: `6px solid ${x.colour}` }}
+                variant="outlined"
+              />
+            ))}
+            <Button
+              size="small"
+              onClick={() =>
+                setEditing({
+                  kind: 'new-exception',
+                  exception: {
+                    id: newId(),
+                    name: '',
+                    colour: '#e53935',
+                    from: '',
+                    to: '',
+                    recurrence: 'once',
+                    rpoTargetSeconds: policy.default.rpoTargetSeconds,
+                  },
+                })
+              }
+            >
+              Add a date exception…
+            </Button>
+          </Stack>
           {refusal !== undefined && (
             <Alert severity="error" role="alert" onClose={store.dismissRefusal}>
               {refusal}
@@ -172,6 +252,7 @@ export function PoliciesPage() {
           <WeekCalendar
             policy={policy}
             inForceId={inForce?.timeframeId}
+            predictions={calendar}
             onSelect={(start, end) => {
               const span = selectionSpan(start, end);
               setEditing({
@@ -203,6 +284,12 @@ export function PoliciesPage() {
               if (tf) setEditing({ kind: 'edit', timeframe: tf });
             }}
           />
+          <PredictionPanel
+            policyKey={target.key}
+            predictions={predictions}
+            onUseBandwidth={useBandwidth}
+            now={now}
+          />
         </Stack>
       )}
       {editing?.kind === 'default' && policy && (
@@ -211,6 +298,30 @@ export function PoliciesPage() {
           title="Default, for time no timeframe covers"
           initial={policy.default}
           onSave={(d) => edit((p) => ({ ...p, default: d }))}
+          onClose={() => setEditing(undefined)}
+        />
+      )}
+      {(editing?.kind === 'new-exception' || editing?.kind === 'edit-exception') && (
+        <TimeframeDialog
+          kind="exception"
+          title={
+            editing.kind === 'new-exception'
+              ? 'New date exception'
+              : `Date exception ${editing.exception.name}`
+          }
+          initial={editing.exception}
+          onSave={async (ex) => {
+            const outcome = await replaceException(ex);
+            if (!outcome.ok) store.dismissRefusal(); // the dialog shows it
+            return outcome;
+          }}
+          {...(editing.kind === 'edit-exception' && {
+            onDelete: () =>
+              edit((p) => ({
+                ...p,
+                exceptions: (p.exceptions ?? []).filter((x) => x.id !== editing.exception.id),
+              })),
+          })}
           onClose={() => setEditing(undefined)}
         />
       )}
@@ -237,4 +348,15 @@ export function PoliciesPage() {
       <ApplyDialog />
     </Box>
   );
+}
+
+const RECURRENCE_TEXT = {
+  once: '',
+  yearly: ', every year',
+  'last-business-day': ', last business day of each month',
+} as const;
+
+function describeDates(x: DateException): string {
+  const span = x.from === x.to ? x.from : `${x.from} to ${x.to}`;
+  return `${span}${RECURRENCE_TEXT[x.recurrence]}`;
 }

@@ -11,7 +11,13 @@ import TextField from '@mui/material/TextField';
 import ToggleButton from '@mui/material/ToggleButton';
 import ToggleButtonGroup from '@mui/material/ToggleButtonGroup';
 import { useState } from 'react';
-import type { DayOfWeek, PolicyDefault, Timeframe } from '../../../app/policy/policy-schemas';
+import type {
+  DateException,
+  DayOfWeek,
+  PolicyDefault,
+  Recurrence,
+  Timeframe,
+} from '../../../app/policy/policy-schemas';
 import type { Outcome } from '../../lib/errors';
 import {
   RATE_UNITS,
@@ -38,6 +44,14 @@ type Props =
       readonly onClose: () => void;
     }
   | {
+      readonly kind: 'exception';
+      readonly title: string;
+      readonly initial: DateException;
+      readonly onSave: (ex: DateException) => Promise<Outcome<unknown>>;
+      readonly onDelete?: () => Promise<Outcome<unknown>>;
+      readonly onClose: () => void;
+    }
+  | {
       readonly kind: 'default';
       readonly title: string;
       readonly initial: PolicyDefault;
@@ -45,10 +59,24 @@ type Props =
       readonly onClose: () => void;
     };
 
-/** Name, days and hours, RPO target and bandwidths of a timeframe (or of the default). */
+const RECURRENCES: readonly { value: Recurrence; label: string }[] = [
+  { value: 'once', label: 'Once, these days' },
+  { value: 'yearly', label: 'These days every year' },
+  { value: 'last-business-day', label: 'Last business day of each month in the range' },
+];
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Name, days and hours, RPO target and bandwidths of a timeframe; or the dates of a dated
+ * exception; or the default's limits.
+ */
 export function TimeframeDialog(props: Props) {
   const tf = props.kind === 'timeframe' ? props.initial : undefined;
-  const [name, setName] = useState(tf?.name ?? '');
+  const ex = props.kind === 'exception' ? props.initial : undefined;
+  const [name, setName] = useState(tf?.name ?? ex?.name ?? '');
+  const [from, setFrom] = useState(ex?.from ?? '');
+  const [to, setTo] = useState(ex?.to ?? '');
+  const [recurrence, setRecurrence] = useState<Recurrence>(ex?.recurrence ?? 'once');
   const [days, setDays] = useState<DayOfWeek[]>(tf?.days ?? []);
   const [start, setStart] = useState(tf?.start ?? '');
   const [end, setEnd] = useState(tf?.end ?? '');
@@ -65,7 +93,8 @@ export function TimeframeDialog(props: Props) {
     typeof rpoValue === 'string' ||
     typeof rateValue === 'string' ||
     typeof seedValue === 'string' ||
-    (props.kind === 'timeframe' && (name.trim() === '' || days.length === 0));
+    (props.kind === 'timeframe' && (name.trim() === '' || days.length === 0)) ||
+    (props.kind === 'exception' && (name.trim() === '' || !DATE.test(from) || !DATE.test(to)));
 
   const save = async (): Promise<void> => {
     if (invalid) return;
@@ -76,24 +105,34 @@ export function TimeframeDialog(props: Props) {
     };
     setBusy(true);
     const outcome =
-      props.kind === 'timeframe'
+      props.kind === 'exception'
         ? await props.onSave({
             id: props.initial.id,
             colour: props.initial.colour,
             name: name.trim(),
-            days: [...days].sort((a, b) => a - b),
-            start,
-            end,
+            from,
+            to,
+            recurrence,
             ...limits,
           })
-        : await props.onSave(limits);
+        : props.kind === 'timeframe'
+          ? await props.onSave({
+              id: props.initial.id,
+              colour: props.initial.colour,
+              name: name.trim(),
+              days: [...days].sort((a, b) => a - b),
+              start,
+              end,
+              ...limits,
+            })
+          : await props.onSave(limits);
     setBusy(false);
     if (outcome.ok) props.onClose();
     else setError(outcome.error.message);
   };
 
   const remove = async (): Promise<void> => {
-    if (props.kind !== 'timeframe' || props.onDelete === undefined) return;
+    if (props.kind === 'default' || props.onDelete === undefined) return;
     setBusy(true);
     const outcome = await props.onDelete();
     setBusy(false);
@@ -106,16 +145,52 @@ export function TimeframeDialog(props: Props) {
       <DialogTitle id="tf-dialog-title">{props.title}</DialogTitle>
       <DialogContent>
         <Stack spacing={2.5} sx={{ pt: 1 }}>
+          {props.kind !== 'default' && (
+            <TextField
+              label="Name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              autoFocus
+              error={name.trim() === ''}
+              helperText={name.trim() === '' ? `give the ${props.kind} a name` : ' '}
+            />
+          )}
+          {props.kind === 'exception' && (
+            <>
+              <Stack direction="row" spacing={2}>
+                <TextField
+                  label="From"
+                  type="date"
+                  value={from}
+                  onChange={(e) => setFrom(e.target.value)}
+                  slotProps={{ inputLabel: { shrink: true } }}
+                  helperText="whole days, site time"
+                />
+                <TextField
+                  label="To"
+                  type="date"
+                  value={to}
+                  onChange={(e) => setTo(e.target.value)}
+                  slotProps={{ inputLabel: { shrink: true } }}
+                  helperText="included"
+                />
+              </Stack>
+              <TextField
+                select
+                label="Applies"
+                value={recurrence}
+                onChange={(e) => setRecurrence(e.target.value as Recurrence)}
+              >
+                {RECURRENCES.map((r) => (
+                  <MenuItem key={r.value} value={r.value}>
+                    {r.label}
+                  </MenuItem>
+                ))}
+              </TextField>
+            </>
+          )}
           {props.kind === 'timeframe' && (
             <>
-              <TextField
-                label="Name"
-                value={name}
-                onChange={(e) => setName(e.target.value)}
-                autoFocus
-                error={name.trim() === ''}
-                helperText={name.trim() === '' ? 'give the timeframe a name' : ' '}
-              />
               <ToggleButtonGroup
                 value={days}
                 onChange={(_, v: DayOfWeek[]) => setDays(v)}
@@ -176,7 +251,7 @@ export function TimeframeDialog(props: Props) {
         </Stack>
       </DialogContent>
       <DialogActions>
-        {props.kind === 'timeframe' && props.onDelete !== undefined && (
+        {props.kind !== 'default' && props.onDelete !== undefined && (
           <Button color="error" onClick={() => void remove()} disabled={busy}>
             Delete
           </Button>

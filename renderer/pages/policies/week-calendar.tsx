@@ -5,11 +5,14 @@ import timeGridPlugin from '@fullcalendar/timegrid';
 import Box from '@mui/material/Box';
 import { useCallback, useLayoutEffect, useMemo, useRef } from 'react';
 import type { DayOfWeek, Policy } from '../../../app/policy/policy-schemas';
-import { REFERENCE_DATE, policyEvents } from '../../lib/policy-calendar';
+import { REFERENCE_DATE, policyEvents, type EventPrediction } from '../../lib/policy-calendar';
+import { VERDICT_COLOURS } from '../../lib/plan-view';
 
 interface Props {
   readonly policy: Policy;
   readonly inForceId: string | undefined;
+  /** Per timeframe id: the planner's verdict, drawn as a coloured edge and in the title. */
+  readonly predictions?: ReadonlyMap<string, EventPrediction> | undefined;
   /** A drag across empty time. */
   readonly onSelect: (start: Date, end: Date) => void;
   /** An occurrence moved or resized; false (refused) reverts it. */
@@ -35,8 +38,18 @@ const TIME_FORMAT = { hour: '2-digit', minute: '2-digit', hour12: false } as con
  * option changes, and a rebuild between a drag's last move and its drop (the page re-renders
  * every second) made it treat the drop as one into another calendar, losing the move.
  */
-export function WeekCalendar({ policy, inForceId, onSelect, onChange, onOpen }: Props) {
-  const events = useMemo(() => policyEvents(policy, inForceId), [policy, inForceId]);
+export function WeekCalendar({
+  policy,
+  inForceId,
+  predictions,
+  onSelect,
+  onChange,
+  onOpen,
+}: Props) {
+  const events = useMemo(
+    () => policyEvents(policy, inForceId, predictions),
+    [policy, inForceId, predictions],
+  );
   const latest = useRef({ onSelect, onChange, onOpen });
   useLayoutEffect(() => {
     latest.current = { onSelect, onChange, onOpen };
@@ -66,6 +79,12 @@ export function WeekCalendar({ policy, inForceId, onSelect, onChange, onOpen }: 
         '& .fc': { fontSize: '0.85rem' },
         '& .tl-in-force': { outline: '3px solid #ffb300', outlineOffset: '1px', zIndex: 2 },
         '& .fc-event': { cursor: 'pointer' },
+        // The verdict as a thick left edge, over the timeframe's own colour.
+        '& .tl-verdict-met': { borderLeft: `8px solid ${VERDICT_COLOURS.met} !important` },
+        '& .tl-verdict-at-risk': {
+          borderLeft: `8px solid ${VERDICT_COLOURS['at-risk']} !important`,
+        },
+        '& .tl-verdict-missed': { borderLeft: `8px solid ${VERDICT_COLOURS.missed} !important` },
       }}
     >
       <FullCalendar
