@@ -201,6 +201,46 @@ export function PoliciesPage() {
               Review and apply…
             </Button>
           </Stack>
+          {refusal !== undefined && (
+            <Alert severity="error" role="alert" onClose={store.dismissRefusal}>
+              {refusal}
+            </Alert>
+          )}
+          <WeekCalendar
+            policy={policy}
+            inForceId={inForce?.timeframeId}
+            predictions={calendar}
+            onSelect={(start, end) => {
+              const span = selectionSpan(start, end);
+              setEditing({
+                kind: 'new',
+                timeframe: {
+                  id: newId(),
+                  name: '',
+                  colour: nextColour(policy),
+                  ...span,
+                  rpoTargetSeconds: policy.default.rpoTargetSeconds,
+                },
+              });
+            }}
+            onChange={async (id: string, day: DayOfWeek, start: Date, end: Date) => {
+              // From the store, not this render: FullCalendar may call a handler of an older one.
+              const tf = usePoliciesStore.getState().policy?.timeframes.find((t) => t.id === id);
+              if (tf === undefined) return false;
+              const moved = movedTimeframe(tf, day, start, end);
+              if (moved === undefined) {
+                usePoliciesStore.setState({
+                  refusal: 'A timeframe lasts at most 24 hours; give it more days instead.',
+                });
+                return false;
+              }
+              return (await replace(moved)).ok;
+            }}
+            onOpen={(id) => {
+              const tf = policy.timeframes.find((t) => t.id === id);
+              if (tf) setEditing({ kind: 'edit', timeframe: tf });
+            }}
+          />
           <Stack
             direction="row"
             sx={{ gap: 1, alignItems: 'center', flexWrap: 'wrap' }}
@@ -244,46 +284,6 @@ export function PoliciesPage() {
               Add a date exception…
             </Button>
           </Stack>
-          {refusal !== undefined && (
-            <Alert severity="error" role="alert" onClose={store.dismissRefusal}>
-              {refusal}
-            </Alert>
-          )}
-          <WeekCalendar
-            policy={policy}
-            inForceId={inForce?.timeframeId}
-            predictions={calendar}
-            onSelect={(start, end) => {
-              const span = selectionSpan(start, end);
-              setEditing({
-                kind: 'new',
-                timeframe: {
-                  id: newId(),
-                  name: '',
-                  colour: nextColour(policy),
-                  ...span,
-                  rpoTargetSeconds: policy.default.rpoTargetSeconds,
-                },
-              });
-            }}
-            onChange={async (id: string, day: DayOfWeek, start: Date, end: Date) => {
-              // From the store, not this render: FullCalendar may call a handler of an older one.
-              const tf = usePoliciesStore.getState().policy?.timeframes.find((t) => t.id === id);
-              if (tf === undefined) return false;
-              const moved = movedTimeframe(tf, day, start, end);
-              if (moved === undefined) {
-                usePoliciesStore.setState({
-                  refusal: 'A timeframe lasts at most 24 hours; give it more days instead.',
-                });
-                return false;
-              }
-              return (await replace(moved)).ok;
-            }}
-            onOpen={(id) => {
-              const tf = policy.timeframes.find((t) => t.id === id);
-              if (tf) setEditing({ kind: 'edit', timeframe: tf });
-            }}
-          />
           <PredictionPanel
             policyKey={target.key}
             predictions={predictions}

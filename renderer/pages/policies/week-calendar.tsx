@@ -3,7 +3,7 @@ import interactionPlugin from '@fullcalendar/interaction';
 import FullCalendar from '@fullcalendar/react';
 import timeGridPlugin from '@fullcalendar/timegrid';
 import Box from '@mui/material/Box';
-import { useCallback, useLayoutEffect, useMemo, useRef } from 'react';
+import { useCallback, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { DayOfWeek, Policy } from '../../../app/policy/policy-schemas';
 import { REFERENCE_DATE, policyEvents, type EventPrediction } from '../../lib/policy-calendar';
 import { VERDICT_COLOURS } from '../../lib/plan-view';
@@ -46,10 +46,17 @@ export function WeekCalendar({
   onChange,
   onOpen,
 }: Props) {
-  const events = useMemo(
-    () => policyEvents(policy, inForceId, predictions),
-    [policy, inForceId, predictions],
-  );
+  // A plan that lands during a drag must not rebuild the events under it (FullCalendar then
+  // drops the move or lands it a slot off): the verdicts stay as they were until the drop.
+  const [frozen, setFrozen] = useState<Props['predictions'] | null>(null);
+  const shown = frozen === null ? predictions : frozen;
+  const events = useMemo(() => policyEvents(policy, inForceId, shown), [policy, inForceId, shown]);
+  const latestPredictions = useRef(predictions);
+  useLayoutEffect(() => {
+    latestPredictions.current = predictions;
+  });
+  const freeze = useCallback(() => setFrozen(() => latestPredictions.current), []);
+  const thaw = useCallback(() => setFrozen(null), []);
   const latest = useRef({ onSelect, onChange, onOpen });
   useLayoutEffect(() => {
     latest.current = { onSelect, onChange, onOpen };
@@ -110,6 +117,10 @@ export function WeekCalendar({
         select={selected}
         eventDrop={changed}
         eventResize={changed}
+        eventDragStart={freeze}
+        eventDragStop={thaw}
+        eventResizeStart={freeze}
+        eventResizeStop={thaw}
         eventClick={clicked}
       />
     </Box>
