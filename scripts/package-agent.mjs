@@ -73,11 +73,23 @@ function sh(command, args, options = {}) {
 
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
+/** The protocol the agent speaks, from its one source (through tsx, as the tests load it). */
 function protocolVersion() {
-  const source = readFileSync(join(root, 'app', 'protocol', 'agent-api.ts'), 'utf8');
-  const found = /export const PROTOCOL_VERSION = (\d+);/.exec(source);
-  if (found === null) fail('PROTOCOL_VERSION not found in app/protocol/agent-api.ts');
-  return Number(found[1]);
+  const out = sh(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      "const { PROTOCOL_VERSION } = await import('./app/protocol/agent-api.ts'); console.log(PROTOCOL_VERSION);",
+    ],
+    { cwd: root },
+  );
+  const version = Number(out.trim());
+  if (!Number.isInteger(version) || version < 1)
+    fail(`no protocol version from app/protocol: ${out}`);
+  return version;
 }
 
 function commit() {

@@ -1,5 +1,5 @@
 import type { Logger } from '../log';
-import type { VpgSource } from '../source/vpg-source';
+import type { VpgSource, VpgSourceStatus } from '../source/vpg-source';
 import { DISK_FULL_CHECK_MS, DISK_FULL_RESUME_BYTES, freeBytes } from '../util/disk-space';
 import { drop } from '../util/drop';
 
@@ -26,10 +26,10 @@ export class OutboxSpaceWatch {
 
   constructor(private readonly options: OutboxSpaceWatchOptions) {}
 
-  /** Once a second, from the engine's tick. */
-  tick(now: number): void {
+  /** Once a second, from the engine's tick, with the source's status of that tick. */
+  tick(now: number, status: VpgSourceStatus): void {
     const { source, log } = this.options;
-    const failed = source.status().outboxFailed;
+    const failed = status.outboxFailed;
     if (failed?.noSpace !== true) {
       if (this.full === undefined) {
         this.full = false;

@@ -566,7 +566,7 @@ export class SourceVpg {
     const written = this.written.sample(now, status?.bytesAccepted ?? 0);
     const sent = this.sent.sample(now, this.sender?.bytesSent ?? 0);
     this.refreshUsage(now);
-    if (!this.stopped) this.spaceWatch?.tick(now);
+    if (!this.stopped && status !== undefined) this.spaceWatch?.tick(now, status);
     this.maybeResync();
     const { status: vpgStatus } = this.status(now);
     const rpoSeconds = currentRpoSeconds(

@@ -21,17 +21,9 @@ import {
   startAgent,
 } from '../helpers/agents';
 import { listenNotifySocket, type NotifySocket } from '../helpers/notify-socket';
+import { have } from '../helpers/ssh-host';
 
 const run = promisify(execFile);
-
-async function have(command: string): Promise<boolean> {
-  try {
-    await run('sh', ['-c', `command -v ${command}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const notifyTools = (await have('systemd-notify')) && (await have('python3'));
 /** Why a real systemd cannot run the agent here, or undefined where it can. */
