@@ -70,6 +70,7 @@ const NO_STOP: StopLimits = {
 /** Where a recording run writes, and whether every step (else only the VPGs stepped). */
 interface Curves {
   readonly rpo: Float64Array[];
+  readonly end: Float64Array[];
   readonly held: Float64Array[];
   readonly all: boolean;
 }
@@ -106,6 +107,8 @@ export class FluidModel {
   private waiting = 0;
   /** What all VPGs send at the step linkHasRoom looked at last. */
   private total = 0;
+  /** advance's last VPG: its RPO at the step's end (it returns the step's worst). */
+  private lastEnd = 0;
   private readonly queues: Segments;
   /** The last stop targets seen, prepared (stopLimits). */
   private stopFor: StopAbove['targets'] | undefined;
@@ -180,6 +183,7 @@ export class FluidModel {
     const rpo = Array.from({ length: record ? n : 0 }, (_, v) =>
       new Float64Array(steps).fill(0 + (interval[v] as number)),
     );
+    const end = rpo.map((r) => r.slice());
     const held = Array.from({ length: record ? n : 0 }, () => new Float64Array(steps));
     const stop = options.stopAbove;
     const limits = this.stopLimits(stop?.targets);
@@ -189,7 +193,7 @@ export class FluidModel {
     for (let pass = 0; pass < PASSES; pass++) {
       // Every pass records: the second overwrites the first, unless the first ends drained.
       // The curves start as nothing waiting gives; the second pass writes every step.
-      const out = record ? { rpo, held, all: pass > 0 } : undefined;
+      const out = record ? { rpo, end, held, all: pass > 0 } : undefined;
       for (let s = 0; s < steps; s++) {
         const g = pass * steps + s;
         const link = (linkBytesPerSecond[s] as number) * stepSeconds;
@@ -200,12 +204,13 @@ export class FluidModel {
         const above = some
           ? this.stepSome(s, g, link, check, out)
           : this.stepAll(s, g, link, check, out);
-        if (above) return { rpoSeconds: rpo, backlogBytes: held, stopped: true };
+        if (above)
+          return { rpoSeconds: rpo, endRpoSeconds: end, backlogBytes: held, stopped: true };
       }
       // Drained at the end of the week: the next pass would start as this one did, and repeat it.
       if (backlog.every((b) => b === 0)) break;
     }
-    return { rpoSeconds: rpo, backlogBytes: held, stopped: false };
+    return { rpoSeconds: rpo, endRpoSeconds: end, backlogBytes: held, stopped: false };
   }
 
   /**
@@ -225,6 +230,7 @@ export class FluidModel {
     if (out?.all === true) {
       for (let v = 0; v < n; v++) {
         (out.rpo[v] as Float64Array)[s] = 0 + (interval[v] as number);
+        (out.end[v] as Float64Array)[s] = 0 + (interval[v] as number);
         (out.held[v] as Float64Array)[s] = 0;
       }
     }
@@ -304,6 +310,7 @@ export class FluidModel {
     const value = this.advance(v, g, sent, a, capacity);
     if (out !== undefined) {
       (out.rpo[v] as Float64Array)[s] = value;
+      (out.end[v] as Float64Array)[s] = this.lastEnd;
       (out.held[v] as Float64Array)[s] = this.backlog[v] as number;
     }
     return check !== undefined && value > check.limit(s, v);
@@ -364,6 +371,7 @@ export class FluidModel {
     }
     backlog[v] = empty ? 0 : b;
     const age = empty ? 0 : (g + 1) * stepSeconds - queues.oldestArrival(v, stepSeconds);
+    this.lastEnd = age + (this.interval[v] as number);
     return Math.max(crossed, age) + (this.interval[v] as number);
   }
 

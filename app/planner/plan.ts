@@ -78,6 +78,7 @@ export function planLink(input: PlanInput): Plan {
       name: vpg.name,
       rpoSeconds: rpo,
       backlogBytes: sim.backlogBytes[v] as Float64Array,
+      endRpoSeconds: sim.endRpoSeconds[v] as Float64Array,
       rpoTargetSeconds: limits.rpoTargetSeconds[v] as Float64Array,
       timeframes,
       part,

@@ -58,8 +58,10 @@ export interface FrameRef {
 }
 
 export interface SimResult {
-  /** Per VPG: predicted RPO (s) at the end of each step. */
+  /** Per VPG: predicted RPO (s), the worst within each step. */
   readonly rpoSeconds: readonly Float64Array[];
+  /** Per VPG: predicted RPO (s) at the end of each step. */
+  readonly endRpoSeconds: readonly Float64Array[];
   /** Per VPG: bytes written and not yet sent at the end of each step. */
   readonly backlogBytes: readonly Float64Array[];
 }
@@ -90,6 +92,11 @@ export interface VpgForecast {
   readonly name: string;
   readonly rpoSeconds: Float64Array;
   readonly backlogBytes: Float64Array;
+  /**
+   * The RPO at the end of each step (`rpoSeconds` is each step's worst): a window from a
+   * step's start has the worst of the step and the end of the step before.
+   */
+  readonly endRpoSeconds: Float64Array;
   /** The RPO target in force at each step (shared between VPGs following one policy). */
   readonly rpoTargetSeconds: Float64Array;
   readonly timeframes: readonly TimeframeForecast[];

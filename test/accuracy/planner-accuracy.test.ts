@@ -26,8 +26,9 @@ import { toInstant, toLocal, weekStartOfLocal } from '../../app/policy/wall-cloc
  * builds, then drains). The planner, fed the agent's measured 1-minute history of the run,
  * predicts the worst RPO of each minute as rpo.tick measured it, within ±20% or ±5 s.
  *
- * The model's RPO of a step is its worst within the step (app/planner/README.md), what the
- * worst of a minute's rpo.tick measures.
+ * A minute's rpo.tick, from its first second, see the end of the minute before and the
+ * whole minute: the prediction is the larger of the step before's end RPO and the step's
+ * worst (app/planner/README.md).
  */
 
 const MB = 1_000_000;
@@ -139,7 +140,11 @@ test('predicted worst RPO per minute against rpo.tick, from the measured 1-minut
   for (let m = 0; m <= SCHEDULE.length; m++) {
     const from = start + m * MINUTE;
     const s = Math.round((from - weekStart) / MINUTE) % steps;
-    const worstPredicted = predicted[s] as number;
+    const ends = plan.vpgs[0]?.endRpoSeconds ?? assert.fail('no end curve');
+    const worstPredicted = Math.max(
+      ends[(s - 1 + steps) % steps] as number,
+      predicted[s] as number,
+    );
     const inMinute = ticks.ticks.filter(
       (t) => t.time >= from && t.time < from + MINUTE && t.rpoSeconds !== undefined,
     );

@@ -31,6 +31,7 @@ function oracle(input: SimInput): SimResult & { stopped: boolean } {
   const backlog = new Array<number>(n).fill(0);
   const rpo = Array.from({ length: n }, () => new Float64Array(steps));
   const held = Array.from({ length: n }, () => new Float64Array(steps));
+  const end = Array.from({ length: n }, () => new Float64Array(steps));
   const at = (list: ArrayLike<number>, s: number): number => list[s] as number;
   for (let pass = 0; pass < 2; pass++) {
     for (let s = 0; s < steps; s++) {
@@ -112,6 +113,7 @@ function oracle(input: SimInput): SimResult & { stopped: boolean } {
         const age = oldest === undefined ? 0 : ageOf(oldest, (g + 1) * stepSeconds);
         const value = Math.max(crossed, age) + (input.checkpointIntervalSeconds[v] ?? 0);
         (rpo[v] as Float64Array)[s] = value;
+        (end[v] as Float64Array)[s] = age + (input.checkpointIntervalSeconds[v] ?? 0);
         (held[v] as Float64Array)[s] = b;
         const stop = input.stopAbove;
         if (
@@ -119,13 +121,13 @@ function oracle(input: SimInput): SimResult & { stopped: boolean } {
           stop.steps[s] === 1 &&
           value > at(stop.targets[v] ?? [], s) + 1e-9
         ) {
-          return { rpoSeconds: rpo, backlogBytes: held, stopped: true };
+          return { rpoSeconds: rpo, endRpoSeconds: end, backlogBytes: held, stopped: true };
         }
       }
     }
     if (backlog.every((b) => b === 0)) break;
   }
-  return { rpoSeconds: rpo, backlogBytes: held, stopped: false };
+  return { rpoSeconds: rpo, endRpoSeconds: end, backlogBytes: held, stopped: false };
 }
 
 /** Rates in MB/s: quiet steps, steady ones and bursts, with some zero minutes. */
@@ -184,6 +186,7 @@ test('the model with its shortcuts gives exactly what stepping every VPG gives',
       const fast = simulate(input);
       const plain = oracle(input);
       assert.deepEqual(bits(fast.rpoSeconds), bits(plain.rpoSeconds));
+      assert.deepEqual(bits(fast.endRpoSeconds), bits(plain.endRpoSeconds));
       assert.deepEqual(bits(fast.backlogBytes), bits(plain.backlogBytes));
       // The same model reused for runs that stop (as a search does) stops where the oracle does.
       const model = new FluidModel(input);
