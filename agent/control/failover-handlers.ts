@@ -39,6 +39,7 @@ export function createFailoverHandlers(
       'failover.commit': unavailable,
       'failover.rollback': unavailable,
       'failover.list': unavailable,
+      'failover.discardTests': unavailable,
       'vpg.settingsForReverse': unavailable,
     }),
     ...(parts.metadata ?? {

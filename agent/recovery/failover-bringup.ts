@@ -17,6 +17,23 @@ export interface BringUpExtra {
   readonly reverseProtection: boolean;
 }
 
+/** The VMs to bring up: all of the VPG's, or those asked for (each one of its own). */
+function chosenVms(
+  vpg: { readonly name: string; readonly vmIds: readonly string[] },
+  asked: readonly string[] | undefined,
+): string[] {
+  if (asked === undefined) return [...vpg.vmIds];
+  const unknown = asked.filter((id) => !vpg.vmIds.includes(id));
+  if (unknown.length > 0) {
+    throw new TidelineError(
+      'INVALID_PARAMS',
+      `VPG "${vpg.name}" does not protect ${unknown.length === 1 ? 'VM' : 'VMs'} ${unknown.join(', ')}: choose among its own VMs`,
+      { unknown },
+    );
+  }
+  return vpg.vmIds.filter((id) => asked.includes(id));
+}
+
 /**
  * Test, live and move: checks and plans, stores the failover, and runs the task that brings
  * its VMs up (runBringUp). A bring-up that fails is undone and ends Failed.
@@ -24,7 +41,11 @@ export interface BringUpExtra {
 export async function bringUp(
   ctx: FailoverContext,
   mode: FailoverMode,
-  params: { vpgId: string; checkpoint?: FailoverTestParams['checkpoint'] },
+  params: {
+    vpgId: string;
+    checkpoint?: FailoverTestParams['checkpoint'];
+    vmIds?: readonly string[] | undefined;
+  },
   extra: BringUpExtra,
 ): Promise<TaskRef> {
   const { vpgId } = params;
@@ -47,8 +68,9 @@ export async function bringUp(
     params.checkpoint ?? { kind: 'latest' },
     vpg.name,
   );
+  const vmIds = chosenVms(vpg, params.vmIds);
   const plan = planFailover({
-    vmIds: vpg.vmIds,
+    vmIds,
     metadata,
     recovery: vpg.recovery,
     test: mode === 'test',
@@ -75,11 +97,13 @@ export async function bringUp(
     vms: recoveredVms(plan),
     networks: [],
     startedAt: Date.now(),
-    disks: vpg.disks.map((d) => ({
-      sourceDiskId: d.diskId,
-      diskId: `r${tag}-${d.diskId}`,
-      sizeBytes: d.sizeBytes,
-    })),
+    disks: vpg.disks
+      .filter((d) => vmIds.includes(d.vmId))
+      .map((d) => ({
+        sourceDiskId: d.diskId,
+        diskId: `r${tag}-${d.diskId}`,
+        sizeBytes: d.sizeBytes,
+      })),
     peerAgentId: vpg.peerAgentId,
   };
   ctx.starting.add(vpgId);

@@ -133,6 +133,16 @@ export class FailoverManager {
       .map(publicStatus);
   }
 
+  /** failover.discardTests: the VPG's oldest ended test records, forgotten. */
+  async discardTests(params: { vpgId: string; count: number }): Promise<{
+    discarded: string[];
+    kept: number;
+  }> {
+    const result = await this.ctx.store.discardTests(params.vpgId, params.count);
+    this.options.log.info({ vpgId: params.vpgId, ...result }, 'test failover records discarded');
+    return result;
+  }
+
   testsOf(vpgId: string): ReadonlyMap<number, CheckpointTest> {
     return this.ctx.store.tests(vpgId);
   }

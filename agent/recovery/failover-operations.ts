@@ -11,6 +11,7 @@ export function createFailoverOrchestration(manager: FailoverManager): FailoverO
     'failover.commit': (params) => manager.commit(params),
     'failover.rollback': (params) => manager.rollback(params),
     'failover.list': (params) => manager.list(params ?? {}),
+    'failover.discardTests': (params) => manager.discardTests(params),
     'vpg.settingsForReverse': (params) => manager.settingsForReverse(params.vpgId),
   };
 }

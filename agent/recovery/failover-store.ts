@@ -91,6 +91,27 @@ export class FailoverStore {
     });
   }
 
+  /**
+   * Forgets the `count` oldest ended test failovers of the VPG (by start); resolves with their
+   * ids, oldest first, and how many ended tests are kept, once on disk.
+   */
+  async discardTests(
+    vpgId: string,
+    count: number,
+  ): Promise<{ discarded: string[]; kept: number }> {
+    const isTest = (f: FailoverRecord): boolean =>
+      f.vpgId === vpgId && f.mode === 'test' && isEnded(f);
+    const tests = this.state.failovers.filter(isTest).sort((a, b) => a.startedAt - b.startedAt);
+    const discarded = tests.slice(0, count).map((f) => f.failoverId);
+    if (discarded.length > 0) {
+      const gone = new Set(discarded);
+      await this.change((state) => {
+        state.failovers = state.failovers.filter((f) => !gone.has(f.failoverId));
+      });
+    }
+    return { discarded, kept: tests.length - discarded.length };
+  }
+
   tests(vpgId: string): ReadonlyMap<number, CheckpointTest> {
     const map = new Map<number, CheckpointTest>();
     for (const { seq, ...test } of this.state.checkpointTests[vpgId] ?? []) map.set(seq, test);

@@ -389,7 +389,12 @@ export class ReplicationEngine implements ReplicationOperations {
     if (source !== undefined) return recoveryView(source.state(now), this.storedVpg(vpgId));
     const broken = this.brokenSources.get(vpgId);
     if (broken !== undefined) return brokenState(broken.vpg, broken.message);
-    return this.targets.state(vpgId, now);
+    const target = this.targets.state(vpgId, now);
+    const tests = this.options.checkpointTests?.(vpgId);
+    if (target === undefined || tests === undefined || tests.size === 0) return target;
+    let last = 0;
+    for (const test of tests.values()) last = Math.max(last, test.at);
+    return { ...target, lastTestedAt: last };
   }
 
   update(vpgId: string, version: number, patch: VpgSettingsPatch): Promise<VpgState> {

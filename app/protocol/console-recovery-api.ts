@@ -65,6 +65,15 @@ export const recoveryConsoleMethods = {
     FailoverTaskRefSchema,
     'Roll back a live failover or move before commit; protection resumes.',
   ),
+  'failovers.discardTests': method(
+    z.strictObject({
+      ...RecoverySite,
+      vpgId: IdSchema,
+      count: z.number().int().min(1).max(200),
+    }),
+    z.object({ discarded: z.array(IdSchema), kept: z.number().int().nonnegative() }),
+    'Forget the records of a VPG’s oldest ended test failovers at its recovery site (failover.discardTests); the checkpoints keep their test marks.',
+  ),
 } as const;
 
 export const recoveryConsoleNotifications = {

@@ -26,6 +26,11 @@ const NoAutoAction = { kind: 'none' } as const;
 export const FailoverTestParamsSchema = z.strictObject({
   ...VpgRef,
   checkpoint: CheckpointChoiceSchema.default(Latest),
+  /**
+   * Only these VMs of the VPG (default: all). A test only: a live failover or a move ends
+   * the VPG's protection, so it recovers every VM of it.
+   */
+  vmIds: z.array(IdSchema).min(1, 'choose at least one VM').max(1000).optional(),
 });
 export type FailoverTestParams = z.input<typeof FailoverTestParamsSchema>;
 
@@ -105,6 +110,20 @@ export const failoverMethods = {
       .optional(),
     z.array(FailoverStatusSchema),
     'Failovers of this agent: those in progress, optionally also ended ones.',
+  ),
+  'failover.discardTests': method(
+    z.strictObject({
+      vpgId: IdSchema,
+      /** How many of the oldest ended test failovers to forget. */
+      count: z.number().int().min(1).max(200),
+    }),
+    z.object({
+      /** The failovers forgotten, oldest first. */
+      discarded: z.array(IdSchema),
+      /** Ended test failovers of the VPG still kept. */
+      kept: z.number().int().nonnegative(),
+    }),
+    'Forget the records of the VPG’s oldest ended test failovers; the checkpoints they tested keep their Passed or Failed mark.',
   ),
   'vpg.settingsForReverse': method(
     z.strictObject(VpgRef),

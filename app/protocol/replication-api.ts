@@ -29,6 +29,8 @@ export const VpgStateSchema = VpgSchema.extend({
   lastSeq: z.number().int().nonnegative(),
   confirmedSeq: z.number().int().nonnegative(),
   latestCheckpoint: CheckpointInfoSchema.optional(),
+  /** Recovery site: when a test failover of the VPG was last stopped (its checkpoint marks). */
+  lastTestedAt: z.number().int().optional(),
 });
 export type VpgState = z.infer<typeof VpgStateSchema>;
 

@@ -92,6 +92,25 @@ test('a test failover from the wizard at a named checkpoint: its steps, its VMs,
   await expect(wizard.checkpoint('before-upgrade')).toContainText('App login and payroll run OK');
   await keepShot(page, testInfo, 'checkpoint-tested');
   await wizard.root.getByRole('button', { name: 'Cancel' }).click();
+
+  // The VPG's row says when it was last tested.
+  await expect(page.getByRole('row', { name: 'VPG Payroll' })).toContainText('Tested today');
+
+  // The test's record is discarded from the history; the checkpoint keeps its mark.
+  const history = page.getByRole('table', { name: 'Failover history' });
+  await expect(history.getByRole('row', { name: 'Failover Payroll test' })).toHaveCount(1);
+  await page.getByRole('button', { name: 'Discard test records…' }).click();
+  const discard = page.getByRole('dialog', { name: 'Discard test records' });
+  await expect(discard.getByLabel('How many of the oldest')).toHaveValue('1');
+  await discard.getByRole('button', { name: 'Discard' }).click();
+  await expect(discard).toBeHidden();
+  await expect(history.getByRole('row', { name: 'Failover Payroll test' })).toHaveCount(0);
+  await keepShot(page, testInfo, 'test-discarded');
+  await recovery.openWizard('Payroll');
+  await wizard.next();
+  await wizard.root.getByLabel('A specific checkpoint').check();
+  await expect(wizard.checkpoint('before-upgrade')).toContainText('Tested');
+  await wizard.root.getByRole('button', { name: 'Cancel' }).click();
 });
 
 test('a live failover with the protected site’s agent stopped: the console says so, the recovery site brings the VMs up, rolled back', async ({

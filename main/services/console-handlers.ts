@@ -94,6 +94,10 @@ export function createConsoleHandlers(
       core.ackAlert(p.agentKey, p.alertId),
     ),
     'failovers.list': guard('failovers.list', () => core.recovery.list()),
+    'failovers.discardTests': guard(
+      'failovers.discardTests',
+      (p: Params<'failovers.discardTests'>) => core.recovery.discardTests(p),
+    ),
     'failovers.start': guard('failovers.start', (p: Params<'failovers.start'>) =>
       core.recovery.start(p),
     ),

@@ -184,6 +184,8 @@ export interface FailoverForm {
   readonly commitMinutes: string;
   readonly shutdownProtectedVms: boolean;
   readonly reverseProtection: boolean;
+  /** A test of only these VMs of the VPG (undefined: all of them). */
+  readonly testVmIds: readonly string[] | undefined;
 }
 
 export const EMPTY_FAILOVER_FORM: FailoverForm = {
@@ -194,6 +196,7 @@ export const EMPTY_FAILOVER_FORM: FailoverForm = {
   commitMinutes: '30',
   shutdownProtectedVms: false,
   reverseProtection: false,
+  testVmIds: undefined,
 };
 
 export const FAILOVER_STEPS = ['VPG', 'Mode', 'Checkpoint', 'Options', 'Summary'] as const;
@@ -230,6 +233,9 @@ export function failoverStepError(
       ? 'No named checkpoint is available: choose the latest or a specific one.'
       : 'No checkpoint is available at the recovery site yet.';
   }
+  if (step === 3 && form.mode === 'test' && form.testVmIds?.length === 0) {
+    return 'Choose at least one VM to test.';
+  }
   if (step === 3 && form.mode !== 'test') {
     const policy = commitPolicyOf(form);
     if (typeof policy === 'string') return policy;
@@ -245,7 +251,13 @@ export function startParams(form: FailoverForm, vpg: VpgView): FailoverStartPara
   const commitPolicy: CommitPolicy = typeof policy === 'string' ? { kind: 'none' } : policy;
   switch (form.mode) {
     case 'test':
-      return { mode: 'test', siteId, vpgId, checkpoint: form.checkpoint };
+      return {
+        mode: 'test',
+        siteId,
+        vpgId,
+        checkpoint: form.checkpoint,
+        ...(form.testVmIds !== undefined && { vmIds: [...form.testVmIds] }),
+      };
     case 'live':
       return {
         mode: 'live',
@@ -453,3 +465,28 @@ export const TASK_TITLE: Readonly<Partial<Record<ProtectionTask['type'], string>
   FailoverRollback: 'Roll back',
   Promote: 'Promotion',
 };
+
+/** A VPG is due a test failover when none was stopped in this long. */
+export const TEST_REMINDER_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/** When a VPG was last tested, and whether a test is overdue (never, or over 30 days ago). */
+export function testReminder(
+  vpg: Pick<VpgView, 'lastTestedAt' | 'createdAt'>,
+  now: number,
+): { readonly label: string; readonly overdue: boolean } {
+  const last = vpg.lastTestedAt;
+  if (last === undefined) {
+    const overdue = now - vpg.createdAt > TEST_REMINDER_DAYS * DAY_MS;
+    return {
+      label: overdue ? `Not tested in ${TEST_REMINDER_DAYS} days` : 'Not tested yet',
+      overdue,
+    };
+  }
+  const days = Math.floor((now - last) / DAY_MS);
+  const ago = days === 0 ? 'today' : days === 1 ? 'yesterday' : `${days} days ago`;
+  return {
+    label: days > TEST_REMINDER_DAYS ? `Not tested for ${days} days` : `Tested ${ago}`,
+    overdue: days > TEST_REMINDER_DAYS,
+  };
+}

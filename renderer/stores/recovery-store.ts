@@ -74,6 +74,8 @@ interface RecoveryStore {
   commit(failover: ConsoleFailover): Promise<void>;
   rollback(failover: ConsoleFailover): Promise<void>;
   dismissActionError(): void;
+  /** failovers.discardTests; the forgotten failovers leave the list. Throws what the console refused. */
+  discardTests(siteId: string, vpgId: string, count: number): Promise<void>;
 }
 
 const wizardInitial = {
@@ -187,10 +189,10 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
     patchForm: (patch) => {
       const previous = get().form;
       const form = { ...previous, ...patch };
-      // Another VPG: its checkpoints are not the previous one's.
+      // Another VPG: its checkpoints and VMs are not the previous one's.
       if (patch.vpgId !== undefined && patch.vpgId !== previous.vpgId) {
         set({
-          form: { ...form, checkpoint: { kind: 'latest' } },
+          form: { ...form, checkpoint: { kind: 'latest' }, testVmIds: undefined },
           checkpoints: [],
           stepError: undefined,
         });
@@ -256,6 +258,19 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
         }),
       ),
     dismissActionError: () => set({ actionError: undefined }),
+
+    async discardTests(siteId, vpgId, count) {
+      const { discarded } = await consoleConnection().api.failovers.discardTests({
+        siteId,
+        vpgId,
+        count,
+      });
+      set((s) => {
+        const failovers = { ...s.failovers };
+        for (const id of discarded) delete failovers[id];
+        return { failovers };
+      });
+    },
   };
 });
 

@@ -159,6 +159,59 @@ describe('test failover under a running workload', { timeout: 240_000 }, () => {
     assert.equal(tested.note, 'smoke test');
     assert.equal(listed.find((c) => c.seq === during.seq)?.tested, undefined);
 
+    // The recovery site says when the VPG was last tested (the Recovery page's reminder).
+    const testedAt = (await vpgState(dr, vpgId)).lastTestedAt;
+    assert.ok(testedAt !== undefined && Math.abs(testedAt - tested.at) < 1000, `${testedAt}`);
+
+    // The test's record can be discarded; the checkpoint keeps its mark.
+    const discard = (await call(dr, 'failover.discardTests', { vpgId, count: 5 })) as {
+      discarded: string[];
+      kept: number;
+    };
+    assert.deepEqual(discard, { discarded: [ended.failoverId], kept: 0 });
+    assert.deepEqual(await failovers(dr, { vpgId, includeEnded: true }), []);
+    const still = CheckpointInfoSchema.array().parse(await call(dr, 'checkpoint.list', { vpgId }));
+    assert.equal(still.find((c) => c.seq === c1.seq)?.tested?.result, 'Passed');
+
+    // Partial recovery: a test of one VM alone brings up only that VM, at its checkpoint.
+    const unknown = await errorOf(dr, 'failover.test', { vpgId, vmIds: ['no-such-vm'] });
+    assert.match(unknown.message, /does not protect VM no-such-vm/);
+    const alone = protectedVms[1] as Vm;
+    const c2 = await oracle.checkpoint('before-partial-test');
+    const partialId = await startTask(dr, 'failover.test', {
+      vpgId,
+      checkpoint: { kind: 'seq', seq: c2.seq },
+      vmIds: [alone.vmId],
+    });
+    await taskSucceeds(dr, partialId);
+    const [partial] = await failovers(dr, { vpgId });
+    assert.deepEqual(
+      partial?.vms.map((v) => v.sourceVmId),
+      [alone.vmId],
+      'the failover lists the chosen VM only',
+    );
+    const up = (await vms(dr)).filter((v) => v.recoveredFrom?.failoverId === partial?.failoverId);
+    assert.deepEqual(
+      up.map((v) => v.recoveredFrom?.sourceVmId),
+      [alone.vmId],
+      'only the chosen VM is up',
+    );
+    const atC2 = oracle.checkpoints.find((c) => c.checkpoint.seq === c2.seq);
+    for (const [i, disk] of (up[0] as Vm).disks.entries()) {
+      const sourceDisk = alone.disks[i] as Vm['disks'][number];
+      assert.equal(
+        await exportHash(disk.location),
+        atC2?.hashes.get(sourceDisk.diskId),
+        `recovered ${disk.diskId} equals ${sourceDisk.diskId} at checkpoint ${c2.seq}`,
+      );
+    }
+    await taskSucceeds(dr, await startTask(dr, 'failover.stopTest', { vpgId }));
+    assert.deepEqual(
+      (await vms(dr)).map((v) => v.vmId).sort(),
+      vmsBefore.map((v) => v.vmId).sort(),
+      'no test VM left',
+    );
+
     // The oracle holds for what protection sent meanwhile and after.
     await oracle.checkpoint('after-test', { resume: false });
     await oracle.verify();

@@ -285,6 +285,7 @@ export class FakeAgent {
       'failover.commit': (p) => this.failoverCall('failover.commit', p),
       'failover.rollback': (p) => this.failoverCall('failover.rollback', p),
       'failover.list': () => structuredClone(this.failovers),
+      'failover.discardTests': () => unavailable('failover.discardTests'),
       'vpg.settingsForReverse': () => unavailable('vpg.settingsForReverse'),
       'vpg.metadata': () => unavailable('vpg.metadata'),
       'network.list': () => unavailable('network.list'),

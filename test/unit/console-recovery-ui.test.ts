@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import type { EstateSnapshot, ProtectionTask, VpgView } from '../../app/protocol/console-api';
 import type { ConsoleFailover } from '../../app/protocol/console-recovery-api';
 import type { CheckpointInfo } from '../../app/vpg/vpg-schemas';
@@ -21,6 +21,7 @@ import {
   viewedFailover,
   vmNowLabel,
   vmRows,
+  testReminder,
 } from '../../renderer/lib/recovery';
 
 const T0 = Date.UTC(2026, 4, 3, 14, 0, 0);
@@ -241,6 +242,23 @@ describe('the wizard form', () => {
       reverseProtection: true,
     });
   });
+
+  it('a test of some VMs: their ids go with it, none chosen is refused; other modes take all', () => {
+    const form = { ...EMPTY_FAILOVER_FORM, vpgId: 'vpg-1', testVmIds: ['vm-2'] };
+    assert.deepEqual(startParams(form, VPG), {
+      mode: 'test',
+      siteId: 'dr',
+      vpgId: 'vpg-1',
+      checkpoint: { kind: 'latest' },
+      vmIds: ['vm-2'],
+    });
+    assert.equal('vmIds' in startParams({ ...form, mode: 'live' }, VPG), false);
+    assert.match(
+      failoverStepError(3, { ...form, testVmIds: [] }, [], CHECKPOINTS) ?? '',
+      /at least one VM/,
+    );
+    assert.equal(failoverStepError(3, form, [], CHECKPOINTS), undefined);
+  });
 });
 
 describe('following a failover', () => {
@@ -341,5 +359,30 @@ describe('a recovered VM and a task at a glance', () => {
     assert.equal(taskPercent(task({ progress: 0, steps })), 75);
     assert.equal(taskPercent(task({ progress: 0.9, steps })), 90);
     assert.equal(taskPercent(task({ status: 'Completed', completionCode: 'Success' })), 100);
+  });
+});
+
+test('the test reminder: tested when, and overdue when never tested or over 30 days ago', () => {
+  const DAY = 86_400_000;
+  const now = Date.UTC(2026, 11, 5, 12);
+  assert.deepEqual(testReminder({ createdAt: now - 2 * DAY }, now), {
+    label: 'Not tested yet',
+    overdue: false,
+  });
+  assert.deepEqual(testReminder({ createdAt: now - 40 * DAY }, now), {
+    label: 'Not tested in 30 days',
+    overdue: true,
+  });
+  assert.deepEqual(testReminder({ createdAt: now - 90 * DAY, lastTestedAt: now - 3600_000 }, now), {
+    label: 'Tested today',
+    overdue: false,
+  });
+  assert.deepEqual(testReminder({ createdAt: now - 90 * DAY, lastTestedAt: now - 30 * DAY }, now), {
+    label: 'Tested 30 days ago',
+    overdue: false,
+  });
+  assert.deepEqual(testReminder({ createdAt: now - 90 * DAY, lastTestedAt: now - 31 * DAY }, now), {
+    label: 'Not tested for 31 days',
+    overdue: true,
   });
 });

@@ -56,8 +56,17 @@ export function mergeVpgs(
         best.set(vpg.vpgId, { report, vpg, rank: r });
     }
   }
+  // The recovery site knows the tests; the protected site's view (preferred) does not.
+  const lastTested = new Map<string, number>();
+  for (const report of reports) {
+    for (const vpg of report.vpgs) {
+      if (vpg.lastTestedAt === undefined) continue;
+      lastTested.set(vpg.vpgId, Math.max(lastTested.get(vpg.vpgId) ?? 0, vpg.lastTestedAt));
+    }
+  }
   const views = [...best.values()].map(({ report, vpg }): VpgView => ({
     ...vpg,
+    ...(lastTested.has(vpg.vpgId) && { lastTestedAt: lastTested.get(vpg.vpgId) }),
     siteId: report.siteId,
     agentKey: report.view.key,
     live: report.view.state === 'connected',

@@ -71,6 +71,12 @@ export class FailoverStore extends EventEmitter<FailoverEvents> {
     this.emit('recovery.failover', failover);
   }
 
+  /** Failovers an agent forgot (failover.discardTests). */
+  forget(agentKey: string, failoverIds: readonly string[]): void {
+    const byId = this.byAgent.get(agentKey);
+    for (const id of failoverIds) byId?.delete(id);
+  }
+
   /** Newest first. */
   list(): { failovers: ConsoleFailover[] } {
     const failovers = [...this.byAgent.values()].flatMap((byId) => [...byId.values()]);

@@ -1,16 +1,20 @@
+import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Paper from '@mui/material/Paper';
+import Stack from '@mui/material/Stack';
 import Table from '@mui/material/Table';
 import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
+import { useState } from 'react';
 import type { ConsoleFailover } from '../../../app/protocol/console-recovery-api';
 import { formatDuration } from '../../lib/protection';
 import { MODE_TEXT, PHASE, checkpointLabel } from '../../lib/recovery';
 import { useRecoveryStore } from '../../stores/recovery-store';
+import { DiscardTestsDialog, testedVpgs } from './discard-tests-dialog';
 
 /** How many failovers the history lists. */
 const SHOWN = 15;
@@ -18,6 +22,8 @@ const SHOWN = 15;
 /** Failovers in progress and those that ended recently, newest first. */
 export function FailoverHistory({ failovers }: { failovers: readonly ConsoleFailover[] }) {
   const view = useRecoveryStore((s) => s.view);
+  const [discarding, setDiscarding] = useState(false);
+  const tested = testedVpgs(failovers).length > 0;
   return (
     <Paper
       component="section"
@@ -25,14 +31,25 @@ export function FailoverHistory({ failovers }: { failovers: readonly ConsoleFail
       variant="outlined"
       sx={{ p: 3, borderRadius: 3 }}
     >
-      <Typography variant="h2">Failovers</Typography>
-      <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
-        In progress and recently ended, as the recovery sites&apos; agents report them
-      </Typography>
+      <Stack direction="row" sx={{ alignItems: 'flex-start', gap: 2 }}>
+        <Box sx={{ flexGrow: 1 }}>
+          <Typography variant="h2">Failovers</Typography>
+          <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
+            In progress and recently ended, as the recovery sites&apos; agents report them
+          </Typography>
+        </Box>
+        {tested && (
+          <Button size="small" onClick={() => setDiscarding(true)}>
+            Discard test records…
+          </Button>
+        )}
+      </Stack>
+      {discarding && (
+        <DiscardTestsDialog failovers={failovers} onClose={() => setDiscarding(false)} />
+      )}
       {failovers.length === 0 ? (
         <Typography color="text.secondary" sx={{ py: 1 }}>
-          No failover has run yet. Rehearse one with a test failover: protection goes on while it
-          runs.
+          None to show. Rehearse a failover with a test: protection goes on while it runs.
         </Typography>
       ) : (
         <Table size="small" aria-label="Failover history">

@@ -21,7 +21,9 @@ import {
   isActivePhase,
   protectedSiteUnreachable,
   siteConnected,
+  testReminder,
 } from '../../lib/recovery';
+import { useNow } from '../../lib/use-now';
 import { useRecoveryStore } from '../../stores/recovery-store';
 import { VpgStatusChip } from '../protection/vpg-status-chip';
 
@@ -46,6 +48,7 @@ export function RecoveryVpgTable({ vpgs, snapshot, latest }: Props) {
             <TableCell>Status</TableCell>
             <TableCell>Latest checkpoint</TableCell>
             <TableCell>Failover</TableCell>
+            <TableCell>Last test</TableCell>
             <TableCell align="right">Actions</TableCell>
           </TableRow>
         </TableHead>
@@ -74,6 +77,9 @@ function Row({
   const recoveryUp = siteConnected(snapshot, vpg.recoverySiteId);
   const active = failover !== undefined && isActivePhase(failover.phase);
   const checkpoint = vpg.latestCheckpoint;
+  // Minutes are plenty for "days ago".
+  const now = useNow(false);
+  const test = testReminder(vpg, now);
   return (
     <TableRow aria-label={`VPG ${vpg.name}`} sx={{ '& > td, & > th': { py: 1.5 } }}>
       <TableCell component="th" scope="row">
@@ -126,6 +132,15 @@ function Row({
               {MODE_TEXT[failover.mode].label} · {new Date(failover.startedAt).toLocaleTimeString()}
             </Typography>
           </Stack>
+        )}
+      </TableCell>
+      <TableCell>
+        {test.overdue ? (
+          <Chip size="small" color="warning" variant="outlined" label={test.label} />
+        ) : (
+          <Typography variant="body2" color="text.secondary">
+            {test.label}
+          </Typography>
         )}
       </TableCell>
       <TableCell align="right">

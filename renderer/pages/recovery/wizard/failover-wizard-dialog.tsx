@@ -107,7 +107,14 @@ export function FailoverWizardDialog({ snapshot }: { snapshot: EstateSnapshot })
           {step === 1 && <ModeStep offers={offers} />}
           {step === 2 && <CheckpointStep />}
           {step === 3 && (
-            <OptionsStep protectedSite={protectedSite} protectedReachable={!unreachable} />
+            <OptionsStep
+              protectedSite={protectedSite}
+              protectedReachable={!unreachable}
+              vms={(vpg?.vmIds ?? []).map((vmId) => ({
+                vmId,
+                name: snapshot.vms.find((v) => v.vmId === vmId)?.name ?? vmId,
+              }))}
+            />
           )}
           {step === 4 && vpg && (
             <SummaryStep
@@ -116,6 +123,7 @@ export function FailoverWizardDialog({ snapshot }: { snapshot: EstateSnapshot })
               recoverySite={recoverySite}
               protectedReachable={!unreachable}
               checkpoints={checkpoints}
+              vmNames={Object.fromEntries(snapshot.vms.map((v) => [v.vmId, v.name]))}
             />
           )}
           {stepError && (

@@ -1,6 +1,8 @@
 import Alert from '@mui/material/Alert';
+import Checkbox from '@mui/material/Checkbox';
 import FormControl from '@mui/material/FormControl';
 import FormControlLabel from '@mui/material/FormControlLabel';
+import FormGroup from '@mui/material/FormGroup';
 import FormHelperText from '@mui/material/FormHelperText';
 import FormLabel from '@mui/material/FormLabel';
 import Radio from '@mui/material/Radio';
@@ -16,18 +18,47 @@ interface Props {
   /** The protected site's name, and whether its agents answer (shutting down needs them). */
   readonly protectedSite: string;
   readonly protectedReachable: boolean;
+  /** The VPG's VMs (a test may bring up some of them). */
+  readonly vms: readonly { readonly vmId: string; readonly name: string }[];
 }
 
 /** Commit policy, shutting the protected VMs down, reverse protection. */
-export function OptionsStep({ protectedSite, protectedReachable }: Props) {
+export function OptionsStep({ protectedSite, protectedReachable, vms }: Props) {
   const form = useRecoveryStore((s) => s.form);
   const patchForm = useRecoveryStore((s) => s.patchForm);
   if (form.mode === 'test') {
+    const chosen = form.testVmIds ?? vms.map((v) => v.vmId);
+    const toggle = (vmId: string, on: boolean): void => {
+      const next = vms.map((v) => v.vmId).filter((id) => (id === vmId ? on : chosen.includes(id)));
+      patchForm({ testVmIds: next.length === vms.length ? undefined : next });
+    };
     return (
-      <Alert severity="info">
-        A test failover has no commit: its VMs run on isolated networks until you stop the test from
-        the Recovery page, and protection goes on meanwhile. Nothing else to set.
-      </Alert>
+      <Stack spacing={2}>
+        <Alert severity="info">
+          A test failover has no commit: its VMs run on isolated networks until you stop the test
+          from the Recovery page, and protection goes on meanwhile.
+        </Alert>
+        <FormControl component="fieldset">
+          <FormLabel component="legend">VMs to bring up</FormLabel>
+          <FormGroup>
+            {vms.map((vm) => (
+              <FormControlLabel
+                key={vm.vmId}
+                control={
+                  <Checkbox
+                    checked={chosen.includes(vm.vmId)}
+                    onChange={(e) => toggle(vm.vmId, e.target.checked)}
+                  />
+                }
+                label={vm.name}
+              />
+            ))}
+          </FormGroup>
+          <FormHelperText>
+            Test some VMs alone, say one application&apos;s, at the same checkpoint.
+          </FormHelperText>
+        </FormControl>
+      </Stack>
     );
   }
   const policy = commitPolicyOf(form);

@@ -17,6 +17,8 @@ interface Props {
   readonly recoverySite: string;
   readonly protectedReachable: boolean;
   readonly checkpoints: readonly CheckpointInfo[];
+  /** VM names by id (for a test of some of them). */
+  readonly vmNames: Readonly<Record<string, string>>;
 }
 
 /** Everything the red button will do, in one place. */
@@ -26,6 +28,7 @@ export function SummaryStep({
   recoverySite,
   protectedReachable,
   checkpoints,
+  vmNames,
 }: Props) {
   const form = useRecoveryStore((s) => s.form);
   const resolved = resolveChoice(form.checkpoint, checkpoints);
@@ -71,6 +74,11 @@ export function SummaryStep({
         <Item label="VPG">
           {vpg.name} · {vpg.vmIds.length} VM{vpg.vmIds.length === 1 ? '' : 's'}
         </Item>
+        {form.mode === 'test' && form.testVmIds !== undefined && (
+          <Item label="VMs to bring up">
+            {form.testVmIds.map((id) => vmNames[id] ?? id).join(', ')}
+          </Item>
+        )}
         <Item label="From → to">
           {protectedSite}
           {protectedReachable ? '' : ' (unreachable)'} → {recoverySite}
