@@ -95,10 +95,7 @@ export class FailoverStore {
    * Forgets the `count` oldest ended test failovers of the VPG (by start); resolves with their
    * ids, oldest first, and how many ended tests are kept, once on disk.
    */
-  async discardTests(
-    vpgId: string,
-    count: number,
-  ): Promise<{ discarded: string[]; kept: number }> {
+  async discardTests(vpgId: string, count: number): Promise<{ discarded: string[]; kept: number }> {
     const isTest = (f: FailoverRecord): boolean =>
       f.vpgId === vpgId && f.mode === 'test' && isEnded(f);
     const tests = this.state.failovers.filter(isTest).sort((a, b) => a.startedAt - b.startedAt);
