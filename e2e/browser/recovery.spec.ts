@@ -111,6 +111,29 @@ test('a test failover from the wizard at a named checkpoint: its steps, its VMs,
   await wizard.root.getByLabel('A specific checkpoint').check();
   await expect(wizard.checkpoint('before-upgrade')).toContainText('Tested');
   await wizard.root.getByRole('button', { name: 'Cancel' }).click();
+
+  // A test of one VM alone: the other stays down.
+  const partial = await recovery.openWizard('Payroll');
+  await partial.mode('Test failover').click();
+  await partial.next();
+  await partial.next();
+  const chosen = partial.root.getByRole('group', { name: 'VMs to bring up' });
+  const keptName = await chosen.locator('label').nth(1).innerText();
+  await chosen.getByRole('checkbox').first().uncheck();
+  await partial.next();
+  await expect(partial.summary().filter({ hasText: keptName })).toHaveCount(1);
+  await partial.root.getByRole('button', { name: 'Start test' }).click();
+  await expect(recovery.phase).toHaveText('Test running', { timeout: 90_000 });
+  await expect(recovery.vms).toHaveCount(1);
+  expect(await recoveredVmNames(rl)).toHaveLength(1);
+  await keepShot(page, testInfo, 'test-one-vm');
+  await page.getByRole('button', { name: 'Stop test…' }).click();
+  await page
+    .getByRole('dialog', { name: 'Stop the test of Payroll' })
+    .getByRole('button', { name: 'Stop test' })
+    .click();
+  await expect(recovery.phase).toHaveText('Test stopped', { timeout: 60_000 });
+  await expect.poll(() => recoveredVmNames(rl), { timeout: 30_000 }).toEqual([]);
 });
 
 test('a live failover with the protected site’s agent stopped: the console says so, the recovery site brings the VMs up, rolled back', async ({
