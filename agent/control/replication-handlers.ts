@@ -16,6 +16,7 @@ type ReplicationMethods =
   | 'vm.setWorkload'
   | 'vm.workload'
   | 'vpg.update'
+  | 'vpg.forceUpdate'
   | 'vpg.addVm'
   | 'vpg.removeVm'
   | 'vpg.forceRemove'
@@ -60,6 +61,8 @@ export function createReplicationHandlers(
     'vm.workload': async (params) => ({ workloads: await ops().workloads(params?.vmId) }),
     // Declared in app/protocol; being built (issue 3).
     'vpg.update': ({ vpgId, version, settings }) => ops().update(vpgId, version, settings),
+    'vpg.forceUpdate': ({ vpgId, version, settings }) =>
+      ops().update(vpgId, version, settings, true),
     'vpg.addVm': ({ vpgId, vmId, version }) => ops().addVm(vpgId, vmId, version),
     'vpg.removeVm': ({ vpgId, vmId, version }) => ops().removeVm(vpgId, vmId, version),
     'vpg.forceRemove': ({ vpgId }) => ops().forceRemove(vpgId),

@@ -105,7 +105,13 @@ export interface ReplicationOperations {
   waitForCheckpoint(vpgId: string, seq: number, timeoutMs: number): Promise<CheckpointInfo>;
   setWorkload(request: WorkloadRequest): Promise<WorkloadStatus>;
   workloads(vmId?: string): Promise<WorkloadStatus[]>;
-  update(vpgId: string, version: number, patch: VpgSettingsPatch): Promise<VpgState>;
+  /** force: vpg.forceUpdate (also with the recovery site unreachable). */
+  update(
+    vpgId: string,
+    version: number,
+    patch: VpgSettingsPatch,
+    force?: boolean,
+  ): Promise<VpgState>;
   addVm(vpgId: string, vmId: string, version?: number): Promise<VpgState>;
   removeVm(vpgId: string, vmId: string, version?: number): Promise<VpgState>;
   forceRemove(vpgId: string): Promise<{ removed: true; peerRemoved: boolean }>;
@@ -397,11 +403,16 @@ export class ReplicationEngine implements ReplicationOperations {
     return { ...target, lastTestedAt: last };
   }
 
-  update(vpgId: string, version: number, patch: VpgSettingsPatch): Promise<VpgState> {
+  update(
+    vpgId: string,
+    version: number,
+    patch: VpgSettingsPatch,
+    force = false,
+  ): Promise<VpgState> {
     this.changes.refuseIfRemoving(vpgId);
     return this.exclusive(async () => {
       this.ensureStarted();
-      await this.changes.update(vpgId, version, patch);
+      await this.changes.update(vpgId, version, patch, force);
       this.options.events.vpgChanged?.(vpgId);
       return this.state(vpgId);
     });
@@ -618,6 +629,7 @@ export class ReplicationEngine implements ReplicationOperations {
           },
         }),
       onChange: () => this.publish(vpg.vpgId),
+      onTargetConfigured: (version) => this.targetConfigured(vpg.vpgId, version),
       onDiskFull: (stored, message, time) => this.options.events.diskFull?.(stored, message, time),
       onSeeded: async () => {
         await this.store.update(vpg.vpgId, (v) => {
@@ -768,6 +780,25 @@ export class ReplicationEngine implements ReplicationOperations {
     };
   }
 
+  /** The recovery site took the VPG at `version` (vpg.prepare): a forced change has landed. */
+  private targetConfigured(vpgId: string, version: number): void {
+    const pending = this.store.get(vpgId)?.targetPending;
+    if (pending === undefined || pending > version) return;
+    drop(
+      this.store
+        .update(vpgId, (v) => {
+          const { targetPending: _landed, ...rest } = v;
+          return v.targetPending !== undefined && v.targetPending <= version ? rest : v;
+        })
+        .then(() => {
+          this.options.log.info({ vpgId, version }, 'the recovery site took the forced change');
+          this.options.events.vpgChanged?.(vpgId);
+          this.publish(vpgId);
+        }),
+      (err) => this.options.log.warn({ err, vpgId }, 'cannot record the forced change as landed'),
+    );
+  }
+
   private linkUp(link: PeerLink): void {
     for (const source of this.sources.values()) {
       if (source.peerAgentId === link.peerAgentId) source.linkUp(link);
@@ -822,6 +853,7 @@ function notFound(vpgId: string): TidelineError {
 
 /** A source VPG's state as a failover makes it: moved away, or reverse protection seeding. */
 function recoveryView(state: VpgState, stored: StoredVpg | undefined): VpgState {
+  if (stored?.targetPending !== undefined) state = { ...state, recoverySitePending: true };
   if (stored?.movedAway !== undefined) {
     return {
       ...state,

@@ -46,6 +46,8 @@ export interface SourceVpgOptions {
   readonly log: Logger;
   /** The status (or its message) may have changed. */
   readonly onChange: () => void;
+  /** The recovery site took the VPG's settings at this version (vpg.prepare answered). */
+  readonly onTargetConfigured?: (version: number) => void;
   /** Initial sync finished: persist it. */
   readonly onSeeded: () => Promise<void>;
   /** The outbox's disk filled up (a message) or has room again (undefined): for an alert. */
@@ -367,6 +369,7 @@ export class SourceVpg {
       return;
     }
     if (this.link !== link || this.stopped) return;
+    this.options.onTargetConfigured?.(this.vpgValue.version);
     this.peerProblem = undefined;
     this.sender?.linkUp(link);
     this.options.onChange();

@@ -62,8 +62,18 @@ export class VpgChanges {
     );
   }
 
-  async update(vpgId: string, version: number, patch: VpgSettingsPatch): Promise<void> {
-    const { stored, source, link } = this.changeable(vpgId, version);
+  /**
+   * vpg.update, or with `force` (vpg.forceUpdate) also while the recovery site is unreachable:
+   * then only this site changes, marked targetPending, and the recovery site takes the
+   * settings with vpg.prepare when the link is back (SourceVpg.connect).
+   */
+  async update(
+    vpgId: string,
+    version: number,
+    patch: VpgSettingsPatch,
+    force = false,
+  ): Promise<void> {
+    const { stored, source, link } = this.changeable(vpgId, version, force);
     if (patch.name !== undefined) {
       const clash = this.ctx.store.list().find((v) => v.name === patch.name && v.vpgId !== vpgId);
       if (clash !== undefined) {
@@ -88,11 +98,19 @@ export class VpgChanges {
       version: stored.version + 1,
       retiredDisks: pruneRetired(stored.retiredDisks, source.state(Date.now()).confirmedSeq),
     };
-    await this.configureTarget(link, with_(stored, fields), stored);
+    if (link !== undefined) await this.configureTarget(link, with_(stored, fields), stored);
+    else fields.targetPending = stored.version + 1;
     await this.commit(vpgId, fields, source);
     this.ctx.log.info(
-      { vpgId, version: fields.version, changed: Object.keys(patch) },
-      'VPG updated',
+      {
+        vpgId,
+        version: fields.version,
+        changed: Object.keys(patch),
+        ...(link === undefined && { recoverySitePending: true }),
+      },
+      link === undefined
+        ? 'VPG updated here; the recovery site takes it when it is back'
+        : 'VPG updated',
     );
   }
 
@@ -256,7 +274,18 @@ export class VpgChanges {
   private changeable(
     vpgId: string,
     version: number | undefined,
-  ): { stored: StoredVpg; source: SourceVpg; link: PeerLink } {
+    unreachableOk: true,
+  ): { stored: StoredVpg; source: SourceVpg; link: PeerLink | undefined };
+  private changeable(
+    vpgId: string,
+    version: number | undefined,
+    unreachableOk?: boolean,
+  ): { stored: StoredVpg; source: SourceVpg; link: PeerLink };
+  private changeable(
+    vpgId: string,
+    version: number | undefined,
+    unreachableOk = false,
+  ): { stored: StoredVpg; source: SourceVpg; link: PeerLink | undefined } {
     this.refuseIfRemoving(vpgId);
     const stored = this.ctx.store.get(vpgId);
     if (stored === undefined) {
@@ -286,6 +315,7 @@ export class VpgChanges {
     }
     const link = this.ctx.peers.link(stored.peerAgentId);
     if (link?.state !== 'connected') {
+      if (unreachableOk) return { stored, source, link: undefined };
       const peer = this.ctx.peers.list().find((p) => p.agentId === stored.peerAgentId);
       throw new TidelineError(
         'UNAVAILABLE',

@@ -17,6 +17,11 @@ export const StoredVpgSchema = VpgSchema.extend({
   seeding: z.boolean().optional(),
   /** Disks removed by vpg.removeVm whose records up to `untilSeq` may still reach the journal. */
   retiredDisks: z.array(RetiredDiskSchema).optional(),
+  /**
+   * Source: the version vpg.forceUpdate made while the recovery site was unreachable; cleared
+   * once it took it (vpg.prepare when the link is back).
+   */
+  targetPending: z.number().int().positive().optional(),
   /** Source: moved to the recovery site (failover.move): its VMs are off here (move-source.ts). */
   movedAway: z.object({ at: z.number().int(), checkpointSeq: z.number().int() }).optional(),
   /** Source: reverse protection of a committed failover (its initial sync activates it). */

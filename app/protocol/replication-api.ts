@@ -19,6 +19,13 @@ import { NoParams, method, type NotificationTable } from './method-table';
 
 export const VpgRoleSchema = z.enum(['source', 'target']);
 
+export const VpgUpdateParamsSchema = z.strictObject({
+  vpgId: IdSchema,
+  /** The version the admin edited; CONFLICT if the VPG changed since. */
+  version: z.number().int().nonnegative(),
+  settings: VpgSettingsPatchSchema,
+});
+
 export const VpgStateSchema = VpgSchema.extend({
   role: VpgRoleSchema,
   /** Why the VPG is in Error or Paused, for the admin. */
@@ -29,6 +36,11 @@ export const VpgStateSchema = VpgSchema.extend({
   lastSeq: z.number().int().nonnegative(),
   confirmedSeq: z.number().int().nonnegative(),
   latestCheckpoint: CheckpointInfoSchema.optional(),
+  /**
+   * Protected site: settings changed by vpg.forceUpdate that the recovery site has not taken
+   * yet (it was unreachable); it takes them when the link is back.
+   */
+  recoverySitePending: z.boolean().optional(),
   /** Recovery site: when a test failover of the VPG was last stopped (its checkpoint marks). */
   lastTestedAt: z.number().int().optional(),
 });
@@ -98,14 +110,14 @@ export const replicationMethods = {
     'Stop protecting: remove the VPG from both sites with its journal and replica disks.',
   ),
   'vpg.update': method(
-    z.strictObject({
-      vpgId: IdSchema,
-      /** The version the admin edited; CONFLICT if the VPG changed since. */
-      version: z.number().int().nonnegative(),
-      settings: VpgSettingsPatchSchema,
-    }),
+    VpgUpdateParamsSchema,
     VpgStateSchema,
     'Change a VPG’s name, journal, checkpoint interval or RPO target on both sites.',
+  ),
+  'vpg.forceUpdate': method(
+    VpgUpdateParamsSchema,
+    VpgStateSchema,
+    'Change a VPG’s settings here even while its recovery site is unreachable: it takes them when the link is back (recoverySitePending says so meanwhile). With the link up, the same as vpg.update.',
   ),
   'vpg.addVm': method(
     z.strictObject({

@@ -266,6 +266,7 @@ export class FakeAgent {
       'vm.setWorkload': () => unavailable('vm.setWorkload'),
       'vm.workload': () => unavailable('vm.workload'),
       'vpg.update': () => unavailable('vpg.update'),
+      'vpg.forceUpdate': () => unavailable('vpg.forceUpdate'),
       'vpg.addVm': () => unavailable('vpg.addVm'),
       'vpg.removeVm': () => unavailable('vpg.removeVm'),
       'vpg.forceRemove': () => unavailable('vpg.forceRemove'),
