@@ -82,7 +82,8 @@ function protocolVersion() {
       'tsx',
       '--input-type=module',
       '-e',
-      "const { PROTOCOL_VERSION } = await import('./app/protocol/agent-api.ts'); console.log(PROTOCOL_VERSION);",
+      // A string on stdout: console.log would colour a number under FORCE_COLOR (Playwright sets it).
+      "const { PROTOCOL_VERSION } = await import('./app/protocol/agent-api.ts'); process.stdout.write(String(PROTOCOL_VERSION));",
     ],
     { cwd: root },
   );
