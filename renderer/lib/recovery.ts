@@ -7,6 +7,7 @@ import {
   type FailoverMode,
   type FailoverPhase,
 } from '../../app/recovery/recovery-schemas';
+import { DAY_MS } from '../../app/policy/wall-clock';
 import type { PowerState } from '../../app/protocol/inventory';
 import type { CheckpointInfo } from '../../app/vpg/vpg-schemas';
 import type { ChipColor } from './protection';
@@ -468,7 +469,6 @@ export const TASK_TITLE: Readonly<Partial<Record<ProtectionTask['type'], string>
 
 /** A VPG is due a test failover when none was stopped in this long. */
 export const TEST_REMINDER_DAYS = 30;
-const DAY_MS = 86_400_000;
 
 /** When a VPG was last tested, and whether a test is overdue (never, or over 30 days ago). */
 export function testReminder(

@@ -8,6 +8,7 @@ import { repeatedMisses } from '../../../app/planner';
 import { formatDuration } from '../../../app/units/duration';
 import { formatRpo } from '../../lib/policy-units';
 import { useNow } from '../../lib/use-now';
+import { adminTimeZone } from '../../stores/policies-store';
 import type { AlertMap } from './alert-list';
 
 interface Props {
@@ -22,11 +23,8 @@ export function RepeatedMissesBox({ alerts, onPlan }: Props) {
   const minute = Math.floor(now / 60_000) * 60_000;
   const misses = useMemo(
     () =>
-      repeatedMisses(
-        Object.values(alerts),
-        minute,
-        Intl.DateTimeFormat().resolvedOptions().timeZone,
-      ),
+      // The days in the admin's zone: the Alerts page has no site policy to take one from.
+      repeatedMisses(Object.values(alerts), minute, adminTimeZone()),
     [alerts, minute],
   );
   if (misses.length === 0) return null;
