@@ -241,7 +241,10 @@ export class Daemon {
         diskFull: (vpg, message, time) => alerts.diskFull(vpg, message, time),
         vpgStatus: (change) =>
           this.server?.broadcast(encodeNotification(agentNotifications, 'vpg.status', change)),
-        vpgChanged: (vpgId) => metadata.vpgChanged(vpgId),
+        vpgChanged: (vpgId) => {
+          metadata.vpgChanged(vpgId);
+          inventoryChanged(['vpg']);
+        },
         vpgRemoved: (vpgId) => {
           alerts.vpgRemoved(vpgId);
           drop(metadata.vpgRemoved(vpgId), (err) =>

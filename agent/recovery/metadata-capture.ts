@@ -16,6 +16,7 @@ import type { StoredVpg } from '../replication/vpg-store';
 import { removeStaleTempFiles, writeJsonAtomic } from '../store/atomic-file';
 import { readJsonFile } from '../store/json-file';
 import type { MetadataPutResult } from './metadata-control';
+import { canonical } from '../../app/canonical-json';
 
 export const DEFAULT_METADATA_INTERVAL_MS = 5 * 60_000;
 
@@ -280,13 +281,4 @@ export function contentOf(
 function withoutStamp(pkg: MetadataPackage): Content {
   const { version: _v, capturedAt: _c, ...content } = pkg;
   return content;
-}
-
-/** JSON with object keys sorted: equal content gives equal text whatever the key order. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

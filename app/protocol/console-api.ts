@@ -16,6 +16,7 @@ import {
 } from './method-table';
 import type { ErrorCodeName } from '../errors';
 import { PolicySchema, PolicyTargetSchema } from '../policy/policy-schemas';
+import { VpgEditSchema } from '../vpg/vpg-edit';
 import { PolicyRecordSchema } from './policy-api';
 import { AlertSchema } from '../alerts/alert-schemas';
 import { hostsConsoleMethods, hostsConsoleNotifications } from './console-hosts-api';
@@ -178,6 +179,24 @@ export const VpgCreateParamsSchema = z.strictObject({
 });
 export type VpgCreateParams = z.input<typeof VpgCreateParamsSchema>;
 
+export const VpgEditParamsSchema = z.strictObject({
+  /** The protected site: an agent of it makes the change on both sites. */
+  ...VpgTarget,
+  /** The version the admin edited; CONFLICT if the VPG changed since. */
+  version: z.number().int().nonnegative(),
+  edit: VpgEditSchema,
+  /** The recovery site is unreachable: save here, and it takes the settings when it is back. */
+  applyLater: z.boolean().default(false),
+});
+export type VpgEditParams = z.input<typeof VpgEditParamsSchema>;
+
+export const VpgEditResultSchema = z.object({
+  vpg: VpgViewSchema,
+  /** What was changed, in order ("add VM web-2", "change name, recovery"); empty: nothing. */
+  applied: z.array(z.string()),
+});
+export type VpgEditResult = z.infer<typeof VpgEditResultSchema>;
+
 export const CheckpointInsertParamsSchema = z.strictObject({
   ...VpgTarget,
   name: z.string().trim().min(1, 'give the checkpoint a name').max(120),
@@ -300,6 +319,11 @@ export const consoleMethods = {
     z.strictObject(VpgTarget),
     z.object({ removed: z.literal(true) }),
     'Stop protecting: remove the VPG (both sites) through a connected agent of siteId.',
+  ),
+  'vpgs.edit': method(
+    VpgEditParamsSchema,
+    VpgEditResultSchema,
+    'Change a VPG: VMs that join or leave, name, journal, checkpoints, RPO target, boot order and NIC mappings, version-checked.',
   ),
   'checkpoints.list': method(
     z.strictObject(VpgTarget),

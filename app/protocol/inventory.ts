@@ -139,5 +139,6 @@ export const VmSchema = z.object({
 });
 export type Vm = z.infer<typeof VmSchema>;
 
-export const InventoryKindSchema = z.enum(['site', 'host', 'vm', 'peer', 'network']);
+/** What changed; 'vpg': a VPG's settings or VMs (an edit, or a forced change landing). */
+export const InventoryKindSchema = z.enum(['site', 'host', 'vm', 'peer', 'network', 'vpg']);
 export type InventoryKind = z.infer<typeof InventoryKindSchema>;

@@ -50,8 +50,9 @@ import {
   type ProtectionAccess,
 } from './protection/vpg-operations';
 import { vpgHistory } from './protection/vpg-history';
+import { editVpg, type VpgEditParams } from './protection/vpg-edit';
 import type { MetricsHistory } from '../../app/metrics/metrics-schemas';
-import type { ProtectionHistoryParams } from '../../app/protocol/console-api';
+import type { ProtectionHistoryParams, VpgEditResult } from '../../app/protocol/console-api';
 import type { SettingsStore } from './settings/settings-store';
 import { HostService } from './deploy/host-service';
 import { systemClock, type Clock } from './util/clock';
@@ -311,6 +312,11 @@ export class ConsoleCore {
   /** vpgs.create through a connected agent of the protected site. */
   createVpg(siteId: string, settings: VpgSettings): Promise<VpgView> {
     return createVpg(this.protectionAccess(), siteId, settings);
+  }
+
+  /** vpgs.edit: VMs, then settings, through a connected agent of the protected site. */
+  editVpg(params: VpgEditParams): Promise<VpgEditResult> {
+    return editVpg(this.protectionAccess(), params);
   }
 
   removeVpg(siteId: string, vpgId: string): Promise<{ removed: true }> {

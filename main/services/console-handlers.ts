@@ -53,6 +53,7 @@ export function createConsoleHandlers(
     'vpgs.create': guard('vpgs.create', (p: Params<'vpgs.create'>) =>
       core.createVpg(p.siteId, p.settings),
     ),
+    'vpgs.edit': guard('vpgs.edit', (p: Params<'vpgs.edit'>) => core.editVpg(p)),
     'vpgs.remove': guard('vpgs.remove', (p: Params<'vpgs.remove'>) =>
       core.removeVpg(p.siteId, p.vpgId),
     ),

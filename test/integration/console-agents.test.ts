@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { isError } from '../helpers/console-call';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TidelineError } from '../../app/errors';
 import { ConsoleCore } from '../../main/services/console-core';
 import { openNodeSettings } from '../../main/services/settings/node-settings';
 import { cleanupAgents, connectRaw, initAgent, makeTempDir, startAgent } from '../helpers/agents';
@@ -15,16 +15,6 @@ function newCore(settingsDir: string): ConsoleCore {
     backoff: { initialMs: 100, maxMs: 400 },
     coalesceMs: 10,
   });
-}
-
-function isError(code: string, ...fragments: string[]) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof TidelineError, String(err));
-    assert.equal(err.code, code, err.message);
-    for (const f of fragments)
-      assert.ok(err.message.includes(f), `"${err.message}" should name ${f}`);
-    return true;
-  };
 }
 
 after(cleanupAgents);

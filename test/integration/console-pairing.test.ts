@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { isError } from '../helpers/console-call';
 import { after, before, describe, it } from 'node:test';
-import { TidelineError } from '../../app/errors';
 import type { EstateSnapshot, Peer, SitePairing, SitesUnpairResult } from '../../app/protocol';
 import { ConsoleCore } from '../../main/services/console-core';
 import { openNodeSettings } from '../../main/services/settings/node-settings';
@@ -23,16 +23,6 @@ interface Lab {
 }
 
 const LINK_TIMEOUT_MS = 20_000;
-
-function isError(code: string, ...fragments: string[]) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof TidelineError, String(err));
-    assert.equal(err.code, code, err.message);
-    for (const f of fragments)
-      assert.ok(err.message.includes(f), `"${err.message}" should name ${f}`);
-    return true;
-  };
-}
 
 async function peersOf(agent: RunningAgent, init: InitializedAgent): Promise<Peer[]> {
   const client = await connectRaw(agent.url, { token: init.token, fingerprint: init.fingerprint });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TidelineError } from '../../app/errors';
 import type {
   CheckpointInfo,
   ConsoleMethods,
@@ -24,7 +23,7 @@ import {
   type RunningAgent,
 } from '../helpers/agents';
 import { untilEstate } from '../unit/console-fake-agent';
-import { consoleCall } from '../helpers/console-call';
+import { consoleCall, isError } from '../helpers/console-call';
 
 /**
  * The Protection page's API against two real, paired agents: a VPG created through the
@@ -119,16 +118,6 @@ async function vpgListOf(side: Side): Promise<VpgState[]> {
   } finally {
     await client.close();
   }
-}
-
-function isError(code: string, ...fragments: string[]) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof TidelineError, String(err));
-    assert.equal(err.code, code, err.message);
-    for (const f of fragments)
-      assert.ok(err.message.includes(f), `"${err.message}" should name ${f}`);
-    return true;
-  };
 }
 
 function settingsFor(name: string): VpgSettings {

@@ -23,7 +23,7 @@ interface Tracked {
 }
 
 /** What the estate fetches from an agent: its inventory kinds and its VPGs (vpg.list). */
-type EstateKind = InventoryKind | 'vpg';
+type EstateKind = InventoryKind;
 
 const ALL_KINDS: readonly EstateKind[] = ['site', 'host', 'vm', 'peer', 'vpg'];
 

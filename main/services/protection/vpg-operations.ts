@@ -179,7 +179,7 @@ export function vpgAgent(
   return { via, vpg, site };
 }
 
-function bothSitesAgents(
+export function bothSitesAgents(
   access: ProtectionAccess,
   siteId: string,
   otherSiteId: string | undefined,
