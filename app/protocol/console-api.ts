@@ -5,7 +5,7 @@ import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from 
 import { PeerLinkStateSchema } from './pairing';
 import { VpgStateSchema, WorkloadSettingsSchema, WorkloadStatusSchema } from './replication-api';
 import { CheckpointInfoSchema, RpoTickSchema, VpgSettingsSchema } from '../vpg/vpg-schemas';
-import { TaskSchema } from '../task/task-schemas';
+import { ProtectionTaskSchema, tasksConsoleMethods } from './console-tasks-api';
 import { MetricsHistoryParamsSchema, MetricsHistorySchema } from '../metrics/metrics-schemas';
 import {
   NoParams,
@@ -164,11 +164,13 @@ export type ProtectionTick = z.infer<typeof ProtectionTickSchema>;
 export const ProtectionTicksSchema = z.object({ ticks: z.array(ProtectionTickSchema) });
 export type ProtectionTicks = z.infer<typeof ProtectionTicksSchema>;
 
-/** An agent's task (task.progress, task.list), with the site and agent that runs it. */
-export const ProtectionTaskSchema = TaskSchema.extend({ siteId: IdSchema, agentKey: IdSchema });
-export type ProtectionTask = z.infer<typeof ProtectionTaskSchema>;
-export const ProtectionTasksSchema = z.object({ tasks: z.array(ProtectionTaskSchema) });
-export type ProtectionTasks = z.infer<typeof ProtectionTasksSchema>;
+// Tasks (tasks.*) are declared in console-tasks-api.ts; their shapes stay importable from here.
+export {
+  ProtectionTaskSchema,
+  ProtectionTasksSchema,
+  type ProtectionTask,
+  type ProtectionTasks,
+} from './console-tasks-api';
 
 const VpgTarget = { siteId: IdSchema, vpgId: IdSchema };
 
@@ -350,11 +352,6 @@ export const consoleMethods = {
     MetricsHistorySchema,
     'RPO, rates and backlog of a VPG over time, from an agent of its protected site (metrics.history).',
   ),
-  'tasks.list': method(
-    NoParams,
-    ProtectionTasksSchema,
-    'The tasks of the connected agents that run now or ended in the last minute, for a page that opens between two protection.task.',
-  ),
   'workloads.set': method(
     WorkloadSetParamsSchema,
     WorkloadStatusSchema,
@@ -400,6 +397,7 @@ export const consoleMethods = {
     ConsoleAlertSchema,
     'Acknowledge an alert through the agent that keeps it (alert.ack); it stays listed.',
   ),
+  ...tasksConsoleMethods,
   ...recoveryConsoleMethods,
   ...hostsConsoleMethods,
   ...plannerConsoleMethods,

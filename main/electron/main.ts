@@ -5,7 +5,7 @@ import { ConsoleCore } from '../services/console-core';
 import { parseSeed, readSeedFile, type SeedEntry } from '../services/settings/seed';
 import { drop } from '../services/util/drop';
 import { createLogger } from '../services/util/log';
-import { notifyRaisedAlerts } from './alert-notifications';
+import { notifyOnDesktop } from './desktop-notifications';
 import { APP_URL, registerAppScheme, serveRenderer } from './app-protocol';
 import { registerConsoleIpc } from './ipc';
 import { safeStorageSecretBox } from './secrets';
@@ -46,7 +46,12 @@ async function start(): Promise<void> {
   serveRenderer(join(here, '../renderer'));
   const win = createMainWindow({ preload: join(here, 'preload.cjs'), url: APP_URL, logger });
   const unregister = registerConsoleIpc(core, win, logger);
-  const stopNotifying = notifyRaisedAlerts(core.events, win, logger);
+  const stopNotifying = notifyOnDesktop(
+    core.events,
+    win,
+    logger,
+    (vpgId) => core.snapshot().vpgs.find((v) => v.vpgId === vpgId)?.name,
+  );
   win.on('closed', () => {
     unregister();
     stopNotifying();

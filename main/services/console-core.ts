@@ -11,6 +11,8 @@ import type {
   Handlers,
   PlanningContext,
   PlanningContextParams,
+  ParamsOut,
+  ProtectionTask,
   ProtectionTasks,
   ProtectionTicks,
   SiteDetailsPatch,
@@ -37,6 +39,7 @@ import type { SeedEntry } from './settings/seed';
 import { pairSites, unpairSites, type SiteAccess } from './sites/site-pairing';
 import { TickStore, type TickStoreOptions } from './protection/tick-store';
 import { TaskStore } from './protection/task-store';
+import { abortTask, taskHistory } from './protection/task-operations';
 import { AlertStore } from './alerts/alert-store';
 import { RecoveryService } from './recovery/recovery-service';
 import type { ConsoleAlert } from '../../app/protocol/console-api';
@@ -373,6 +376,18 @@ export class ConsoleCore {
   /** Tasks running now or ended in the last minute (a page that just opened starts from these). */
   protectionTasks(): ProtectionTasks {
     return this.tasks.list();
+  }
+
+  /** tasks.history: the tasks every connected agent keeps, newest first. */
+  taskHistory(params: ParamsOut<ConsoleMethods, 'tasks.history'>): Promise<ProtectionTasks> {
+    return taskHistory([...this.connections.values()], params, this.logger);
+  }
+
+  /** tasks.abort through the agent (agentKey) that runs the task; the drawer sees the change at once. */
+  async abortTask(agentKey: string, taskId: string): Promise<ProtectionTask> {
+    const task = await abortTask(this.find(agentKey), taskId);
+    this.tasks.record(task.agentKey, task.siteId, task);
+    return task;
   }
 
   /** The alerts of the connected agents, newest first. */

@@ -71,6 +71,10 @@ export function createConsoleHandlers(
       core.protectionHistory(p),
     ),
     'tasks.list': guard('tasks.list', () => core.protectionTasks()),
+    'tasks.history': guard('tasks.history', (p: Params<'tasks.history'>) => core.taskHistory(p)),
+    'tasks.abort': guard('tasks.abort', (p: Params<'tasks.abort'>) =>
+      core.abortTask(p.agentKey, p.taskId),
+    ),
     'workloads.set': guard('workloads.set', ({ siteId, ...settings }: Params<'workloads.set'>) =>
       core.setWorkload(siteId, settings),
     ),
