@@ -21,6 +21,7 @@ import { useEstateStore } from './stores/estate-store';
 import { useProtectionStore } from './stores/protection-store';
 import { useRecoveryStore } from './stores/recovery-store';
 import { useHostsStore } from './stores/hosts-store';
+import { useTasksStore } from './stores/tasks-store';
 
 type PageKey = 'estate' | 'protection' | 'recovery' | 'policies' | 'alerts';
 
@@ -40,6 +41,7 @@ export function App() {
   const startAlerts = useAlertsStore((s) => s.start);
   const startRecovery = useRecoveryStore((s) => s.start);
   const startHosts = useHostsStore((s) => s.start);
+  const startTasks = useTasksStore((s) => s.start);
   const openAlerts = useAlertsStore((s) => s.openRequests);
   const unacknowledged = useAlertsStore((s) => unacknowledgedRaised(s.alerts));
   const closeVpg = useProtectionStore((s) => s.closeVpg);
@@ -63,7 +65,9 @@ export function App() {
     const stopAlerts = startAlerts();
     const stopRecovery = startRecovery();
     const stopHosts = startHosts();
+    const stopTasks = startTasks();
     return () => {
+      stopTasks();
       stopHosts();
       stopRecovery();
       stopAlerts();
@@ -71,7 +75,15 @@ export function App() {
       stopEstate();
       stopConnection();
     };
-  }, [startConnection, startEstate, startProtection, startAlerts, startRecovery, startHosts]);
+  }, [
+    startConnection,
+    startEstate,
+    startProtection,
+    startAlerts,
+    startRecovery,
+    startHosts,
+    startTasks,
+  ]);
 
   // A click on a desktop notification brings the Alerts page.
   useEffect(() => {

@@ -14,6 +14,7 @@ import { ConnectionBanner } from './connection-banner';
 import { ConnectionStatus } from './connection-status';
 import { ConsoleVersion } from './console-version';
 import { OfflineDimmer } from './offline-dimmer';
+import { TasksDrawer, TasksDrawerSpacer } from './tasks/tasks-drawer';
 
 export interface NavItem<K extends string> {
   readonly key: K;
@@ -107,7 +108,9 @@ export function AppShell<K extends string>({ items, current, onNavigate, childre
           <ConnectionBanner />
           <OfflineDimmer>{children}</OfflineDimmer>
         </Box>
+        <TasksDrawerSpacer />
       </Box>
+      <TasksDrawer left={DRAWER_WIDTH} />
     </Box>
   );
 }

@@ -16,6 +16,15 @@ import type { ChipColor } from './protection';
 
 // ───────────────────────────── reachability and modes ─────────────────────────────
 
+/** The keys of the connected agents, sorted, as one string to compare (has the set changed?). */
+export function connectedAgentKeys(snapshot: EstateSnapshot): string {
+  return snapshot.agents
+    .filter((a) => a.state === 'connected')
+    .map((a) => a.key)
+    .sort()
+    .join('\n');
+}
+
 /** Whether a site has an agent the console is connected to now. */
 export function siteConnected(snapshot: EstateSnapshot, siteId: string): boolean {
   const site = snapshot.sites.find((s) => s.siteId === siteId);
@@ -456,16 +465,6 @@ const FOLLOW_UP_TASKS: ReadonlySet<ProtectionTask['type']> = new Set([
   'FailoverRollback',
   'Promote',
 ]);
-
-export const TASK_TITLE: Readonly<Partial<Record<ProtectionTask['type'], string>>> = {
-  FailoverTest: 'Test failover',
-  FailoverLive: 'Live failover',
-  FailoverMove: 'Move',
-  StopFailoverTest: 'Stopping the test',
-  FailoverCommit: 'Commit',
-  FailoverRollback: 'Roll back',
-  Promote: 'Promotion',
-};
 
 /** A VPG is due a test failover when none was stopped in this long. */
 export const TEST_REMINDER_DAYS = 30;

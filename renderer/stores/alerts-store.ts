@@ -5,6 +5,11 @@ import type { Unsubscribe } from '../../app/protocol/method-table';
 import { consoleConnection } from '../api';
 import { attempt } from '../lib/errors';
 import {
+  browserNotifications,
+  showBrowserNotification,
+  type DesktopNotifications,
+} from '../lib/desktop-notify';
+import {
   NO_FILTERS,
   alertKey,
   applyAlertsChange,
@@ -12,12 +17,6 @@ import {
   type AlertFilters,
   type AlertMap,
 } from '../pages/alerts/alert-list';
-
-/**
- * Desktop notifications as this window can give them. shell: the Electron shell's main process
- * shows them; the others are the browser's Notification.permission, or unsupported.
- */
-export type DesktopNotifications = 'shell' | 'unsupported' | 'default' | 'granted' | 'denied';
 
 interface AlertsStore {
   readonly alerts: AlertMap;
@@ -41,25 +40,14 @@ interface AlertsStore {
   enableNotifications(): Promise<void>;
 }
 
-function browserNotifications(): DesktopNotifications {
-  if (consoleConnection().mode === 'electron') return 'shell';
-  if (typeof Notification === 'undefined') return 'unsupported';
-  return Notification.permission;
-}
-
 /** The alerts of the connected agents, the page's filters, and desktop notifications. */
 export const useAlertsStore = create<AlertsStore>()((set, get) => {
   const notify = (alert: ConsoleAlert): void => {
-    // In Electron the main process notifies; here only the browser's own permission counts.
-    if (browserNotifications() !== 'granted') return;
     const text = rpoAlertNotification(alert);
     if (text === undefined) return;
-    const notification = new Notification(text.title, { body: text.body, tag: alertKey(alert) });
-    notification.onclick = () => {
-      window.focus();
-      notification.close();
-      set((s) => ({ openRequests: s.openRequests + 1 }));
-    };
+    showBrowserNotification(text, alertKey(alert), () =>
+      set((s) => ({ openRequests: s.openRequests + 1 })),
+    );
   };
 
   return {

@@ -1,14 +1,8 @@
 import { create } from 'zustand';
-import type {
-  ErrorView,
-  ProtectionTask,
-  ProtectionTick,
-  VpgView,
-} from '../../app/protocol/console-api';
+import type { ErrorView, ProtectionTick, VpgView } from '../../app/protocol/console-api';
 import type { Unsubscribe } from '../../app/protocol/method-table';
 import { consoleConnection } from '../api';
 import { attempt } from '../lib/errors';
-import { mergeSyncTask } from '../lib/tasks';
 
 /** One second of a VPG's RPO, for the detail's trend line. */
 export interface RpoPoint {
@@ -24,8 +18,6 @@ interface ProtectionStore {
   readonly ticks: Readonly<Record<string, ProtectionTick>>;
   readonly receivedAt: Readonly<Record<string, number>>;
   readonly history: Readonly<Record<string, readonly RpoPoint[]>>;
-  /** The running initial sync or resync of each VPG (protection.task). */
-  readonly syncTasks: Readonly<Record<string, ProtectionTask>>;
   /** The VPG whose detail is open. */
   readonly selectedVpgId: string | undefined;
   /** The VPG the admin asked to remove (confirmation open while set). */
@@ -39,7 +31,6 @@ interface ProtectionStore {
   /** Follows protection.tick, and loads the latest ticks whenever the console link opens. */
   start(): Unsubscribe;
   loadTicks(): Promise<void>;
-  loadTasks(): Promise<void>;
   openVpg(vpgId: string): void;
   closeVpg(): void;
   askRemove(vpg: VpgView): void;
@@ -76,19 +67,10 @@ export const useProtectionStore = create<ProtectionStore>()((set, get) => {
     });
   };
 
-  const mergeTasks = (tasks: readonly ProtectionTask[]): void => {
-    set((s) => {
-      let syncTasks = s.syncTasks;
-      for (const task of tasks) syncTasks = mergeSyncTask(syncTasks, task);
-      return syncTasks === s.syncTasks ? {} : { syncTasks };
-    });
-  };
-
   return {
     ticks: {},
     receivedAt: {},
     history: {},
-    syncTasks: {},
     selectedVpgId: undefined,
     ...removeInitial,
     load: {},
@@ -98,19 +80,13 @@ export const useProtectionStore = create<ProtectionStore>()((set, get) => {
     start() {
       const connection = consoleConnection();
       const stopTicks = connection.api.on('protection.tick', (p) => merge(p.ticks));
-      const stopTasks = connection.api.on('protection.task', (t) => mergeTasks([t]));
       const stopStatus = connection.onStatus((status) => {
         if (status.state !== 'open') return;
         void get().loadTicks();
-        void get().loadTasks();
       });
-      if (connection.status().state === 'open') {
-        void get().loadTicks();
-        void get().loadTasks();
-      }
+      if (connection.status().state === 'open') void get().loadTicks();
       return () => {
         stopTicks();
-        stopTasks();
         stopStatus();
       };
     },
@@ -118,11 +94,6 @@ export const useProtectionStore = create<ProtectionStore>()((set, get) => {
     async loadTicks() {
       const outcome = await attempt(() => consoleConnection().api.protection.ticks());
       if (outcome.ok) merge(outcome.value.ticks);
-    },
-
-    async loadTasks() {
-      const outcome = await attempt(() => consoleConnection().api.tasks.list());
-      if (outcome.ok) mergeTasks(outcome.value.tasks);
     },
 
     openVpg: (vpgId) => set({ selectedVpgId: vpgId }),

@@ -1,10 +1,5 @@
 import { create } from 'zustand';
-import type {
-  ErrorView,
-  EstateSnapshot,
-  ProtectionTask,
-  VpgView,
-} from '../../app/protocol/console-api';
+import type { ErrorView, VpgView } from '../../app/protocol/console-api';
 import type { ConsoleFailover } from '../../app/protocol/console-recovery-api';
 import type { Unsubscribe } from '../../app/protocol/method-table';
 import type { TestResult } from '../../app/recovery/recovery-schemas';
@@ -14,10 +9,10 @@ import { attempt } from '../lib/errors';
 import {
   EMPTY_FAILOVER_FORM,
   FAILOVER_STEPS,
+  connectedAgentKeys,
   startParams,
   type FailoverForm,
 } from '../lib/recovery';
-import { FAILOVER_TASK_TYPES } from '../../app/task/task-schemas';
 
 export const LAST_FAILOVER_STEP = FAILOVER_STEPS.length - 1;
 
@@ -36,8 +31,6 @@ interface RecoveryStore {
   readonly failovers: Readonly<Record<string, ConsoleFailover>>;
   readonly loaded: boolean;
   readonly loadError: ErrorView | undefined;
-  /** Failover tasks as protection.task reports them, by taskId. */
-  readonly tasks: Readonly<Record<string, ProtectionTask>>;
   /** What the live view shows: a VPG's newest failover, a given one, or the one a task starts. */
   readonly viewed: Viewed | undefined;
 
@@ -55,7 +48,7 @@ interface RecoveryStore {
   readonly actionError: ErrorView | undefined;
   readonly stopTestOpen: boolean;
 
-  /** Follows recovery.failover and protection.task; loads failovers.list when the link opens. */
+  /** Follows recovery.failover; loads failovers.list when the link opens (tasks: tasks-store). */
   start(): Unsubscribe;
   load(): Promise<void>;
   view(vpgId: string | undefined, failoverId?: string): void;
@@ -93,14 +86,6 @@ const wizardInitial = {
 export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
   const put = (failover: ConsoleFailover): void =>
     set((s) => ({ failovers: { ...s.failovers, [failover.failoverId]: failover } }));
-  const putTask = (task: ProtectionTask): void => {
-    if (!FAILOVER_TASK_TYPES.has(task.type)) return;
-    set((s) => {
-      const known = s.tasks[task.taskId];
-      if (known !== undefined && known.updatedAt > task.updatedAt) return {};
-      return { tasks: { ...s.tasks, [task.taskId]: task } };
-    });
-  };
 
   const act = async (
     action: FailoverAction,
@@ -118,7 +103,6 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
     failovers: {},
     loaded: false,
     loadError: undefined,
-    tasks: {},
     viewed: undefined,
     wizardOpen: false,
     ...wizardInitial,
@@ -129,29 +113,21 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
     start() {
       const connection = consoleConnection();
       const stopFailovers = connection.api.on('recovery.failover', put);
-      const stopTasks = connection.api.on('protection.task', putTask);
-      const loadAll = (): void => {
-        void get().load();
-        void attempt(() => connection.api.tasks.list()).then((outcome) => {
-          if (outcome.ok) for (const task of outcome.value.tasks) putTask(task);
-        });
-      };
       const stopStatus = connection.onStatus((status) => {
-        if (status.state === 'open') loadAll();
+        if (status.state === 'open') void get().load();
       });
       // The console drops an agent's failovers when it disconnects and loads them again when
       // it is back (main/services/recovery/failover-store.ts), without a recovery.failover for
       // either: reload when the set of connected agents changes.
       let connected: string | undefined;
       const stopEstate = connection.api.on('estate.changed', (snapshot) => {
-        const now = connectedAgents(snapshot);
+        const now = connectedAgentKeys(snapshot);
         if (connected !== undefined && now !== connected) void get().load();
         connected = now;
       });
-      if (connection.status().state === 'open') loadAll();
+      if (connection.status().state === 'open') void get().load();
       return () => {
         stopFailovers();
-        stopTasks();
         stopStatus();
         stopEstate();
       };
@@ -279,13 +255,4 @@ export function failoverList(
   failovers: Readonly<Record<string, ConsoleFailover>>,
 ): ConsoleFailover[] {
   return Object.values(failovers).sort((a, b) => b.startedAt - a.startedAt);
-}
-
-/** The keys of the connected agents, sorted, as one string to compare. */
-function connectedAgents(snapshot: EstateSnapshot): string {
-  return snapshot.agents
-    .filter((a) => a.state === 'connected')
-    .map((a) => a.key)
-    .sort()
-    .join('\n');
 }

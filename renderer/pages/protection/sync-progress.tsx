@@ -2,11 +2,11 @@ import Box from '@mui/material/Box';
 import LinearProgress from '@mui/material/LinearProgress';
 import Typography from '@mui/material/Typography';
 import { syncTaskText } from '../../lib/tasks';
-import { useProtectionStore } from '../../stores/protection-store';
+import { useTasksStore } from '../../stores/tasks-store';
 
 /** The VPG's running initial sync or resync (its task): a bar, the percentage and the ETA. */
 export function SyncProgress({ vpgId, vpgName }: { vpgId: string; vpgName: string }) {
-  const task = useProtectionStore((s) => s.syncTasks[vpgId]);
+  const task = useTasksStore((s) => s.syncTasks[vpgId]);
   if (task === undefined) return null;
   const text = syncTaskText(task);
   return (

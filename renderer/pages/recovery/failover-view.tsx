@@ -34,8 +34,9 @@ import {
 } from '../../lib/recovery';
 import { useNow } from '../../lib/use-now';
 import { useRecoveryStore, type Viewed } from '../../stores/recovery-store';
+import { findTask, useTasksStore } from '../../stores/tasks-store';
 import { StopTestDialog } from './stop-test-dialog';
-import { TaskSteps } from './task-steps';
+import { TaskSteps } from '../../components/tasks/task-steps';
 
 interface Props {
   readonly viewed: Viewed;
@@ -47,8 +48,8 @@ interface Props {
 /** A failover as it runs: its steps, the VMs coming up in boot order, then commit or roll back. */
 export function FailoverView({ viewed, failover, vpgName, snapshot }: Props) {
   const view = useRecoveryStore((s) => s.view);
-  const tasks = useRecoveryStore((s) => s.tasks);
-  const starting = viewed.taskId !== undefined ? tasks[viewed.taskId] : undefined;
+  const tasks = useTasksStore((s) => s.tasks);
+  const starting = viewed.taskId !== undefined ? findTask(tasks, viewed.taskId) : undefined;
   const shownTasks =
     failover === undefined ? (starting ? [starting] : []) : failoverTasks(failover, tasks);
 

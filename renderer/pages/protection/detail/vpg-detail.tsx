@@ -1,6 +1,7 @@
 import BookmarkAdd from '@mui/icons-material/BookmarkAdd';
 import DeleteOutline from '@mui/icons-material/DeleteOutlined';
 import East from '@mui/icons-material/East';
+import EditOutlined from '@mui/icons-material/EditOutlined';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Breadcrumbs from '@mui/material/Breadcrumbs';
@@ -22,6 +23,10 @@ import { InsertCheckpointDialog } from './insert-checkpoint-dialog';
 import { LiveCard } from './live-card';
 import { RpoHistoryCard } from './rpo-history-card';
 import { SettingsCard } from './settings-card';
+import { useVpgEditStore } from '../../../stores/vpg-edit-store';
+import { VpgEditDialog } from '../edit/vpg-edit-dialog';
+import { EditOutcome } from './edit-outcome';
+import { TaskHistoryCard } from './task-history-card';
 
 interface Props {
   readonly vpg: VpgView;
@@ -34,6 +39,7 @@ export function VpgDetail({ vpg, snapshot }: Props) {
   const askRemove = useProtectionStore((s) => s.askRemove);
   const follow = useCheckpointStore((s) => s.follow);
   const openInsert = useCheckpointStore((s) => s.openInsert);
+  const openEdit = useVpgEditStore((s) => s.openEdit);
   const live = useLiveFigures(vpg);
   const { siteId, vpgId } = vpg;
   useEffect(() => follow({ siteId, vpgId }), [follow, siteId, vpgId]);
@@ -42,6 +48,11 @@ export function VpgDetail({ vpg, snapshot }: Props) {
   const recovery = siteName(snapshot, vpg.recoverySiteId);
   const insertBlocker = vpg.protectedSiteOffline
     ? `${source} is offline: checkpoints are inserted at the protected site.`
+    : vpg.status === 'RemoveInProgress'
+      ? 'The VPG is being removed.'
+      : undefined;
+  const editBlocker = vpg.protectedSiteOffline
+    ? `${source} is offline: a VPG is edited at its protected site.`
     : vpg.status === 'RemoveInProgress'
       ? 'The VPG is being removed.'
       : undefined;
@@ -85,6 +96,15 @@ export function VpgDetail({ vpg, snapshot }: Props) {
         </Button>
         <Button
           variant="outlined"
+          startIcon={<EditOutlined />}
+          onClick={() => openEdit(vpg)}
+          disabled={editBlocker !== undefined}
+          title={editBlocker}
+        >
+          Edit
+        </Button>
+        <Button
+          variant="outlined"
           color="error"
           startIcon={<DeleteOutline />}
           onClick={() => askRemove(vpg)}
@@ -103,6 +123,7 @@ export function VpgDetail({ vpg, snapshot }: Props) {
         {vpg.statusMessage && (vpg.status === 'Error' || vpg.status === 'Paused') && (
           <Alert severity={vpg.status === 'Error' ? 'error' : 'warning'}>{vpg.statusMessage}</Alert>
         )}
+        <EditOutcome vpg={vpg} recoverySite={recovery} />
         <FollowedAlerts recoverySite={recovery} />
         <Box sx={{ display: 'grid', gap: 3, gridTemplateColumns: { xs: '1fr', lg: '3fr 2fr' } }}>
           <LiveCard vpg={vpg} snapshot={snapshot} />
@@ -110,8 +131,10 @@ export function VpgDetail({ vpg, snapshot }: Props) {
         </Box>
         <RpoHistoryCard vpg={vpg} />
         <CheckpointsCard insertBlocker={insertBlocker} />
+        <TaskHistoryCard vpgId={vpgId} snapshot={snapshot} />
       </Stack>
       <InsertCheckpointDialog vpgName={vpg.name} />
+      <VpgEditDialog />
     </Box>
   );
 }

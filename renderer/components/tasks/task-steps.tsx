@@ -8,7 +8,8 @@ import LinearProgress from '@mui/material/LinearProgress';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import type { ProtectionTask } from '../../../app/protocol/console-api';
-import { TASK_TITLE, stepRows, taskPercent, type StepState } from '../../lib/recovery';
+import { taskOutcomeText, taskTypeText } from '../../../app/task/task-text';
+import { stepRows, taskPercent, type StepState } from '../../lib/recovery';
 
 const ICON: Record<StepState, React.ReactNode> = {
   pending: <RadioButtonUnchecked fontSize="small" sx={{ color: 'text.disabled' }} />,
@@ -29,7 +30,7 @@ const BAR: Record<StepState, 'primary' | 'success' | 'error' | 'inherit'> = {
 /** One task's steps, a progress bar each (list items named by step, for the admin and tests). */
 export function TaskSteps({ task }: { task: ProtectionTask }) {
   const rows = stepRows(task);
-  const title = TASK_TITLE[task.type] ?? task.type;
+  const title = taskTypeText(task.type);
   return (
     <Box component="section" aria-label={`${title} steps`}>
       <Stack direction="row" sx={{ alignItems: 'baseline', mb: 1 }}>
@@ -41,7 +42,9 @@ export function TaskSteps({ task }: { task: ProtectionTask }) {
           color="text.secondary"
           sx={{ fontVariantNumeric: 'tabular-nums' }}
         >
-          {task.status === 'Completed' ? task.completionCode : `${taskPercent(task)} %`}
+          {task.status === 'Active' || task.status === 'Running'
+            ? `${taskPercent(task)} %`
+            : taskOutcomeText(task)}
         </Typography>
       </Stack>
       <Box component="ol" sx={{ listStyle: 'none', m: 0, p: 0 }} aria-label={`${title} steps`}>
