@@ -32,6 +32,7 @@ import { RecoveryDiskService } from './recovery/recovery-disks';
 import { FailoverManager } from './recovery/failover-manager';
 import { createFailoverOrchestration } from './recovery/failover-operations';
 import { TaskManager } from './tasks/task-manager';
+import { SupportService } from './support/support-service';
 import { AuthThrottle } from './security/auth-throttle';
 import { readTlsIdentity } from './security/certificate';
 import { SiteStore } from './site/site-store';
@@ -104,6 +105,7 @@ export class Daemon {
   private metadata: MetadataService | undefined;
   private recoveryDisksValue: RecoveryDiskService | undefined;
   private failovers: FailoverManager | undefined;
+  private support: SupportService | undefined;
   private ownLock: DataDirLock | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
@@ -308,6 +310,24 @@ export class Daemon {
     this.failovers = failovers;
     await failovers.start();
     const replication = await this.peerService.start();
+    const peers = this.peerService;
+    // Support bundles (agent/support): read the services above when an admin collects one.
+    const support = new SupportService({
+      layout,
+      tasks,
+      log: log.child({ component: 'support' }),
+      state: {
+        site: () => site.details,
+        vpgs: () => engine.list(),
+        peers: () => peers.list(),
+        tasks: () => tasks.list({ limit: 500 }),
+        alerts: () => alerts.list(),
+      },
+      system: { agentId: config.agentId, siteId: config.siteId, hypervisor: config.hypervisor },
+      secrets: { keyFile: layout.keyFile, adminToken: config.adminToken, pskFile: nbdTlsFile },
+    });
+    this.support = support;
+    await support.start();
     const handlers = createHandlers({
       identity: {
         agentId: config.agentId,
@@ -330,6 +350,7 @@ export class Daemon {
         failover: createFailoverOrchestration(failovers),
       },
       ...(this.nbd !== undefined && { exports: this.nbd }),
+      support,
     });
     const dispatcher = new Dispatcher(agentMethods, handlers, {
       guard: handshakeGuard,
@@ -377,6 +398,9 @@ export class Daemon {
     await this.stopPart('policies', this.policies);
     this.policies = undefined;
     this.tasks = undefined;
+    // After the tasks (a collection under way has ended): the bundle folder is emptied.
+    await this.stopPart('support', this.support);
+    this.support = undefined;
     // After the tasks, before the recovery disks: commit timers stop, disk sets close.
     await this.stopPart('failovers', this.failovers);
     this.failovers = undefined;

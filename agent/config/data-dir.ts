@@ -22,6 +22,8 @@ import { join, resolve } from 'node:path';
  *   journal/<vpgId>/            a received VPG's journal
  *   logs/agent.N.log            structured logs (JSON lines), rolled by size (agent/log.ts);
  *   logs/current.log            a link to the one being written
+ *   support/<id>.tar.gz         support bundles for consoles to fetch (agent/support), emptied
+ *                               at start; support/<id>.work/ while one is being made
  */
 export interface DataDirLayout {
   readonly root: string;
@@ -46,6 +48,7 @@ export interface DataDirLayout {
   readonly logsDir: string;
   /** The link to the log file being written. */
   readonly logFile: string;
+  readonly supportDir: string;
 }
 
 export function dataDirLayout(dataDir: string): DataDirLayout {
@@ -74,5 +77,6 @@ export function dataDirLayout(dataDir: string): DataDirLayout {
     datastoresDir: join(root, 'datastores'),
     logsDir,
     logFile: join(logsDir, 'current.log'),
+    supportDir: join(root, 'support'),
   };
 }

@@ -20,6 +20,8 @@ import type { PolicyOperations } from '../policy/policy-operations';
 import { createAlertHandlers } from './alert-handlers';
 import { createFailoverHandlers, type FailoverOperations } from './failover-handlers';
 import type { AlertStore } from '../alerts/alert-store';
+import { createSupportHandlers } from './support-handlers';
+import type { SupportService } from '../support/support-service';
 import type { TaskManager } from '../tasks/task-manager';
 import { isHandshaken, type Session } from './session';
 import { AGENT_VERSION } from '../version';
@@ -52,6 +54,8 @@ export interface HandlerDeps {
   readonly policies?: PolicyOperations;
   /** failover.*, vpg.settingsForReverse, vpg.metadata, network.list; absent: UNAVAILABLE. */
   readonly failover?: FailoverOperations;
+  /** log.collect / log.bundleRead / log.bundleRemove; absent: they answer UNAVAILABLE. */
+  readonly support?: SupportService;
   /** Protocol versions served; default [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION]. */
   readonly versions?: VersionRange;
 }
@@ -105,6 +109,7 @@ export function createHandlers(deps: HandlerDeps): Handlers<AgentMethods, Sessio
     ...createPolicyHandlers(deps.policies),
     ...createAlertHandlers(deps.alerts),
     ...createFailoverHandlers(deps.failover),
+    ...createSupportHandlers(deps.support),
     // This agent runs here: the state it knows of itself, and its version.
     'host.list': async () =>
       (await deps.hypervisor.listHosts()).map((h) => ({

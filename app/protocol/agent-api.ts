@@ -13,6 +13,7 @@ import { replicationMethods, replicationNotifications } from './replication-api'
 import { taskMethods, taskNotifications } from './task-api';
 import { policyMethods, policyNotifications } from './policy-api';
 import { failoverMethods, failoverNotifications } from './failover-api';
+import { supportMethods } from './support-api';
 
 /**
  * The console ↔ agent protocol: JSON-RPC 2.0 over wss. Bump PROTOCOL_VERSION on any change a
@@ -91,6 +92,7 @@ export const agentMethods = {
   ...taskMethods,
   ...policyMethods,
   ...failoverMethods,
+  ...supportMethods,
 } as const;
 export type AgentMethods = typeof agentMethods;
 

@@ -22,6 +22,7 @@ import { AlertSchema } from '../alerts/alert-schemas';
 import { hostsConsoleMethods, hostsConsoleNotifications } from './console-hosts-api';
 import { recoveryConsoleMethods, recoveryConsoleNotifications } from './console-recovery-api';
 import { plannerConsoleMethods } from './console-planner-api';
+import { supportConsoleMethods, supportConsoleNotifications } from './console-support-api';
 
 /**
  * The ConsoleApi: what the renderer may ask of the console core. Electron's preload/IPC and
@@ -401,6 +402,7 @@ export const consoleMethods = {
   ...recoveryConsoleMethods,
   ...hostsConsoleMethods,
   ...plannerConsoleMethods,
+  ...supportConsoleMethods,
 } as const;
 export type ConsoleMethods = typeof consoleMethods;
 
@@ -414,6 +416,7 @@ export const consoleNotifications = {
   'alerts.changed': AlertsChangedSchema,
   ...recoveryConsoleNotifications,
   ...hostsConsoleNotifications,
+  ...supportConsoleNotifications,
 } as const satisfies NotificationTable;
 export type ConsoleNotifications = typeof consoleNotifications;
 

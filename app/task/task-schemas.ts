@@ -19,6 +19,8 @@ export const TaskTypeSchema = z.enum([
   'FailoverRollback',
   /** After a commit: the journal written into the replica disks under the running VMs. */
   'Promote',
+  /** log.collect: a support bundle of logs, state summaries and system facts. */
+  'CollectLogs',
 ]);
 export type TaskType = z.infer<typeof TaskTypeSchema>;
 

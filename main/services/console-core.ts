@@ -65,6 +65,8 @@ import { DraftStore } from './policies/draft-store';
 import { PolicyDrafts } from './policies/policy-drafts';
 import { PlanningCache } from './planner/planning-cache';
 import { planningContext } from './planner/planning-context';
+import { SupportService } from './support/support-service';
+import { consoleLogRing } from './util/log-ring';
 
 export interface ConsoleCoreOptions {
   readonly settings: SettingsStore;
@@ -83,6 +85,8 @@ export interface ConsoleCoreOptions {
   readonly drafts?: DraftStore;
   /** The planner's measured rates (default: planning-cache.json beside the settings file). */
   readonly planningCache?: PlanningCache;
+  /** The console's recent log lines for support bundles (default: createLogger's ring). */
+  readonly logLines?: () => readonly string[];
   /** What the SSH deployer installs: the packages' folder and the unit template. */
   readonly deploy?: { readonly packagesDir?: string; readonly unitTemplatePath?: string };
 }
@@ -109,6 +113,8 @@ export class ConsoleCore {
   /** Calendar policy drafts: kept here, applied through an agent's policy.set. */
   readonly policies: PolicyDrafts;
   readonly hosts: HostService;
+  /** Support bundles of several agents and the console's log (main/services/support). */
+  readonly support: SupportService;
   private readonly planningCache: PlanningCache;
   private started = false;
 
@@ -147,6 +153,20 @@ export class ConsoleCore {
       ...(process.env['SSH_AUTH_SOCK'] !== undefined && {
         sshAgentSocket: process.env['SSH_AUTH_SOCK'],
       }),
+    });
+    this.support = new SupportService({
+      logger: this.logger,
+      agents: () =>
+        [...this.connections.values()].map((c) => ({
+          key: c.key,
+          address: c.entry.address,
+          identity: c.agentIdentity,
+          connected: c.isConnected,
+          token: c.entry.token,
+          source: c,
+        })),
+      logLines: options.logLines ?? (() => consoleLogRing.snapshot()),
+      changed: (collection) => this.events.emit('support.progress', collection),
     });
     this.handlers = createConsoleHandlers(
       this,
@@ -199,7 +219,7 @@ export class ConsoleCore {
     this.alerts.removeAllListeners();
     this.alerts.close();
     this.recovery.close();
-    await Promise.resolve();
+    await this.support.close();
   }
 
   snapshot(): EstateSnapshot {

@@ -8,6 +8,7 @@ import type {
 } from '../../app/protocol';
 import type { ConsoleCore } from './console-core';
 import type { Logger } from './util/log';
+import { createSupportHandlers } from './support/support-handlers';
 
 /**
  * The ConsoleApi's server side, one function per method of consoleMethods. Params arrive
@@ -118,6 +119,7 @@ export function createConsoleHandlers(
     'planner.context': guard('planner.context', (p: Params<'planner.context'>) =>
       core.planningContext(p),
     ),
+    ...createSupportHandlers(core.support, guard),
     'hosts.list': guard('hosts.list', () => core.hosts.list()),
     'hosts.add': guard('hosts.add', (p: Params<'hosts.add'>) => core.hosts.add(p)),
     'hosts.remove': guard('hosts.remove', (p: Params<'hosts.remove'>) =>

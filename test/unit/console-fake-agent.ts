@@ -290,6 +290,9 @@ export class FakeAgent {
       'vpg.settingsForReverse': () => unavailable('vpg.settingsForReverse'),
       'vpg.metadata': () => unavailable('vpg.metadata'),
       'network.list': () => unavailable('network.list'),
+      'log.collect': () => unavailable('log.collect'),
+      'log.bundleRead': () => unavailable('log.bundleRead'),
+      'log.bundleRemove': () => unavailable('log.bundleRemove'),
       'policy.get': ({ target }) => {
         const policy = this.policies.get(JSON.stringify(target));
         return { target, ...(policy && { policy }) };
