@@ -6,6 +6,7 @@ import {
   type CommitPolicy,
   type FailoverMode,
   type FailoverPhase,
+  type IpSettings,
 } from '../../app/recovery/recovery-schemas';
 import { DAY_MS } from '../../app/policy/wall-clock';
 import type { PowerState } from '../../app/protocol/inventory';
@@ -403,8 +404,15 @@ export function vmRows(f: ConsoleFailover): VmRow[] {
         vm.poweredOnAt === undefined
           ? undefined
           : Math.max(0, Math.round((vm.poweredOnAt - f.startedAt) / 1000)),
-      networks: [...new Set(vm.nics.map((n) => n.network))].join(', ') || '—',
+      networks: [...new Set(vm.nics.map(nicLanding))].join(', ') || '—',
     }));
+}
+
+/** Where a recovered NIC landed: its network, and the address it was given unless kept. */
+function nicLanding(nic: { network: string; ip: IpSettings }): string {
+  if (nic.ip.mode === 'keep') return nic.network;
+  if (nic.ip.mode === 'dhcp') return `${nic.network} (DHCP)`;
+  return `${nic.network} (${nic.ip.address}/${nic.ip.prefixLength})`;
 }
 
 /**

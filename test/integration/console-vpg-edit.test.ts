@@ -143,7 +143,7 @@ describe('console core: editing a VPG through real agents', () => {
       });
       assert.deepEqual(result.applied, [
         `add VM ${joining.name}`,
-        'change name, rpoTargetSeconds, recovery',
+        'change name, RPO target, boot order and networks',
       ]);
       assert.equal(result.vpg.version, before.version + 2);
       assert.deepEqual(result.vpg.vmIds, [...before.vmIds, joining.vmId]);
@@ -220,7 +220,10 @@ describe('console core: editing a VPG through real agents', () => {
       version: now.version,
       edit: { vmIds: now.vmIds.filter((id) => id !== leaving.vmId) },
     });
-    assert.deepEqual(result.applied, [`remove VM ${leaving.name}`, 'change recovery']);
+    assert.deepEqual(result.applied, [
+      `remove VM ${leaving.name}`,
+      'change boot order and networks',
+    ]);
     const state = await vpgState(hq, vpg.vpgId);
     assert.deepEqual(state.vmIds, [hqVms[0]!.vmId]);
     assert.deepEqual(state.recovery?.vms ?? [], []);

@@ -290,6 +290,11 @@ describe('following a failover', () => {
           nics: [
             { name: 'eth0', network: 'prod', ip: { mode: 'keep' } },
             { name: 'eth1', network: 'prod', ip: { mode: 'dhcp' } },
+            {
+              name: 'eth2',
+              network: 'lab',
+              ip: { mode: 'static', address: '10.9.0.5', prefixLength: 24, dns: [] },
+            },
           ],
         },
       ],
@@ -298,7 +303,7 @@ describe('following a failover', () => {
     assert.deepEqual(
       rows.map((r) => [r.name, r.bootGroup, r.afterSeconds, r.networks]),
       [
-        ['db', 0, 4, 'prod'],
+        ['db', 0, 4, 'prod, prod (DHCP), lab (10.9.0.5/24)'],
         ['app', 1, undefined, '—'],
       ],
     );

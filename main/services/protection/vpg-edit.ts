@@ -5,6 +5,15 @@ import { VpgEditSchema, emptyPlan, planVpgEdit, type VpgEdit } from '../../../ap
 import type { VpgEditResult } from '../../../app/protocol/console-api';
 import { bothSitesAgents, vpgAgent, vpgName, type ProtectionAccess } from './vpg-operations';
 
+/** How the settings read in "Saved: change …". */
+const SETTING_WORDS: Readonly<Record<string, string>> = {
+  name: 'name',
+  journal: 'journal',
+  checkpointIntervalMs: 'checkpoint interval',
+  rpoTargetSeconds: 'RPO target',
+  recovery: 'boot order and networks',
+};
+
 export interface VpgEditParams {
   readonly siteId: string;
   readonly vpgId: string;
@@ -107,9 +116,8 @@ export async function editVpg(
   if (plan.patch !== undefined) {
     const settings = plan.patch;
     const method = params.applyLater ? 'vpg.forceUpdate' : 'vpg.update';
-    await step(`change ${Object.keys(settings).join(', ')}`, () =>
-      via.call(method, { vpgId, version, settings }),
-    );
+    const words = Object.keys(settings).map((k) => SETTING_WORDS[k] ?? k);
+    await step(`change ${words.join(', ')}`, () => via.call(method, { vpgId, version, settings }));
   }
   access.logger.info({ vpgId, siteId, via: via.key, applied }, 'VPG edited');
   await access.refreshVpgs(bothSitesAgents(access, siteId, vpg.recoverySiteId));

@@ -6,12 +6,12 @@ import ToggleButton from '@mui/material/ToggleButton';
 import ToggleButtonGroup from '@mui/material/ToggleButtonGroup';
 import Typography from '@mui/material/Typography';
 import { formatDuration } from '../../../lib/protection';
-import type { VpgField } from '../../../lib/vpg-form';
+import type { VpgField, VpgForm, VpgFormErrors } from '../../../lib/vpg-form';
 import { useVpgWizardStore } from '../../../stores/vpg-wizard-store';
 
 const RPO_PRESETS = [15, 30, 60, 300, 900] as const;
 
-type NumberField = Extract<
+export type NumberField = Extract<
   VpgField,
   'historyHours' | 'hardLimitGiB' | 'warning' | 'checkpointIntervalSeconds' | 'rpoTargetSeconds'
 >;
@@ -21,6 +21,20 @@ export function JournalStep() {
   const form = useVpgWizardStore((s) => s.form);
   const errors = useVpgWizardStore((s) => s.errors);
   const { setText, setWarningUnit } = useVpgWizardStore.getState();
+  return (
+    <JournalFields form={form} errors={errors} setText={setText} setWarningUnit={setWarningUnit} />
+  );
+}
+
+interface JournalFieldsProps {
+  readonly form: VpgForm;
+  readonly errors: VpgFormErrors;
+  setText(field: NumberField, value: string): void;
+  setWarningUnit(unit: VpgForm['warningUnit']): void;
+}
+
+/** The journal, checkpoint and RPO fields: the wizard's step 3 and the VPG edit dialog's. */
+export function JournalFields({ form, errors, setText, setWarningUnit }: JournalFieldsProps) {
   const rpo = Number(form.rpoTargetSeconds);
 
   const field = (name: NumberField, label: string, unit: string, helper: string) => (
