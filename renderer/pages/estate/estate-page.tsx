@@ -1,5 +1,6 @@
 import Add from '@mui/icons-material/Add';
 import SyncAlt from '@mui/icons-material/SyncAlt';
+import SupportIcon from '@mui/icons-material/Support';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Stack from '@mui/material/Stack';
@@ -19,6 +20,8 @@ import { UnpairDialog } from './pairing/unpair-dialog';
 import { SiteSection } from './site-section';
 import { DeployHostsSection } from './deploy/deploy-hosts-section';
 import { LoadState } from '../../components/load-state';
+import { SupportDialog } from '../../components/support-dialog';
+import { useSupportStore } from '../../stores/support-store';
 
 /** Sites, their agents, hosts and VMs, live from the console's estate cache. */
 export function EstatePage() {
@@ -27,6 +30,7 @@ export function EstatePage() {
   const refresh = useEstateStore((s) => s.refresh);
   const openAddAgent = useAddAgentStore((s) => s.openDialog);
   const openPair = usePairingStore((s) => s.openPair);
+  const openSupport = useSupportStore((s) => s.openDialog);
   const groups = useMemo(() => (snapshot ? groupBySite(snapshot) : []), [snapshot]);
   const empty = snapshot !== undefined && isEstateEmpty(snapshot);
 
@@ -37,6 +41,17 @@ export function EstatePage() {
           <Typography variant="h1">Estate</Typography>
           <Typography color="text.secondary">Sites, agents, hosts and virtual machines</Typography>
         </Box>
+        {snapshot && !empty && (
+          <Button
+            variant="outlined"
+            startIcon={<SupportIcon />}
+            onClick={() =>
+              openSupport(snapshot.agents.filter((a) => a.state === 'connected').map((a) => a.key))
+            }
+          >
+            Support bundle…
+          </Button>
+        )}
         {snapshot && !empty && (
           <Button
             variant="outlined"
@@ -86,6 +101,7 @@ export function EstatePage() {
       <AddAgentDialog />
       <PairSitesDialog />
       <UnpairDialog />
+      <SupportDialog />
     </Box>
   );
 }
