@@ -48,7 +48,7 @@ export function isTaskEnded(task: Pick<Task, 'status'>): boolean {
   return task.status === 'Completed' || task.status === 'Aborted';
 }
 
-/** "Running", "Completed", "Failed", "Aborted", "Completed with an exception", "Waiting". */
+/** "Running", "Completed", "Failed", "Aborted", "Error" (it threw: HadException), "Waiting". */
 export function taskOutcomeText(task: TaskState): string {
   if (task.status === 'Active') return 'Waiting';
   if (task.status === 'Running') return 'Running';
@@ -62,7 +62,7 @@ export function taskOutcomeText(task: TaskState): string {
     case 'Aborted':
       return 'Aborted';
     case 'HadException':
-      return 'Completed with an exception';
+      return 'Error';
   }
 }
 

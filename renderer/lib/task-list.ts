@@ -121,9 +121,10 @@ export function taskSeconds(task: ProtectionTask, now: number): number {
   return Math.max(0, (end - task.startedAt) / 1000);
 }
 
-/** "42 s", "3 min 5 s", "1 h 2 min". */
+/** "< 1 s", "42 s", "3 min 5 s", "1 h 2 min". */
 export function taskDurationText(task: ProtectionTask, now: number): string {
-  return formatDuration(Math.floor(taskSeconds(task, now)));
+  const seconds = Math.floor(taskSeconds(task, now));
+  return seconds < 1 ? '< 1 s' : formatDuration(seconds);
 }
 
 export const TASK_STATE_COLOR: Readonly<Record<string, ChipColor>> = {
@@ -132,7 +133,7 @@ export const TASK_STATE_COLOR: Readonly<Record<string, ChipColor>> = {
   Completed: 'success',
   Failed: 'error',
   Aborted: 'warning',
-  'Completed with an exception': 'warning',
+  Error: 'error',
 };
 
 /** The state chip of a row: its words and colour. */

@@ -112,12 +112,14 @@ export const useTasksStore = create<TasksStore>()((set, get) => {
         if (status.state === 'open') void get().load();
       });
       // An agent that connects brings tasks the console had not seen (it ran them while no
-      // console listened); one that goes away leaves its tasks as they last were.
-      let connected: string | undefined;
+      // console listened; at start-up the link may open before any agent is connected); one
+      // that goes away leaves its tasks as they last were.
+      let connected = '';
       const stopEstate = connection.api.on('estate.changed', (snapshot) => {
         const now = connectedAgentKeys(snapshot);
-        if (connected !== undefined && now !== connected) void get().load();
+        if (now === connected) return;
         connected = now;
+        if (now !== '') void get().load();
       });
       if (connection.status().state === 'open') void get().load();
       return () => {

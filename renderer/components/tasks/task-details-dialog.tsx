@@ -10,10 +10,10 @@ import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
+import { useId } from 'react';
 import type { EstateSnapshot, ProtectionTask } from '../../../app/protocol/console-api';
 import { taskTypeText } from '../../../app/task/task-text';
-import { formatBytes } from '../../lib/format';
-import { siteName } from '../../lib/protection';
+import { formatSize, siteName } from '../../lib/protection';
 import { isTaskRunning, taskDurationText, taskState } from '../../lib/task-list';
 import { useNow } from '../../lib/use-now';
 import { useTasksStore } from '../../stores/tasks-store';
@@ -35,6 +35,7 @@ export function TaskDetailsDialog({ task, snapshot }: Props) {
   const dismissAbortError = useTasksStore((s) => s.dismissAbortError);
   const running = task !== undefined && isTaskRunning(task);
   const now = useNow(running);
+  const labelId = useId();
   if (task === undefined) return null;
 
   const type = taskTypeText(task.type);
@@ -45,7 +46,7 @@ export function TaskDetailsDialog({ task, snapshot }: Props) {
   const units =
     task.totalUnits === undefined
       ? undefined
-      : `${formatBytes(task.doneUnits ?? 0)} of ${formatBytes(task.totalUnits)}`;
+      : `${formatSize(task.doneUnits ?? 0)} of ${formatSize(task.totalUnits)}`;
   const facts: [string, string][] = [
     ['Site', siteName(snapshot, task.siteId)],
     ['Agent', agent?.identity?.hostName ?? agent?.address ?? task.agentKey],
@@ -62,8 +63,12 @@ export function TaskDetailsDialog({ task, snapshot }: Props) {
       onClose={() => select(undefined)}
       maxWidth="md"
       fullWidth
-      aria-label={`Task ${type}${vpg === undefined ? '' : ` ${vpg.name}`}`}
+      aria-labelledby={labelId}
     >
+      <Box component="span" id={labelId} sx={visuallyHidden}>
+        Task {type}
+        {vpg === undefined ? '' : ` ${vpg.name}`}
+      </Box>
       <DialogTitle component="div">
         <Stack direction="row" sx={{ alignItems: 'center', gap: 1.5 }}>
           <Typography variant="h2" component="h2" sx={{ flexGrow: 1 }}>
@@ -138,6 +143,16 @@ export function TaskDetailsDialog({ task, snapshot }: Props) {
     </Dialog>
   );
 }
+
+/** Read by screen readers (the dialog's name), not shown. */
+const visuallyHidden = {
+  position: 'absolute',
+  width: 1,
+  height: 1,
+  overflow: 'hidden',
+  clip: 'rect(0 0 0 0)',
+  whiteSpace: 'nowrap',
+} as const;
 
 /** A task's input or result: each field and its value (objects as JSON). */
 function Parameters({ title, values }: { title: string; values: Record<string, unknown> }) {

@@ -189,7 +189,13 @@ const TaskRow = memo(function TaskRow(props: RowProps) {
           />
           <Typography
             variant="caption"
-            sx={{ width: 36, textAlign: 'right', fontVariantNumeric: 'tabular-nums' }}
+            sx={{
+              width: 44,
+              flexShrink: 0,
+              textAlign: 'right',
+              whiteSpace: 'nowrap',
+              fontVariantNumeric: 'tabular-nums',
+            }}
           >
             {percent} %
           </Typography>
