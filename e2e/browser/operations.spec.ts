@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Page, TestInfo } from '@playwright/test';
 import { agentMethods } from '../../app/protocol/agent-api';
 import { callAgent } from '../fixtures/agent-rpc';
@@ -8,6 +9,9 @@ import { startRecoveryLab } from '../fixtures/recovery-lab';
 import { EstatePage } from '../pages/estate-page';
 import { ProtectionPage } from '../pages/protection-page';
 import { RecoveryPage } from '../pages/recovery-page';
+import { SupportDialog } from '../pages/support-dialog';
+import { TasksDrawer } from '../pages/tasks-drawer';
+import { holdersOf, readTarGz } from '../../test/helpers/support-archive';
 
 test.use({ viewport: { width: 1440, height: 1000 } });
 
@@ -21,9 +25,10 @@ async function keepShot(page: Page, testInfo: TestInfo, name: string): Promise<v
  * Issue 15's day-to-day operations end to end, in browser mode against two real agents: edit
  * a VPG (a VM joins, with its boot group and a static test address), see the diff, save; a
  * test failover of that VM alone lands on the mapped network with its address; the test's
- * record is discarded.
+ * record is discarded; the tasks drawer follows each task; a support bundle of both agents
+ * lists the expected files and holds no token.
  */
-test('edit a VPG, test the added VM alone with its re-IP, discard the test', async ({
+test('edit a VPG, test the added VM alone with its re-IP, discard the test, follow the tasks, save a support bundle', async ({
   page,
   lab,
 }, testInfo) => {
@@ -81,6 +86,17 @@ test('edit a VPG, test the added VM alone with its re-IP, discard the test', asy
   await expect(page.getByRole('region', { name: 'Settings' })).toContainText(joining.name);
   await keepShot(page, testInfo, 'edit-saved');
 
+  // The tasks drawer follows the resync that brings the new VM's disk over, to its end.
+  const drawer = new TasksDrawer(page);
+  await drawer.open();
+  await expect(drawer.row('Resync', 'Orders')).toContainText('Completed', { timeout: 90_000 });
+  const resync = await drawer.openDetails('Resync', 'Orders');
+  await expect(resync.state).toContainText('Completed');
+  await expect(resync.steps).not.toHaveCount(0);
+  await keepShot(page, testInfo, 'tasks-resync');
+  await resync.close();
+  await drawer.close();
+
   // The recovery site has the settings: the agent says so, not the console.
   await expect
     .poll(
@@ -122,12 +138,24 @@ test('edit a VPG, test the added VM alone with its re-IP, discard the test', asy
   await expect(row).toContainText('Group 1');
   await expect(row).toContainText('orders-lab (10.99.0.20/24)');
   await keepShot(page, testInfo, 'test-mapped');
+  await drawer.open();
+  await expect(drawer.row('Test failover', 'Orders')).toContainText('Completed');
+  const bringUp = await drawer.openDetails('Test failover', 'Orders');
+  for (const step of await bringUp.steps.all()) {
+    await expect(step).toHaveAttribute('data-state', /done|skipped/);
+  }
+  await bringUp.close();
+  await drawer.close();
   await page.getByRole('button', { name: 'Stop test…' }).click();
   await page
     .getByRole('dialog', { name: 'Stop the test of Orders' })
     .getByRole('button', { name: 'Stop test' })
     .click();
   await expect(recovery.phase).toHaveText('Test stopped', { timeout: 60_000 });
+  await drawer.open();
+  await expect(drawer.row('Stopping the test', 'Orders')).toContainText('Completed');
+  await keepShot(page, testInfo, 'tasks-after-test');
+  await drawer.close();
 
   // The test's record is discarded.
   await recovery.backToList();
@@ -139,4 +167,35 @@ test('edit a VPG, test the added VM alone with its re-IP, discard the test', asy
   await expect(discard).toBeHidden();
   await expect(history.getByRole('row', { name: 'Failover Orders test' })).toHaveCount(0);
   await keepShot(page, testInfo, 'test-discarded');
+
+  // A support bundle of both agents: their files and the console's log, and no token.
+  await page
+    .getByRole('navigation', { name: 'Main navigation' })
+    .getByRole('button', { name: 'Estate' })
+    .click();
+  const support = await SupportDialog.open(page);
+  await support.root.getByRole('button', { name: 'Last hour' }).click();
+  await support.collect.click();
+  await expect(support.progress).toContainText('Ready', { timeout: 60_000 });
+  const download = await support.download();
+  await keepShot(page, testInfo, 'support-bundle');
+  const files = await readTarGz(await readFile(await download.path()));
+  const names = [...files.keys()];
+  await testInfo.attach('support bundle files', {
+    body: names.join('\n'),
+    contentType: 'text/plain',
+  });
+  expect(names).toContain('console/console.log');
+  for (const site of ['Headquarters', 'Recovery_DC']) {
+    const folder = names.find((n) => n.startsWith(`${site}-`))?.split('/')[0];
+    expect(folder, `${site} in ${names.join(', ')}`).toBeDefined();
+    for (const part of ['state/vpgs.json', 'state/tasks.json', 'system/facts.json']) {
+      expect(names).toContain(`${folder}/${part}`);
+    }
+    expect(names.some((n) => n.startsWith(`${folder}/logs/agent.`))).toBe(true);
+  }
+  expect(files.get(names.find((n) => n.endsWith('state/vpgs.json')) ?? '')?.toString()).toContain(
+    'Orders',
+  );
+  expect(holdersOf(files, [rl.hq.init.token, rl.dr.init.token, 'PRIVATE KEY'])).toEqual([]);
 });
