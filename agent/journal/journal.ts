@@ -88,6 +88,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
   private readonly warningBytes: number;
   private readonly now: () => number;
   private readonly log: JournalLog;
+  private readonly onAppended: JournalOptions['onAppended'];
   private readonly replicas: ReplicaDisk[];
   private readonly diskIndex: Map<string, number>;
   private readonly appendLock = new AsyncRwLock();
@@ -124,6 +125,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
     this.warningBytes = options.warningBytes;
     this.now = options.now ?? Date.now;
     this.log = options.log ?? { warn: () => undefined, info: () => undefined };
+    this.onAppended = options.onAppended;
     this.replicas = options.disks.map((spec) => new ReplicaDisk(spec));
     this.diskIndex = new Map(options.disks.map((d, i) => [d.diskId, i]));
   }
@@ -697,6 +699,14 @@ export class Journal extends EventEmitter<JournalEventMap> {
     const lastRecord = (batch.at(-1) as BatchItem).record;
     this.last = lastRecord.seq;
     this.newestSourceTime = lastRecord.sourceTime;
+    if (this.onAppended !== undefined) {
+      try {
+        this.onAppended(batch.map((item) => item.record));
+      } catch (err) {
+        // A measurement's bug must not fail an append that is already durable.
+        this.log.warn({ vpgId: this.vpgId, err }, 'journal: onAppended failed');
+      }
+    }
   }
 
   // ───────────────────────────── apply ─────────────────────────────

@@ -1,3 +1,4 @@
+import type { StreamRecord } from '../replication/record';
 import type { ReplicaDiskSpec } from './replica';
 import { JournalConfigError } from './errors';
 import { NO_DISK } from './record-table';
@@ -25,6 +26,12 @@ export interface JournalOptions {
   readonly warningBytes: number;
   readonly now?: () => number;
   readonly log?: JournalLog;
+  /**
+   * Each appended batch's new records, in seq order, once durable and visible (duplicates of a
+   * resend excluded): for measurements of what arrives (replication/change-signal.ts). Called
+   * under the append lock, synchronously: it must be quick and keep no record's data.
+   */
+  readonly onAppended?: (records: readonly StreamRecord[]) => void;
 }
 
 /** Refuses options the journal cannot work with, before any file is touched. */

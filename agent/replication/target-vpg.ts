@@ -15,6 +15,7 @@ import { drop } from '../util/drop';
 import type { StoredVpg } from './vpg-store';
 import type { TargetUsage } from './vpg-control';
 import { answerHashes, type HashesParams, type HashesResult } from './hash-control';
+import { ChangeFigures } from './change-figures';
 
 export interface TargetVpgOptions {
   readonly dataDir: string;
@@ -69,17 +70,21 @@ export class TargetVpg {
   private constructor(
     private vpgValue: StoredVpg,
     private readonly journal: Journal,
+    /** The clean-point signal of each checkpoint (change-figures.ts). */
+    private readonly change: ChangeFigures,
     private readonly options: TargetVpgOptions,
   ) {}
 
   /** Opens (or creates) the journal and replicas, and starts retention. */
   static async open(vpg: StoredVpg, options: TargetVpgOptions): Promise<TargetVpg> {
     const log = options.log.child({ vpgId: vpg.vpgId });
+    // Retired disks stay until their last records are in (vpg-changes.ts).
+    const disks = [...vpg.disks, ...(vpg.retiredDisks ?? [])];
+    let figures: ChangeFigures | undefined;
     const journal = await Journal.open({
       dir: journalDirFor(options.dataDir, vpg.vpgId),
       vpgId: vpg.vpgId,
-      // Retired disks stay until their last records are in (vpg-changes.ts).
-      disks: [...vpg.disks, ...(vpg.retiredDisks ?? [])].map((d) => ({
+      disks: disks.map((d) => ({
         diskId: d.diskId,
         sizeBytes: d.sizeBytes,
         replicaPath: replicaPath(options.dataDir, vpg, d.diskId),
@@ -88,8 +93,15 @@ export class TargetVpg {
       hardLimitBytes: vpg.journal.hardLimitBytes,
       warningBytes: vpg.journal.warningBytes,
       log,
+      onAppended: (records) => figures?.measure(records),
     });
-    const target = new TargetVpg(vpg, journal, { ...options, log });
+    try {
+      figures = await ChangeFigures.open(journal, disks, log);
+    } catch (err) {
+      await journal.close();
+      throw err;
+    }
+    const target = new TargetVpg(vpg, journal, figures, { ...options, log });
     target.start();
     // A full-disk alert from before a restart: the next append raises it again if need be.
     options.onDiskFull?.(vpg, undefined, Date.now());
@@ -191,6 +203,7 @@ export class TargetVpg {
   }
 
   private toInfo(c: JournalCheckpoint): CheckpointInfo {
+    const change = this.change.of(c.seq);
     return {
       vpgId: this.vpgId,
       seq: c.seq,
@@ -198,6 +211,7 @@ export class TargetVpg {
       ...(c.name !== undefined && { name: c.name }),
       ...(c.inconsistent === true && { inconsistent: true }),
       confirmed: true,
+      ...(change !== undefined && { change }),
     };
   }
 
@@ -296,6 +310,8 @@ export class TargetVpg {
       waiter.reject(closed);
     }
     this.waiters = [];
+    // Before the journal's lock goes: the memory is saved in its directory.
+    await this.change.close();
     await this.journal.close();
   }
 
@@ -348,6 +364,7 @@ export class TargetVpg {
   private async retention(): Promise<void> {
     if (this.closing) return;
     const result = await this.journal.enforceRetention();
+    this.change.prune(this.journal.checkpoints()[0]?.seq ?? this.journal.lastSeq + 1);
     this.options.onRetention?.(this.vpg, result, Date.now());
     if (result.historyReduced !== undefined) {
       this.options.log.warn(

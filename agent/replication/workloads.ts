@@ -3,6 +3,7 @@ import { TidelineError } from '../../app/errors';
 import {
   WorkloadSettingsSchema,
   type HypervisorKind,
+  type WorkloadContent,
   type WorkloadStatus,
 } from '../../app/protocol';
 import { WorkloadGenerator, type WorkloadDisk } from '../hypervisor/sim/workload';
@@ -18,6 +19,7 @@ export interface WorkloadRequest {
   readonly mix?: WriteMix;
   readonly locality?: number;
   readonly paused?: boolean;
+  readonly content?: WorkloadContent;
 }
 
 /** Where the workloads are kept across restarts (`state/workloads.json`), atomically. */
@@ -145,9 +147,16 @@ export class Workloads {
         bytesPerSecond: request.bytesPerSecond,
         ...(request.mix !== undefined && { mix: request.mix }),
         ...(request.locality !== undefined && { locality: request.locality }),
+        ...(request.content !== undefined && { content: request.content }),
       });
     } else {
-      generator.setRate(vmId, request.bytesPerSecond, request.mix, request.locality);
+      generator.setRate(
+        vmId,
+        request.bytesPerSecond,
+        request.mix,
+        request.locality,
+        request.content,
+      );
     }
     if (request.paused === true) generator.pause(vmId);
     else if (request.paused === false) generator.resume(vmId);
@@ -176,6 +185,7 @@ export class Workloads {
         mix: w.mix,
         locality: w.locality,
         paused: w.paused,
+        content: w.content,
       }));
       await writeJsonAtomic(persistence.file, { version: 1, workloads });
     };
@@ -194,6 +204,7 @@ function idle(vmId: string): WorkloadStatus {
     mix: { ...DEFAULT_WRITE_MIX },
     locality: 0.5,
     paused: false,
+    content: 'random',
     measuredBytesPerSecond: 0,
     writes: 0,
     bytes: 0,

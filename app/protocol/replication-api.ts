@@ -64,6 +64,14 @@ export const WriteMixSchema = z
     message: 'give at least one weight above 0',
   });
 
+/**
+ * What a sim workload writes: `random` looks like encrypted or compressed data (near 8 bits of
+ * entropy per byte), `text` like documents (words, ≈ 4.4 bits/byte). Each block is unique either
+ * way, so no dedupe flatters a measurement.
+ */
+export const WorkloadContentSchema = z.enum(['random', 'text']);
+export type WorkloadContent = z.infer<typeof WorkloadContentSchema>;
+
 export const WorkloadSettingsSchema = z.strictObject({
   vmId: IdSchema,
   bytesPerSecond: z
@@ -75,6 +83,8 @@ export const WorkloadSettingsSchema = z.strictObject({
   /** 0 = uniformly random offsets, 1 = writes cluster tightly. */
   locality: z.number().min(0).max(1).optional(),
   paused: z.boolean().optional(),
+  /** Default `random` (unchanged when absent in a change). */
+  content: WorkloadContentSchema.optional(),
 });
 
 export const WorkloadStatusSchema = z.object({
@@ -83,6 +93,8 @@ export const WorkloadStatusSchema = z.object({
   mix: z.record(z.string(), z.number()),
   locality: z.number(),
   paused: z.boolean(),
+  /** Absent from agents that predate it (they write random data). */
+  content: WorkloadContentSchema.optional(),
   measuredBytesPerSecond: z.number().nonnegative(),
   writes: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),

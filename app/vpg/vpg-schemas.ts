@@ -115,6 +115,34 @@ export const VpgSchema = VpgSettingsSchema.extend({
 });
 export type Vpg = z.infer<typeof VpgSchema>;
 
+/**
+ * What one disk's writes looked like between the previous checkpoint and this one, measured at
+ * the recovery site as records arrive (agent/replication/change-signal.ts). Counts, not labels:
+ * a console shows the shares, the admin judges. Block counts are of whole 4 KiB blocks written
+ * with data (a block only partly written by one write is in the bytes, not in the blocks).
+ */
+export const CheckpointDiskChangeSchema = z.object({
+  diskId: IdSchema,
+  /** Bytes the VM wrote (writes and write-zeroes; not initial sync or resync copies). */
+  writtenBytes: z.number().int().nonnegative(),
+  writtenBlocks: z.number().int().nonnegative(),
+  /** Written blocks whose sampled content looks random (near 8 bits of entropy per byte). */
+  highEntropyBlocks: z.number().int().nonnegative(),
+  /** High-entropy blocks whose previous content, as last seen here, was low-entropy. */
+  turnedHighBlocks: z.number().int().nonnegative(),
+});
+export type CheckpointDiskChange = z.infer<typeof CheckpointDiskChangeSchema>;
+
+export const CheckpointChangeSchema = z.object({
+  disks: z.array(CheckpointDiskChangeSchema),
+  /**
+   * The counts cover only part of the interval (the recovery agent restarted within it), or
+   * turned-high may be undercounted (its memory of earlier blocks was lost in a crash).
+   */
+  partial: z.literal(true).optional(),
+});
+export type CheckpointChange = z.infer<typeof CheckpointChangeSchema>;
+
 export const CheckpointInfoSchema = z.object({
   vpgId: IdSchema,
   seq: z.number().int().positive(),
@@ -127,6 +155,8 @@ export const CheckpointInfoSchema = z.object({
   confirmed: z.boolean(),
   /** The last test failover at this checkpoint ("Tested at …"). */
   tested: CheckpointTestSchema.optional(),
+  /** The writes since the previous checkpoint (recovery site; absent where not measured). */
+  change: CheckpointChangeSchema.optional(),
 });
 export type CheckpointInfo = z.infer<typeof CheckpointInfoSchema>;
 

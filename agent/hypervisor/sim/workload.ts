@@ -1,4 +1,5 @@
 import { TidelineError } from '../../../app/errors';
+import type { WorkloadContent } from '../../../app/protocol';
 import type { Tap } from '../../tap/tap';
 import { Prng } from './prng';
 import { RateMeter } from './workload-meter';
@@ -18,6 +19,8 @@ export interface WorkloadSettings {
    * least 64 MiB), the rest anywhere: real guests rewrite the same blocks. Default 0.5.
    */
   readonly locality?: number;
+  /** What the writes hold (default `random`): `text` is low-entropy, for the change signal. */
+  readonly content?: WorkloadContent;
 }
 
 export interface WorkloadStatus {
@@ -26,6 +29,7 @@ export interface WorkloadStatus {
   readonly mix: WriteMix;
   readonly locality: number;
   readonly paused: boolean;
+  readonly content: WorkloadContent;
   /** Bytes/s of completed writes over the last 5 s (or since the last rate change). */
   readonly measuredBytesPerSecond: number;
   readonly writes: number;
@@ -64,6 +68,7 @@ interface VmLoad {
   rate: number;
   sizes: WriteSizes;
   locality: number;
+  content: WorkloadContent;
   paused: boolean;
   /** Token bucket; may go negative (a write larger than the tokens on hand is paid for later). */
   tokens: number;
@@ -89,6 +94,8 @@ export class WorkloadGenerator {
   private readonly maxInFlight: number;
   private readonly clock: () => number;
   private readonly pool: Buffer;
+  /** Made on first use: most runs never write text. */
+  private textPool: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastTick = 0;
 
@@ -134,6 +141,7 @@ export class WorkloadGenerator {
       rate: checkRate(settings.bytesPerSecond),
       sizes,
       locality: checkLocality(settings.locality ?? 0.5),
+      content: settings.content ?? 'random',
       paused: false,
       tokens: 0,
       nextSize: sizes.draw(rng),
@@ -161,8 +169,15 @@ export class WorkloadGenerator {
   }
 
   /** Changes a VM's rate (and mix) at once; the measured rate restarts from this moment. */
-  setRate(vmId: string, bytesPerSecond: number, mix?: WriteMix, locality?: number): WorkloadStatus {
+  setRate(
+    vmId: string,
+    bytesPerSecond: number,
+    mix?: WriteMix,
+    locality?: number,
+    content?: WorkloadContent,
+  ): WorkloadStatus {
     const vm = this.get(vmId);
+    if (content !== undefined) vm.content = content;
     vm.rate = checkRate(bytesPerSecond);
     if (mix !== undefined) {
       vm.sizes = new WriteSizes(mix);
@@ -202,6 +217,7 @@ export class WorkloadGenerator {
       mix: vm.sizes.mix,
       locality: vm.locality,
       paused: vm.paused,
+      content: vm.content,
       measuredBytesPerSecond: Math.round(vm.meter.bytesPerSecond()),
       writes: vm.writes,
       bytes: vm.bytes,
@@ -281,18 +297,26 @@ export class WorkloadGenerator {
   }
 
   /**
-   * Random-looking data from a seeded pool, each 4 KiB block stamped with the VM's write
-   * serial and block number, so no two blocks are the same (a dedupe must not flatter us).
+   * Random-looking data (or text) from a seeded pool, each 4 KiB block stamped with the VM's
+   * write serial and block number, so no two blocks are the same (a dedupe must not flatter us).
    */
   private content(vm: VmLoad, length: number): Buffer {
     const data = Buffer.allocUnsafe(length);
     vm.serial += 1;
+    const text = vm.content === 'text';
+    const pool = text
+      ? (this.textPool ??= makeTextPool(new Prng(`${this.options.seed ?? 'tideline'}/text`)))
+      : this.pool;
     let at = 0;
     while (at < length) {
       const from = vm.rng.int(0, (POOL_BYTES - SECTOR) / 8) * 8;
       const n = Math.min(SECTOR, length - at);
-      this.pool.copy(data, at, from, from + n);
-      if (n >= 16) {
+      pool.copy(data, at, from, from + n);
+      if (text) {
+        // Still text: the stamp in base 36, like a line number.
+        const stamp = `${vm.serial.toString(36)}.${(at / SECTOR).toString(36)} `;
+        data.write(stamp, at, Math.min(n, stamp.length), 'latin1');
+      } else if (n >= 16) {
         data.writeUInt32LE(vm.serial % 2 ** 32, at);
         data.writeUInt32LE(Math.floor(vm.serial / 2 ** 32), at + 4);
         data.writeUInt32LE(at / SECTOR, at + 8);
@@ -328,6 +352,37 @@ function checkLocality(locality: number): number {
     throw new TidelineError('INVALID_PARAMS', `Locality ${locality} is not between 0 and 1`);
   }
   return locality;
+}
+
+/**
+ * Text from a small seeded dictionary: lowercase words of 2–9 letters, spaces, a capital and a
+ * full stop now and then, a line break every dozen words (≈ 4.3 bits/byte, like prose).
+ */
+function makeTextPool(rng: Prng): Buffer {
+  const letters = 'etaoinshrdlcumwfgypbvkjxqz';
+  const words: string[] = [];
+  for (let i = 0; i < 256; i += 1) {
+    let word = '';
+    const length = rng.int(2, 9);
+    // Skewed towards common letters, as in a language.
+    for (let j = 0; j < length; j += 1)
+      word += letters[Math.floor(rng.next() ** 2 * letters.length)];
+    words.push(word);
+  }
+  const pool = Buffer.alloc(POOL_BYTES);
+  let at = 0;
+  let inLine = 0;
+  let sentenceStart = true;
+  while (at < POOL_BYTES) {
+    let word = rng.pick(words);
+    if (sentenceStart) word = word.charAt(0).toUpperCase() + word.slice(1);
+    sentenceStart = rng.next() < 0.08;
+    inLine += 1;
+    const end = sentenceStart ? '.' : '';
+    const sep = inLine % 12 === 0 ? '\n' : ' ';
+    at += pool.write(`${word}${end}${sep}`, at, 'latin1');
+  }
+  return pool;
 }
 
 function makePool(rng: Prng): Buffer {
