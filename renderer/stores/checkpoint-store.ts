@@ -9,6 +9,11 @@ import { attempt } from '../lib/errors';
 export interface CheckpointTarget {
   readonly siteId: string;
   readonly vpgId: string;
+  /**
+   * The VPG's recovery site, asked too when it is not `siteId`: only it has the change figures
+   * and test verdicts of the checkpoints (it holds the journal).
+   */
+  readonly recoverySiteId?: string;
 }
 
 /** An inserted checkpoint followed until the recovery site confirms it. */
@@ -135,9 +140,21 @@ export const useCheckpointStore = create<CheckpointStore>()((set, get) => {
       const target = get().target;
       if (target === undefined) return;
       set({ loading: true });
-      const outcome = await attempt(() => consoleConnection().api.checkpoints.list(target));
+      const { siteId, vpgId, recoverySiteId } = target;
+      const api = consoleConnection().api;
+      const [outcome, recovery] = await Promise.all([
+        attempt(() => api.checkpoints.list({ siteId, vpgId })),
+        recoverySiteId === undefined || recoverySiteId === siteId
+          ? undefined
+          : attempt(() => api.checkpoints.list({ siteId: recoverySiteId, vpgId })),
+      ]);
       if (!sameTarget(get().target, target)) return;
-      if (outcome.ok) set({ items: outcome.value, loading: false, loadError: undefined });
+      // Without the recovery site's answer the list is still right, only without figures.
+      const items =
+        outcome.ok && recovery?.ok === true
+          ? withRecoveryFacts(outcome.value, recovery.value)
+          : undefined;
+      if (outcome.ok) set({ items: items ?? outcome.value, loading: false, loadError: undefined });
       else set({ loading: false, loadError: outcome.error });
     },
 
@@ -180,3 +197,20 @@ export const useCheckpointStore = create<CheckpointStore>()((set, get) => {
       }),
   };
 });
+
+/** The protected site's checkpoints with the recovery site's figures and verdicts, by seq. */
+function withRecoveryFacts(
+  own: readonly CheckpointInfo[],
+  recovery: readonly CheckpointInfo[],
+): CheckpointInfo[] {
+  const bySeq = new Map(recovery.map((c) => [c.seq, c]));
+  return own.map((c) => {
+    const r = bySeq.get(c.seq);
+    if (r === undefined) return c;
+    return {
+      ...c,
+      ...(r.change !== undefined && { change: r.change }),
+      ...(r.tested !== undefined && { tested: r.tested }),
+    };
+  });
+}

@@ -23,6 +23,8 @@ export interface Viewed {
   readonly taskId?: string;
 }
 
+export type WizardPreset = Partial<Pick<FailoverForm, 'mode' | 'checkpoint'>>;
+
 /** An operation on a running failover: what, and for which VPG. */
 export type FailoverAction = 'commit' | 'rollback' | 'stopTest';
 
@@ -53,7 +55,8 @@ interface RecoveryStore {
   load(): Promise<void>;
   view(vpgId: string | undefined, failoverId?: string): void;
 
-  openWizard(vpgId?: string): void;
+  /** `preset`: a mode and checkpoint chosen elsewhere (e.g. the last clean point found). */
+  openWizard(vpgId?: string, preset?: WizardPreset): void;
   closeWizard(): void;
   patchForm(patch: Partial<FailoverForm>): void;
   goTo(step: number): void;
@@ -151,11 +154,11 @@ export const useRecoveryStore = create<RecoveryStore>()((set, get) => {
         stopTestOpen: false,
       }),
 
-    openWizard(vpgId) {
+    openWizard(vpgId, preset) {
       set({
         wizardOpen: true,
         ...wizardInitial,
-        form: { ...EMPTY_FAILOVER_FORM, vpgId },
+        form: { ...EMPTY_FAILOVER_FORM, ...preset, vpgId },
         step: vpgId === undefined ? 0 : 1,
       });
     },

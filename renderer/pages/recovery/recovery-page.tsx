@@ -1,5 +1,6 @@
 import PlayCircleOutline from '@mui/icons-material/PlayCircleOutlined';
 import Restore from '@mui/icons-material/Restore';
+import TravelExplore from '@mui/icons-material/TravelExplore';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Stack from '@mui/material/Stack';
@@ -10,7 +11,9 @@ import { ErrorAlert } from '../../components/error-alert';
 import { LoadState } from '../../components/load-state';
 import { latestByVpg, viewedFailover } from '../../lib/recovery';
 import { selectLoadError, selectSnapshot, useEstateStore } from '../../stores/estate-store';
+import { useCleanPointStore } from '../../stores/clean-point-store';
 import { failoverList, useRecoveryStore } from '../../stores/recovery-store';
+import { CleanPointDialog } from './clean-point/clean-point-dialog';
 import { FailoverHistory } from './failover-history';
 import { FailoverView } from './failover-view';
 import { RecoveryVpgTable } from './recovery-vpg-table';
@@ -27,6 +30,7 @@ export function RecoveryPage() {
   const load = useRecoveryStore((s) => s.load);
   const viewed = useRecoveryStore((s) => s.viewed);
   const openWizard = useRecoveryStore((s) => s.openWizard);
+  const openCleanPoint = useCleanPointStore((s) => s.open);
   const failovers = useMemo(() => failoverList(failoverMap), [failoverMap]);
   const latest = useMemo(() => latestByVpg(failovers), [failovers]);
   const vpgs = snapshot?.vpgs ?? [];
@@ -56,6 +60,17 @@ export function RecoveryPage() {
             incident, or move them in a planned migration
           </Typography>
         </Box>
+        {vpgs.length > 0 && (
+          <Button
+            variant="outlined"
+            size="large"
+            startIcon={<TravelExplore />}
+            onClick={() => openCleanPoint(vpgs.length === 1 ? vpgs[0] : undefined)}
+            sx={{ flexShrink: 0, whiteSpace: 'nowrap' }}
+          >
+            Find the last clean point…
+          </Button>
+        )}
         {vpgs.length > 0 && (
           <Button
             variant="contained"
@@ -105,6 +120,7 @@ export function RecoveryPage() {
         </Stack>
       )}
       {snapshot && <FailoverWizardDialog snapshot={snapshot} />}
+      {snapshot && <CleanPointDialog snapshot={snapshot} />}
     </Box>
   );
 }

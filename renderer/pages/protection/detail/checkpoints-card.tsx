@@ -14,6 +14,7 @@ import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
+import { ChangeSparkline } from '../../../components/checkpoints/change-sparkline';
 import { ErrorAlert } from '../../../components/error-alert';
 import { formatSourceTime } from '../../../lib/protection';
 import { useCheckpointStore } from '../../../stores/checkpoint-store';
@@ -86,6 +87,11 @@ export function CheckpointsCard({ insertBlocker }: Props) {
             </Button>
           }
         />
+      )}
+      {items.length > 0 && (
+        <Box sx={{ mb: 2 }}>
+          <ChangeSparkline checkpoints={items} height={56} />
+        </Box>
       )}
       <TableContainer sx={{ border: 1, borderColor: 'divider', borderRadius: 2 }}>
         <Table size="small" aria-label="Checkpoints">

@@ -41,8 +41,11 @@ export function VpgDetail({ vpg, snapshot }: Props) {
   const openInsert = useCheckpointStore((s) => s.openInsert);
   const openEdit = useVpgEditStore((s) => s.openEdit);
   const live = useLiveFigures(vpg);
-  const { siteId, vpgId } = vpg;
-  useEffect(() => follow({ siteId, vpgId }), [follow, siteId, vpgId]);
+  const { siteId, vpgId, recoverySiteId } = vpg;
+  useEffect(
+    () => follow({ siteId, vpgId, recoverySiteId }),
+    [follow, siteId, vpgId, recoverySiteId],
+  );
 
   const source = siteName(snapshot, vpg.protectedSiteId);
   const recovery = siteName(snapshot, vpg.recoverySiteId);
