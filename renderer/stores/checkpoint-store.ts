@@ -85,7 +85,8 @@ export const useCheckpointStore = create<CheckpointStore>()((set, get) => {
     for (let round = 0; round < WAIT_ROUNDS; round += 1) {
       const outcome = await attempt(() =>
         consoleConnection().api.checkpoints.waitFor({
-          ...target,
+          siteId: target.siteId,
+          vpgId: target.vpgId,
           seq: checkpoint.seq,
           timeoutMs: WAIT_MS,
         }),
@@ -170,7 +171,11 @@ export const useCheckpointStore = create<CheckpointStore>()((set, get) => {
       if (target === undefined || inserting || name === '') return;
       set({ inserting: true, insertError: undefined });
       const outcome = await attempt(() =>
-        consoleConnection().api.checkpoints.insert({ ...target, name }),
+        consoleConnection().api.checkpoints.insert({
+          siteId: target.siteId,
+          vpgId: target.vpgId,
+          name,
+        }),
       );
       if (!outcome.ok) return set({ inserting: false, insertError: outcome.error });
       set({ ...insertInitial });
