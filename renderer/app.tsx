@@ -4,7 +4,7 @@ import Badge from '@mui/material/Badge';
 import Public from '@mui/icons-material/Public';
 import Restore from '@mui/icons-material/Restore';
 import Shield from '@mui/icons-material/Shield';
-import { useEffect, useState } from 'react';
+import { startTransition, useEffect, useState } from 'react';
 import type { NavItem } from './components/app-shell';
 import { AppShell } from './components/app-shell';
 import { EstatePage } from './pages/estate/estate-page';
@@ -55,7 +55,9 @@ export function App() {
   };
   const navigate = (key: PageKey): void => {
     if (key === 'protection') closeVpg(); // the nav item leads to the VPG list
-    setPage(key);
+    // A page of a large estate takes longer to draw than a frame: as a transition React draws
+    // it in slices between frames, so the click paints at once and ticks keep flowing.
+    startTransition(() => setPage(key));
   };
 
   useEffect(() => {

@@ -23,8 +23,11 @@ import {
   type RpoTick,
   type SiteDetails,
   type EstateSnapshot,
+  type Peer,
   type Vm,
+  type VpgState,
 } from '../../app/protocol';
+import type { Task } from '../../app/task/task-schemas';
 import type { ConsoleCore } from '../../main/services/console-core';
 import type { Policy } from '../../app/policy/policy-schemas';
 import type { Alert } from '../../app/alerts/alert-schemas';
@@ -87,6 +90,13 @@ export class FakeAgent {
   readonly failovers: FailoverStatus[] = [];
   /** VPGs this agent holds as recovery site: failover.* of others answer NOT_FOUND. */
   readonly recoveryVpgs = new Set<string>();
+  /**
+   * An estate to serve (bench:console): VPGs for vpg.list, peers for site.peers, tasks for
+   * task.list. Undefined: those methods answer UNAVAILABLE, as for the console's unit tests.
+   */
+  vpgs: VpgState[] | undefined;
+  peers: Peer[] | undefined;
+  tasks: Task[] | undefined;
   /** Every failover.* call that started a task, in order. */
   readonly failoverCalls: { method: string; params: unknown }[] = [];
   private readonly sockets = new Set<Socket>();
@@ -252,11 +262,11 @@ export class FakeAgent {
       'site.pairingToken': () => unavailable('site.pairingToken'),
       'site.pair': () => unavailable('site.pair'),
       'site.unpair': () => unavailable('site.unpair'),
-      'site.peers': () => unavailable('site.peers'),
+      'site.peers': () => this.peers ?? unavailable('site.peers'),
       'host.list': () => this.hosts,
       'vm.list': () => this.vms,
       'vpg.create': () => unavailable('vpg.create'),
-      'vpg.list': () => unavailable('vpg.list'),
+      'vpg.list': () => this.vpgs ?? unavailable('vpg.list'),
       'vpg.state': () => unavailable('vpg.state'),
       'vpg.status': () => unavailable('vpg.status'),
       'vpg.remove': () => unavailable('vpg.remove'),
@@ -272,7 +282,7 @@ export class FakeAgent {
       'vpg.forceRemove': () => unavailable('vpg.forceRemove'),
       'checkpoint.exportDisk': () => unavailable('checkpoint.exportDisk'),
       'metrics.history': () => unavailable('metrics.history'),
-      'task.list': () => unavailable('task.list'),
+      'task.list': () => this.tasks ?? unavailable('task.list'),
       'task.get': () => unavailable('task.get'),
       'task.completionCode': () => unavailable('task.completionCode'),
       'task.result': () => unavailable('task.result'),

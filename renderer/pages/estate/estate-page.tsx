@@ -86,7 +86,7 @@ export function EstatePage() {
             <SitePairings pairings={snapshot.pairings} />
           )}
           {groups.map((group) => (
-            <SiteSection key={group.key} group={group} />
+            <SiteSection key={group.key} group={group} defaultOpen={groups.length <= 6} />
           ))}
         </Stack>
       )}

@@ -1,3 +1,4 @@
+import { useDeferredValue } from 'react';
 import Box from '@mui/material/Box';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
@@ -18,7 +19,9 @@ export function ProtectionPage() {
   const snapshot = useEstateStore(selectSnapshot);
   const loadError = useEstateStore(selectLoadError);
   const refresh = useEstateStore((s) => s.refresh);
-  const selectedId = useProtectionStore((s) => s.selectedVpgId);
+  // Deferred: opening a VPG (or going back to 500 of them) is drawn between frames, so the
+  // click paints at once; the store's update itself would render in one blocking pass.
+  const selectedId = useDeferredValue(useProtectionStore((s) => s.selectedVpgId));
   const vpgs = snapshot?.vpgs ?? [];
   const selected = vpgs.find((v) => v.vpgId === selectedId);
   const blocker = newVpgBlocker(snapshot);

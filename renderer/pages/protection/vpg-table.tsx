@@ -3,14 +3,15 @@ import Box from '@mui/material/Box';
 import Link from '@mui/material/Link';
 import Stack from '@mui/material/Stack';
 import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
 import TableContainer from '@mui/material/TableContainer';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
+import { memo } from 'react';
 import type { EstateSnapshot, VpgView } from '../../../app/protocol/console-api';
+import { VirtualTableBody } from '../../components/virtual-table-body';
 import { pluralize } from '../../lib/format';
 import { formatRate, formatSize, siteName } from '../../lib/protection';
 import { useProtectionStore } from '../../stores/protection-store';
@@ -43,17 +44,19 @@ export function VpgTable({ vpgs, snapshot }: Props) {
             <TableCell>Journal</TableCell>
           </TableRow>
         </TableHead>
-        <TableBody>
-          {vpgs.map((vpg) => (
-            <VpgRow key={vpg.vpgId} vpg={vpg} snapshot={snapshot} />
-          ))}
-        </TableBody>
+        <VirtualTableBody
+          items={vpgs}
+          rowKey={(vpg) => vpg.vpgId}
+          renderRow={(vpg) => <VpgRow vpg={vpg} snapshot={snapshot} />}
+          estimateRowPx={110}
+          columns={7}
+        />
       </Table>
     </TableContainer>
   );
 }
 
-function VpgRow({ vpg, snapshot }: { vpg: VpgView; snapshot: EstateSnapshot }) {
+const VpgRow = memo(function VpgRow({ vpg, snapshot }: { vpg: VpgView; snapshot: EstateSnapshot }) {
   const open = useProtectionStore((s) => s.openVpg);
   const live = useLiveFigures(vpg);
   return (
@@ -119,7 +122,7 @@ function VpgRow({ vpg, snapshot }: { vpg: VpgView; snapshot: EstateSnapshot }) {
       </TableCell>
     </TableRow>
   );
-}
+});
 
 export function Throughput({
   written,

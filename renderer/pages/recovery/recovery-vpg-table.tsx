@@ -1,11 +1,11 @@
 import East from '@mui/icons-material/East';
 import PlayCircleOutline from '@mui/icons-material/PlayCircleOutlined';
+import TravelExplore from '@mui/icons-material/TravelExplore';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
 import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
 import TableCell from '@mui/material/TableCell';
 import TableContainer from '@mui/material/TableContainer';
 import TableHead from '@mui/material/TableHead';
@@ -24,8 +24,11 @@ import {
   testReminder,
 } from '../../lib/recovery';
 import { useNow } from '../../lib/use-now';
+import { useCleanPointStore } from '../../stores/clean-point-store';
 import { useRecoveryStore } from '../../stores/recovery-store';
 import { VpgStatusChip } from '../protection/vpg-status-chip';
+import { memo } from 'react';
+import { VirtualTableBody } from '../../components/virtual-table-body';
 
 interface Props {
   readonly vpgs: readonly VpgView[];
@@ -52,17 +55,19 @@ export function RecoveryVpgTable({ vpgs, snapshot, latest }: Props) {
             <TableCell align="right">Actions</TableCell>
           </TableRow>
         </TableHead>
-        <TableBody>
-          {vpgs.map((vpg) => (
-            <Row key={vpg.vpgId} vpg={vpg} snapshot={snapshot} failover={latest[vpg.vpgId]} />
-          ))}
-        </TableBody>
+        <VirtualTableBody
+          items={vpgs}
+          rowKey={(vpg) => vpg.vpgId}
+          renderRow={(vpg) => <Row vpg={vpg} snapshot={snapshot} failover={latest[vpg.vpgId]} />}
+          estimateRowPx={90}
+          columns={7}
+        />
       </Table>
     </TableContainer>
   );
 }
 
-function Row({
+const Row = memo(function Row({
   vpg,
   snapshot,
   failover,
@@ -73,6 +78,7 @@ function Row({
 }) {
   const openWizard = useRecoveryStore((s) => s.openWizard);
   const view = useRecoveryStore((s) => s.view);
+  const openCleanPoint = useCleanPointStore((s) => s.open);
   const unreachable = protectedSiteUnreachable(snapshot, vpg);
   const recoveryUp = siteConnected(snapshot, vpg.recoverySiteId);
   const active = failover !== undefined && isActivePhase(failover.phase);
@@ -144,12 +150,25 @@ function Row({
         )}
       </TableCell>
       <TableCell align="right">
-        <Stack direction="row" spacing={1} sx={{ justifyContent: 'flex-end' }}>
+        {/* Stacked: side by side, three actions would squeeze the other columns. */}
+        <Stack
+          spacing={0.5}
+          sx={{ alignItems: 'flex-end', '& .MuiButton-root': { whiteSpace: 'nowrap' } }}
+        >
           {failover !== undefined && (
             <Button size="small" onClick={() => view(vpg.vpgId)}>
               {active ? 'Follow' : 'Last failover'}
             </Button>
           )}
+          <Button
+            size="small"
+            startIcon={<TravelExplore />}
+            onClick={() => openCleanPoint(vpg)}
+            aria-label={`Find the last clean point of ${vpg.name}…`}
+            title="Test checkpoints in turn to find the newest one that is clean"
+          >
+            Last clean point…
+          </Button>
           <Button
             size="small"
             variant={unreachable ? 'contained' : 'outlined'}
@@ -165,7 +184,7 @@ function Row({
       </TableCell>
     </TableRow>
   );
-}
+});
 
 function SiteName({ name, up }: { name: string; up: boolean }) {
   return (
