@@ -36,3 +36,29 @@ if (dir) {
     process.once('exit', () => write(`${process.pid}.cpuprofile`));
   }
 }
+
+// Garbage collection by kind (minor = scavenges of the young generation, major = mark-compact):
+// a profile shows GC as one line, which does not say whether short-lived objects or retained
+// (or external) memory cause it. Written beside the profile as <pid>.gc.json at exit.
+if (dir) {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  const kinds = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
+  const totals = {};
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds[e.detail?.kind] ?? String(e.detail?.kind);
+      const t = (totals[kind] ??= { count: 0, ms: 0 });
+      t.count += 1;
+      t.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.once('exit', () => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${process.pid}.gc.json`), JSON.stringify(totals));
+  });
+}
