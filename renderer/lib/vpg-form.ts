@@ -174,3 +174,16 @@ export function stepErrors(errors: VpgFormErrors, step: number): VpgFormErrors {
   for (const f of fields) if (errors[f] !== undefined) result[f] = errors[f];
   return result;
 }
+
+/** The form with the warning threshold in another unit, its value converted (% ↔ GiB). */
+export function withWarningUnit(form: VpgForm, warningUnit: VpgForm['warningUnit']): VpgForm {
+  if (form.warningUnit === warningUnit) return form;
+  const hard = Number(form.hardLimitGiB);
+  const value = Number(form.warning);
+  let warning = form.warning;
+  if (Number.isFinite(hard) && hard > 0 && Number.isFinite(value)) {
+    const converted = warningUnit === 'GiB' ? (hard * value) / 100 : (value / hard) * 100;
+    warning = String(Number(converted.toFixed(2)));
+  }
+  return { ...form, warningUnit, warning };
+}

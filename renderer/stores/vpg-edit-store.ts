@@ -16,7 +16,7 @@ import {
   type VpgEditErrors,
   type VpgEditForm,
 } from '../lib/vpg-edit-form';
-import type { VpgForm } from '../lib/vpg-form';
+import { withWarningUnit, type VpgForm } from '../lib/vpg-form';
 import { useEstateStore } from './estate-store';
 
 export type EditTab = 'general' | 'vms' | 'recovery';
@@ -108,16 +108,7 @@ export const useVpgEditStore = create<VpgEditStore>()((set, get) => {
     setTab: (tab) => set({ tab }),
     setText: (field, value) => update((f) => ({ ...f, base: { ...f.base, [field]: value } })),
     setWarningUnit: (warningUnit) =>
-      update((f) => {
-        const hard = Number(f.base.hardLimitGiB);
-        const value = Number(f.base.warning);
-        let warning = f.base.warning;
-        if (f.base.warningUnit !== warningUnit && hard > 0 && Number.isFinite(value)) {
-          const converted = warningUnit === 'GiB' ? (hard * value) / 100 : (value / hard) * 100;
-          warning = String(Number(converted.toFixed(2)));
-        }
-        return { ...f, base: { ...f.base, warningUnit, warning } };
-      }),
+      update((f) => ({ ...f, base: withWarningUnit(f.base, warningUnit) })),
     setVms: (vmIds) => update((f) => ({ ...f, base: { ...f.base, vmIds: [...vmIds] } })),
     setBoot: (vmId, patch) =>
       update((f) => ({

@@ -7,6 +7,7 @@ import {
   EMPTY_VPG_FORM,
   VPG_STEPS,
   formToSettings,
+  withWarningUnit,
   stepErrors,
   type VpgField,
   type VpgForm,
@@ -115,15 +116,7 @@ export const useVpgWizardStore = create<VpgWizardStore>()((set, get) => {
     setText: (field, value) => update({ [field]: value }),
     setWarningUnit: (warningUnit) => {
       const { form } = get();
-      if (form.warningUnit === warningUnit) return;
-      const hard = Number(form.hardLimitGiB);
-      const value = Number(form.warning);
-      let warning = form.warning;
-      if (Number.isFinite(hard) && hard > 0 && Number.isFinite(value)) {
-        const converted = warningUnit === 'GiB' ? (hard * value) / 100 : (value / hard) * 100;
-        warning = String(Number(converted.toFixed(2)));
-      }
-      update({ warningUnit, warning });
+      if (form.warningUnit !== warningUnit) update(withWarningUnit(form, warningUnit));
     },
     chooseProtectedSite: (protectedSiteId) =>
       update({ protectedSiteId, vmIds: [], ...recoveryDefaults(snapshot(), protectedSiteId) }),
