@@ -44,7 +44,7 @@ export interface OutboxOptions {
   readonly vpgId: string;
   /** Backlog (appended, not yet acknowledged by the target) above which the VPG overflows. */
   readonly limitBytes: number;
-  /** A segment is closed and a new one started once it holds this many bytes (default 64 MiB). */
+  /** A segment is closed and a new one started once it holds this many bytes (default 64 MiB, or an eighth of the limit when smaller). */
   readonly segmentBytes?: number;
   readonly commit?: OutboxCommitMode;
   /** 'write' mode: period of the background fdatasync (default 1000 ms). */
@@ -92,6 +92,7 @@ interface PendingAppend {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_BYTES = 256 * 1024;
 /**
  * Space held back in the outbox directory and given up the moment an append finds the file
  * system full: the switch to bitmap mode must still write its small state files, or the VPG
@@ -153,7 +154,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   constructor(private readonly options: OutboxOptions) {
     super();
-    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    // A segment is released only whole, and the acknowledged seq is saved only then: after a
+    // crash, the records of the last segment count as backlog until the target's position is
+    // known. Segments of a fraction of the limit keep that from overflowing a small outbox.
+    this.segmentBytes =
+      options.segmentBytes ??
+      Math.min(
+        DEFAULT_SEGMENT_BYTES,
+        Math.max(MIN_SEGMENT_BYTES, Math.floor(options.limitBytes / 8)),
+      );
     this.commitMode = options.commit ?? 'fdatasync';
     if (this.segmentBytes > 1024 ** 3) throw new RangeError('segmentBytes above 1 GiB');
   }
@@ -672,6 +681,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     if (uptoSeq <= this.acked) return;
     this.acked = uptoSeq;
+    // The backlog shrinks now, not after the disk sync below (a write meanwhile must not
+    // overflow on bytes the target already has).
+    this.recomputeAckedBytes();
     const deletable: Segment[] = [];
     for (let i = 0; i < this.segments.length - 1; i += 1) {
       const segment = this.segments[i] as Segment;

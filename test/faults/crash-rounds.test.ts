@@ -71,13 +71,17 @@ describe('kill -9 at random moments, 20 rounds', { timeout: 900_000 }, () => {
     await stopSite(site, 'SIGKILL');
   }
 
-  /** Both agents up, the VPG Protecting, no task left Running on either side. */
+  /**
+   * Both agents up, the VPG Protecting with the link up (a source that has just restarted
+   * says Protecting, with "the link is down", from the checkpoints it knows), no task left
+   * Running on either side.
+   */
   async function settled(round: number, started: number): Promise<void> {
     await untilVpg(
       hq,
       vpgId,
-      (s) => s.status === 'Protecting',
-      `round ${round}: Protecting`,
+      (s) => s.status === 'Protecting' && s.statusMessage === undefined,
+      `round ${round}: Protecting, link up`,
       120_000,
     );
     recoveries.push(Date.now() - started);

@@ -229,6 +229,65 @@ test('the limit: hasRoom turns false once the backlog would exceed it', async ()
   await box.close();
 });
 
+test('acknowledged records free room at once, and after a crash at most a segment of them counts', async () => {
+  const dir = await tempDir();
+  const limitBytes = 4 * 1024 * 1024;
+  let syncing: (() => void) | undefined;
+  const slowSync = (): Promise<number> =>
+    new Promise((resolve) => {
+      syncing = () => resolve(0);
+    });
+  // The default segment size (no segmentBytes): an eighth of a small limit.
+  const box = new Outbox({ dir, vpgId: 'vpg-1', limitBytes, syncData: slowSync });
+  await box.open();
+  const data = randomBytes(60 * 1024);
+  const write = (seq: number): StreamRecord => ({
+    vpgId: 'vpg-1',
+    seq,
+    sourceTime: 1_700_000_000_000 + seq,
+    kind: 'write',
+    diskId: 'd0',
+    offset: seq * 4096,
+    data,
+  });
+  let seq = 0;
+  const one = encodeRecord(write(1)).length;
+  while (box.hasRoom(one)) {
+    seq += 1;
+    await box.append(write(seq));
+    box.markApplied(seq);
+  }
+  assert.ok((await segmentFiles(dir)).length >= 8, 'segments of about limit / 8');
+  // The release waits for the disk sync before deleting segments; the room is there before.
+  const released = box.release(seq);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(box.hasRoom(one), 'room while the disks are being synced');
+  assert.equal(box.backlogBytes, 0);
+  syncing?.();
+  await released;
+  // More writes, acknowledged, then a crash (no close): the saved acknowledged seq lags
+  // behind, so those records count as backlog on reopen, but no more than one segment's.
+  const base = seq;
+  for (let i = 0; i < 30; i += 1) {
+    seq += 1;
+    await box.append(write(seq));
+    box.markApplied(seq);
+  }
+  const again = box.release(seq);
+  await new Promise((r) => setImmediate(r));
+  syncing?.();
+  await again;
+  assert.ok(seq - base > 0);
+  const reopened = new Outbox({ dir, vpgId: 'vpg-1', limitBytes });
+  const report = await reopened.open();
+  assert.equal(report.uncleanShutdown, true);
+  assert.ok(
+    reopened.backlogBytes <= limitBytes / 8 + one,
+    `${reopened.backlogBytes} bytes of acknowledged records count after the crash`,
+  );
+  await reopened.close();
+});
+
 test("'write' commit mode: records reach the sender only once synced", async () => {
   const dir = await tempDir();
   const box = outbox(dir, { commit: 'write', syncIntervalMs: 60_000 });
