@@ -156,13 +156,27 @@ export class FrameConnection {
     return this.send(type, encodeJson(value));
   }
 
-  /** Writes one frame whose payload is `parts` concatenated, without copying them. */
-  sendParts(type: FrameTypeCode, parts: readonly Buffer[]): boolean {
-    if (!this.isOpen || this.socket.destroyed) return false;
+  /**
+   * Writes one frame whose payload is `parts` concatenated, without copying them. `onWritten`
+   * is called once the socket no longer needs the parts (handed to TLS, which encrypts them
+   * into its own buffers), or with an error if it closed first (at once if it was closed).
+   */
+  sendParts(
+    type: FrameTypeCode,
+    parts: readonly Buffer[],
+    onWritten?: (err?: Error | null) => void,
+  ): boolean {
+    if (!this.isOpen || this.socket.destroyed) {
+      onWritten?.(this.closedError());
+      return false;
+    }
     const length = parts.reduce((sum, part) => sum + part.length, 0);
     this.socket.cork();
-    this.socket.write(frameHeader(type, length));
-    for (const part of parts) if (part.length > 0) this.socket.write(part);
+    // Chunks are handled in order, so the last one's callback covers them all.
+    this.socket.write(frameHeader(type, length), parts.length === 0 ? onWritten : undefined);
+    parts.forEach((part, i) => {
+      this.socket.write(part, i === parts.length - 1 ? onWritten : undefined);
+    });
     this.socket.uncork();
     return !this.socket.writableNeedDrain;
   }

@@ -1,4 +1,5 @@
 import { TidelineError } from '../../app/errors';
+import { BufferPool } from '../util/buffer-pool';
 import { formatBytes } from '../util/bytes';
 import { FRAME_HEADER_BYTES, type Frame } from './wire';
 
@@ -17,6 +18,9 @@ export class FrameTooLargeError extends TidelineError {
   }
 }
 
+/** One per process: 2 MiB buffers hold a RECORDS frame (≈ 1 MiB, or one record of a 1 MiB write). */
+export const RECEIVE_POOL = new BufferPool(2 * 1024 * 1024, 8);
+
 /**
  * Streaming frame decoder: push() TCP chunks as they come (a frame may be split across any
  * number of chunks, and a chunk may hold many frames), then take frames with next() until it
@@ -25,6 +29,12 @@ export class FrameTooLargeError extends TidelineError {
  *
  * next() is pull-based so a caller can change `maxPayload` between two frames of one chunk
  * (raised once the peer is authenticated) or stop taking frames for a while.
+ *
+ * A large payload split across chunks (every RECORDS frame: TLS delivers ≤ 16 KiB at a time)
+ * is assembled in a buffer of `pool`: the frame's consumer gives it back with
+ * `pool.give(payload)` once done with it (RECORDS: once persisted), or lets it be collected.
+ * (The pool only takes payloads of half a buffer or more: pooled memory in use stays within
+ * twice the payload bytes the connection holds.)
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -32,7 +42,10 @@ export class FrameDecoder {
   private offset = 0; // consumed bytes of chunks[head]
   private buffered = 0;
 
-  constructor(public maxPayload: number) {}
+  constructor(
+    public maxPayload: number,
+    private readonly pool: BufferPool = RECEIVE_POOL,
+  ) {}
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -68,7 +81,7 @@ export class FrameDecoder {
       out = first.subarray(offset, offset + n);
       offset += n;
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = consume ? this.pool.take(n) : Buffer.allocUnsafe(n);
       let copied = 0;
       while (copied < n) {
         const chunk = this.chunks[index];

@@ -10,6 +10,7 @@ import {
   type ControlRegistry,
 } from './control-channel';
 import type { FrameConnection, CloseInfo } from './frame-connection';
+import { RECEIVE_POOL } from './frame-decoder';
 import { dialPeer } from './link-dial';
 import { UnpairSchema, decodeJson, type Hello } from './messages';
 import type { PeerRecord } from './peer-store';
@@ -75,6 +76,8 @@ export const DEFAULT_LINK_TUNING: LinkTuning = {
 interface ReceiveGroup {
   readonly conn: FrameConnection;
   readonly records: ReceivedRecord[];
+  /** The frames' payloads, which the records are views of: back to the pool once persisted. */
+  readonly payloads: Buffer[];
   bytes: number;
 }
 
@@ -243,7 +246,8 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
 
   /**
    * Sends encoded records of one VPG, in order, in RECORDS frames of about 1 MiB. Resolves
-   * once every frame is written to the socket and within the VPG's window (so a caller that
+   * once the socket has let go of every frame (TLS encrypted it into its own buffers: the
+   * caller may reuse the records' memory) and within the VPG's window (so a caller that
    * awaits each call never holds more than the window in flight); rejects with
    * CONNECTION_CLOSED or UNAVAILABLE when the link is or goes down. Calls for one VPG are
    * sent in call order.
@@ -489,6 +493,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   }
 
   private async sendNow(vpgId: string, encoded: readonly Buffer[]): Promise<void> {
+    let written: Promise<void> = Promise.resolve();
     for (const batch of batchRecords(vpgId, encoded, this.options.tuning.batchBytes)) {
       const conn = this.conn;
       if (conn === undefined) throw this.downError();
@@ -496,8 +501,17 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       if (this.conn !== conn) throw this.downError();
       await conn.writable();
       if (this.conn !== conn) throw this.downError();
-      conn.sendParts(FrameType.RECORDS, batch.parts);
+      // A socket destroyed with writes pending calls their callbacks with an error.
+      written = new Promise<void>((resolve, reject) => {
+        conn.sendParts(FrameType.RECORDS, batch.parts, (err) =>
+          err ? reject(this.downError()) : resolve(),
+        );
+      });
+      // A rejection is awaited below (or superseded by the next frame's, which comes after it).
+      written.catch(() => undefined);
     }
+    // The caller may reuse the records' memory once this resolves.
+    await written;
   }
 
   private onFrame(conn: FrameConnection, frame: Frame): void {
@@ -566,10 +580,16 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     const open = this.receiveGroups.get(vpgId);
     if (open !== undefined && open.conn === conn && open.bytes < MAX_RECEIVE_GROUP_BYTES) {
       for (const record of records) open.records.push(record);
+      open.payloads.push(payload);
       open.bytes += payload.length;
       return;
     }
-    const group: ReceiveGroup = { conn, records: [...records], bytes: payload.length };
+    const group: ReceiveGroup = {
+      conn,
+      records: [...records],
+      payloads: [payload],
+      bytes: payload.length,
+    };
     this.receiveGroups.set(vpgId, group);
     this.afterReceived(conn, vpgId, group, async () => {
       if (this.receiveGroups.get(vpgId) === group) this.receiveGroups.delete(vpgId);
@@ -615,6 +635,8 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
           `The receiving agent could not persist records of VPG ${vpgId}: see its log`,
         );
       } finally {
+        // The handler has persisted (or dropped) the records: nothing refers to them now.
+        for (const payload of group?.payloads ?? []) RECEIVE_POOL.give(payload);
         this.receiveBacklog -= group?.bytes ?? 0;
         conn.hold('backlog', this.receiveBacklog > tuning.receiveBacklogBytes);
       }

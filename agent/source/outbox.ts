@@ -420,9 +420,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /**
    * Encoded records from `fromSeq` on, up to the readable seq, about `maxBytes` in all (at
-   * least one record). Each buffer is one whole record; they share one read buffer per segment.
+   * least one record). Each buffer is one whole record; they share one read buffer per segment,
+   * made by `alloc` (the sender's pool).
    */
-  async read(fromSeq: number, maxBytes: number): Promise<Buffer[]> {
+  async read(
+    fromSeq: number,
+    maxBytes: number,
+    alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
+  ): Promise<Buffer[]> {
     const limit = this.readableSeq();
     if (fromSeq > limit) return [];
     if (fromSeq < this.firstSeq) {
@@ -448,7 +453,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           upto += 1;
           end = segment.end(upto);
         }
-        const buf = Buffer.allocUnsafe(end - start);
+        const buf = alloc(end - start);
         const got = await readFully(segment.handle, buf, 0, buf.length, start);
         if (got !== buf.length) throw this.ioError('read', new Error(`short read at ${start}`));
         for (let s = seq; s <= upto; s += 1) {

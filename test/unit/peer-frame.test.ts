@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { FrameDecoder, FrameTooLargeError } from '../../agent/peer/frame-decoder';
+import { BufferPool } from '../../agent/util/buffer-pool';
 import { batchRecords, decodeRecordsPayload } from '../../agent/peer/records-frame';
 import { RecordWindow } from '../../agent/peer/record-window';
 import { PairingTokens } from '../../agent/peer/pairing-tokens';
@@ -105,6 +106,34 @@ describe('peer frame codec', () => {
     const ok = new FrameDecoder(10);
     ok.push(encodeFrame(FrameType.CONTROL, Buffer.alloc(10, 1)));
     assert.equal(ok.next()?.payload.length, 10);
+  });
+
+  it('assembles large split payloads in pooled buffers, reused once given back', () => {
+    const pool = new BufferPool(64 * 1024, 2);
+    const decoder = new FrameDecoder(1024 * 1024, pool);
+    const payloads = Array.from({ length: 6 }, (_, i) => randomBytes(40_000 + i * 1000));
+    const stream = Buffer.concat(payloads.map((p) => encodeFrame(FrameType.RECORDS, p)));
+    const got: Buffer[] = [];
+    for (let at = 0; at < stream.length; at += 1500) {
+      decoder.push(stream.subarray(at, at + 1500));
+      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+        // Compared before it is given back: the next frame may be assembled in its memory.
+        assert.deepEqual(frame.payload, payloads[got.length]);
+        got.push(frame.payload);
+        pool.give(frame.payload);
+        pool.give(frame.payload); // a second give is ignored
+      }
+    }
+    assert.equal(got.length, payloads.length);
+    assert.deepEqual(pool.stats(), { reused: 5, allocated: 1, idle: 1 });
+    // Not the pool's: ignored. A small payload (under half a buffer) is not pooled.
+    pool.give(Buffer.alloc(64 * 1024));
+    const small = new FrameDecoder(1024 * 1024, pool);
+    const frame = encodeFrame(FrameType.RECORDS, randomBytes(20_000));
+    small.push(frame.subarray(0, 1000));
+    small.push(frame.subarray(1000));
+    assert.equal(small.next()?.payload.length, 20_000);
+    assert.deepEqual(pool.stats(), { reused: 5, allocated: 1, idle: 1 });
   });
 
   it('applies a raised limit to the next frame of the same chunk', () => {
