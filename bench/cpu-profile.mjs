@@ -49,16 +49,30 @@ if (dir) {
     [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
   };
   const totals = {};
+  // What the heap held after full collections: a large live heap makes each one dear; external
+  // memory (ArrayBuffers) growing fast between them is what triggers them.
+  const { getHeapStatistics } = await import('node:v8');
+  const afterMajor = { usedMiB: [], externalMiB: [] };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const kind = kinds[e.detail?.kind] ?? String(e.detail?.kind);
       const t = (totals[kind] ??= { count: 0, ms: 0 });
       t.count += 1;
       t.ms += e.duration;
+      if (kind === 'major') {
+        const h = getHeapStatistics();
+        afterMajor.usedMiB.push(Math.round(h.used_heap_size / 2 ** 20));
+        afterMajor.externalMiB.push(Math.round(h.external_memory / 2 ** 20));
+      }
     }
   }).observe({ entryTypes: ['gc'] });
+  const range = (xs) => (xs.length === 0 ? [] : [Math.min(...xs), Math.max(...xs)]);
   process.once('exit', () => {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${process.pid}.gc.json`), JSON.stringify(totals));
+    const heap = {
+      usedMiBAfterMajor: range(afterMajor.usedMiB),
+      externalMiBAfterMajor: range(afterMajor.externalMiB),
+    };
+    writeFileSync(join(dir, `${process.pid}.gc.json`), JSON.stringify({ ...totals, heap }));
   });
 }

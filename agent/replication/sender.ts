@@ -31,7 +31,11 @@ const KIND_SEED = 2;
 const KIND_ZERO = 3;
 const READ_BYTES = 4 * 1024 * 1024;
 /** Outbox reads, shared by every sender of the agent (a fresh 4 MiB per read kept V8 collecting). */
-const READ_POOL = new BufferPool(READ_BYTES, 4);
+const READ_POOL = new BufferPool({
+  minBytes: 256 * 1024,
+  maxBytes: READ_BYTES,
+  idleBytes: 16 * 1024 * 1024,
+});
 /** Records pass the throttle in slices of about this many bytes (smooth, not bursty). */
 const THROTTLE_SLICE_BYTES = 128 * 1024;
 

@@ -109,7 +109,11 @@ describe('peer frame codec', () => {
   });
 
   it('assembles large split payloads in pooled buffers, reused once given back', () => {
-    const pool = new BufferPool(64 * 1024, 2);
+    const pool = new BufferPool({
+      minBytes: 64 * 1024,
+      maxBytes: 64 * 1024,
+      idleBytes: 128 * 1024,
+    });
     const decoder = new FrameDecoder(1024 * 1024, pool);
     const payloads = Array.from({ length: 6 }, (_, i) => randomBytes(40_000 + i * 1000));
     const stream = Buffer.concat(payloads.map((p) => encodeFrame(FrameType.RECORDS, p)));
@@ -125,15 +129,15 @@ describe('peer frame codec', () => {
       }
     }
     assert.equal(got.length, payloads.length);
-    assert.deepEqual(pool.stats(), { reused: 5, allocated: 1, idle: 1 });
-    // Not the pool's: ignored. A small payload (under half a buffer) is not pooled.
+    assert.deepEqual(pool.stats(), { reused: 5, allocated: 1, idleBytes: 64 * 1024 });
+    // Not the pool's: ignored. A small payload (under half the smallest class) is not pooled.
     pool.give(Buffer.alloc(64 * 1024));
     const small = new FrameDecoder(1024 * 1024, pool);
     const frame = encodeFrame(FrameType.RECORDS, randomBytes(20_000));
     small.push(frame.subarray(0, 1000));
     small.push(frame.subarray(1000));
     assert.equal(small.next()?.payload.length, 20_000);
-    assert.deepEqual(pool.stats(), { reused: 5, allocated: 1, idle: 1 });
+    assert.deepEqual(pool.stats(), { reused: 5, allocated: 1, idleBytes: 64 * 1024 });
   });
 
   it('applies a raised limit to the next frame of the same chunk', () => {
