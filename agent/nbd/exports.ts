@@ -26,6 +26,7 @@ export interface ExportRefusal {
 /** The requests of one export, as the transmission loop issues them. */
 export interface ExportBackend {
   read(offset: number, length: number, into: Buffer): Promise<unknown>;
+  /** `data` is lent until the promise resolves (then reused for another request). */
   write(offset: number, data: Buffer, options: WriteOptions | undefined): Promise<void>;
   zero(offset: number, length: number, options: WriteOptions | undefined): Promise<void>;
   trim(offset: number, length: number): Promise<void>;

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log';
+import { BufferPool } from '../util/buffer-pool';
 import type { WriteOptions } from '../tap/tap';
 import { errnoOf } from './errno';
 import type { OpenExport } from './exports';
@@ -29,6 +30,17 @@ export const DEFAULT_TRANSMISSION_LIMITS: TransmissionLimits = {
 };
 
 const FUA: WriteOptions = { fua: true };
+/**
+ * WRITE payloads that arrive in pieces (anything over a socket chunk) are assembled in pooled
+ * buffers, given back once the write is done: a fresh 1 MiB buffer per request lives until
+ * the disk and outbox writes end, long enough that only V8's full collections reclaim it.
+ * Idle buffers up to the bytes a connection may buffer.
+ */
+const WRITE_POOL = new BufferPool({
+  minBytes: 64 * 1024,
+  maxBytes: 4 * 1024 * 1024,
+  idleBytes: DEFAULT_TRANSMISSION_LIMITS.maxBufferedBytes,
+});
 
 /** Command flags each command accepts (FUA is harmless where it means nothing). */
 const ALLOWED_FLAGS: Readonly<Record<number, number>> = {
@@ -165,7 +177,7 @@ export class Transmission {
         write.filled = write.length;
         return true;
       }
-      write.data = Buffer.allocUnsafe(write.length);
+      write.data = WRITE_POOL.take(write.length);
     }
     const k = Math.min(left, reader.length);
     if (k > 0) reader.copyInto(write.data, write.filled, k);
@@ -232,8 +244,14 @@ export class Transmission {
       return this.reply(write.error, cookieHigh, cookieLow);
     }
     this.inFlight += 1;
-    this.exp.backend.write(write.offset, write.data, write.fua ? FUA : undefined).then(
-      () => this.settle(Errno.OK, cookieHigh, cookieLow, length),
+    const data = write.data;
+    this.exp.backend.write(write.offset, data, write.fua ? FUA : undefined).then(
+      () => {
+        // Written to the disk and the outbox: nothing holds the payload now (after an error
+        // it is left to the collector, in case a part of the write is still going on).
+        WRITE_POOL.give(data);
+        this.settle(Errno.OK, cookieHigh, cookieLow, length);
+      },
       (err: unknown) => this.settle(this.failed(err, 'write'), cookieHigh, cookieLow, length),
     );
   }

@@ -16,7 +16,8 @@ export interface WriteOptions {
  * the VPG's outbox and written to the disk file, in that order (see replication/README.md).
  *
  * Offsets and lengths are bytes; an extent must lie within the disk. Reads see every write
- * whose promise has resolved.
+ * whose promise has resolved. A write's `data` is lent: nothing may keep it once the promise
+ * resolved (the NBD server reuses the buffer for the next request).
  */
 export interface Tap {
   write(diskId: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void>;
