@@ -14,7 +14,12 @@ import { RECEIVE_POOL } from './frame-decoder';
 import { dialPeer } from './link-dial';
 import { UnpairSchema, decodeJson, type Hello } from './messages';
 import type { PeerRecord } from './peer-store';
-import { batchRecords, decodeRecordsPayload, type ReceivedRecord } from './records-frame';
+import {
+  batchRecords,
+  decodeRecordsPayload,
+  verifyRecordsPayload,
+  type ReceivedRecord,
+} from './records-frame';
 import { RecordWindow } from './record-window';
 import type { TlsKeyPair } from './tls-dial';
 import {
@@ -75,8 +80,11 @@ export const DEFAULT_LINK_TUNING: LinkTuning = {
 /** RECORDS frames received for one VPG and not yet handed to the handler. */
 interface ReceiveGroup {
   readonly conn: FrameConnection;
-  readonly records: ReceivedRecord[];
-  /** The frames' payloads, which the records are views of: back to the pool once persisted. */
+  /**
+   * The frames' payloads, split into records only when the handler is called: decoded at
+   * arrival, a record's objects waited through the backlog into V8's old generation, and the
+   * recovery agent ran a full collection every few frames. Back to the pool once persisted.
+   */
   readonly payloads: Buffer[];
   bytes: number;
 }
@@ -575,30 +583,37 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
    * durable with one write and one fdatasync instead of one per frame (group commit).
    */
   private onRecordsFrame(conn: FrameConnection, payload: Buffer): void {
-    const { vpgId, records } = decodeRecordsPayload(payload);
+    const vpgId = verifyRecordsPayload(payload);
     this.countReceived(conn, payload.length);
     const open = this.receiveGroups.get(vpgId);
     if (open !== undefined && open.conn === conn && open.bytes < MAX_RECEIVE_GROUP_BYTES) {
-      for (const record of records) open.records.push(record);
       open.payloads.push(payload);
       open.bytes += payload.length;
       return;
     }
-    const group: ReceiveGroup = {
-      conn,
-      records: [...records],
-      payloads: [payload],
-      bytes: payload.length,
-    };
+    const group: ReceiveGroup = { conn, payloads: [payload], bytes: payload.length };
     this.receiveGroups.set(vpgId, group);
     this.afterReceived(conn, vpgId, group, async () => {
       if (this.receiveGroups.get(vpgId) === group) this.receiveGroups.delete(vpgId);
+      if (!conn.isOpen) return; // refused for an earlier frame: nothing after it is taken
+      let records: ReceivedRecord[];
+      try {
+        // Checksums were verified on arrival (verifyRecordsPayload); the structure is now.
+        records = group.payloads.flatMap(
+          (p) => decodeRecordsPayload(p, { checksums: false }).records,
+        );
+      } catch (err) {
+        if (!isTidelineError(err)) throw err;
+        this.options.log.warn({ vpgId, err: err.message }, 'peer protocol error: closing');
+        conn.refuse('protocol', err.code, err.message);
+        return;
+      }
       const handler = this.recordsHandler;
       if (handler === undefined) {
         this.options.log.warn({ vpgId }, 'records received, but no replication engine takes them');
         return;
       }
-      const seq = await handler(vpgId, group.records);
+      const seq = await handler(vpgId, records);
       if (this.conn === conn) conn.send(FrameType.ACK, encodeVpgSeq(vpgId, seq));
     });
   }

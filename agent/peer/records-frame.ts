@@ -2,6 +2,7 @@ import {
   CorruptRecordError,
   RECORD_HEADER_BYTES,
   RECORD_TRAILER_BYTES,
+  checksumOk,
   decodeRecord,
   type StreamRecord,
 } from '../replication/record';
@@ -72,19 +73,51 @@ function checkEncoded(vpgId: string, record: Buffer): number {
   return Number(record.readBigUInt64LE(8));
 }
 
-/** Splits a RECORDS payload into its records, verifying each one's checksum. */
-export function decodeRecordsPayload(payload: Buffer): {
+/**
+ * Verifies the checksum of every record of a RECORDS payload without decoding them (no
+ * objects: the frame may wait in the backlog before decodeRecordsPayload splits it, and
+ * checking it now reads it while the copy that assembled it left it in the CPU cache).
+ * Returns the VPG; throws the protocol error decodeRecordsPayload would.
+ */
+export function verifyRecordsPayload(payload: Buffer): string {
+  const { vpgId, count, recordsAt } = decodeRecordsHeader(payload);
+  if (count === 0) throw protocolError(`empty RECORDS frame for VPG ${vpgId}`);
+  let at = recordsAt;
+  for (let n = 1; at < payload.length; n += 1) {
+    const total = payload.length - at >= 4 ? payload.readUInt32LE(at) : 0;
+    if (total < RECORD_HEADER_BYTES + RECORD_TRAILER_BYTES || at + total > payload.length) {
+      throw protocolError(`RECORDS frame for VPG ${vpgId} ends inside a record`);
+    }
+    if (!checksumOk(payload, at, at + total)) {
+      throw protocolError(
+        `record ${n} of a RECORDS frame for VPG ${vpgId} is corrupt (record checksum mismatch)`,
+      );
+    }
+    at += total;
+  }
+  return vpgId;
+}
+
+/**
+ * Splits a RECORDS payload into its records, verifying each one's checksum (unless
+ * verifyRecordsPayload already did: `checksums: false`) and structure.
+ */
+export function decodeRecordsPayload(
+  payload: Buffer,
+  options?: { readonly checksums: boolean },
+): {
   vpgId: string;
   records: ReceivedRecord[];
 } {
   const { vpgId, count, recordsAt } = decodeRecordsHeader(payload);
   if (count === 0) throw protocolError(`empty RECORDS frame for VPG ${vpgId}`);
   const records: ReceivedRecord[] = [];
+  const checksum = { checksum: options?.checksums !== false };
   let at = recordsAt;
   while (at < payload.length) {
     let result: ReturnType<typeof decodeRecord>;
     try {
-      result = decodeRecord(payload, at);
+      result = decodeRecord(payload, at, checksum);
     } catch (err) {
       if (err instanceof CorruptRecordError) {
         throw protocolError(

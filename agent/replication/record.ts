@@ -174,6 +174,11 @@ function writeHead(out: Buffer, record: StreamRecord, head: RecordHead): number 
   return at;
 }
 
+/** Whether the record in `buf[position, end)` carries the checksum of its bytes. */
+export function checksumOk(buf: Buffer, position: number, end: number): boolean {
+  return crc32(buf.subarray(position, end - 4)) === buf.readUInt32LE(end - 4);
+}
+
 export type DecodeResult =
   | { readonly status: 'ok'; readonly record: StreamRecord; readonly bytes: number }
   /** The buffer ends inside a record: wait for more bytes (or, at a file's end, a torn tail). */
@@ -182,8 +187,13 @@ export type DecodeResult =
 /**
  * Decodes the record starting at `position`. Data is a view into `buf` (no copy): copy it if
  * the buffer is reused. Throws CorruptRecordError for a bad header or checksum.
+ * `checksum: false` skips the checksum of a record `checksumOk` has already verified.
  */
-export function decodeRecord(buf: Buffer, position = 0): DecodeResult {
+export function decodeRecord(
+  buf: Buffer,
+  position = 0,
+  options?: { readonly checksum: boolean },
+): DecodeResult {
   const available = buf.length - position;
   if (available < 4) return { status: 'incomplete', needed: RECORD_HEADER_BYTES };
   const total = buf.readUInt32LE(position);
@@ -195,8 +205,7 @@ export function decodeRecord(buf: Buffer, position = 0): DecodeResult {
   }
   if (available < total) return { status: 'incomplete', needed: total };
   const end = position + total;
-  const stored = buf.readUInt32LE(end - 4);
-  if (crc32(buf.subarray(position, end - 4)) !== stored) {
+  if (options?.checksum !== false && !checksumOk(buf, position, end)) {
     throw new CorruptRecordError('record checksum mismatch', position);
   }
   const version = buf.readUInt8(position + 4);

@@ -3,7 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { FrameDecoder, FrameTooLargeError } from '../../agent/peer/frame-decoder';
 import { BufferPool } from '../../agent/util/buffer-pool';
-import { batchRecords, decodeRecordsPayload } from '../../agent/peer/records-frame';
+import {
+  batchRecords,
+  decodeRecordsPayload,
+  verifyRecordsPayload,
+} from '../../agent/peer/records-frame';
 import { RecordWindow } from '../../agent/peer/record-window';
 import { PairingTokens } from '../../agent/peer/pairing-tokens';
 import {
@@ -217,6 +221,15 @@ describe('RECORDS batches', () => {
     const at = payload.length - 30;
     payload.writeUInt8((payload.readUInt8(at) ^ 0xff) & 0xff, at);
     assert.throws(() => decodeRecordsPayload(payload), /record 2 .* is corrupt/);
+    // Checked on arrival without decoding; decoded later without checking again.
+    assert.throws(() => verifyRecordsPayload(payload), /record 2 .* is corrupt \(record checksum/);
+    assert.equal(decodeRecordsPayload(payload, { checksums: false }).records.length, 2);
+    const intact = Buffer.concat(batch.parts); // the records as sent, not the damaged copy
+    assert.equal(verifyRecordsPayload(intact), 'vpg-1');
+    assert.throws(
+      () => verifyRecordsPayload(intact.subarray(0, intact.length - 10)),
+      /ends inside a record/,
+    );
   });
 });
 

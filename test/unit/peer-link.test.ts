@@ -12,7 +12,7 @@ import { PeersFileSchema } from '../../agent/peer/peer-store';
 import { PeerService } from '../../agent/peer/peer-service';
 import type { LinkTuning, PeerLink } from '../../agent/peer/peer-link';
 import { FrameType } from '../../agent/peer/wire';
-import { encodeRecord, type StreamRecord } from '../../agent/replication/record';
+import { RECORD_TRAILER_BYTES, encodeRecord, type StreamRecord } from '../../agent/replication/record';
 import { createSelfSignedIdentity, type TlsIdentity } from '../../agent/security/certificate';
 import { connectPeer } from '../helpers/peer-client';
 
@@ -295,6 +295,22 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
       journal.records.slice(240).map((r) => r.seq),
       Array.from({ length: 14 }, (_, i) => 241 + i),
     );
+  });
+
+  it('refuses a frame whose record fails its checksum, and persists nothing of it', async () => {
+    const ab = await connected(a.node.service.link('agent-b'));
+    const before = journal.persisted;
+    await ab.sendRecords('vpg-1', [record(before + 1)]);
+    await waitFor(() => journal.persisted === before + 1, 'the good record persisted');
+    // A data byte changed in flight: the record's length and VPG still look right.
+    const bad = record(before + 2);
+    bad[bad.length - RECORD_TRAILER_BYTES - 1] ^= 0xff;
+    const down = once(ab, 'down');
+    await ab.sendRecords('vpg-1', [bad, record(before + 3)]).catch(() => undefined);
+    await down;
+    assert.equal(journal.persisted, before + 1, 'nothing of the corrupt frame');
+    await connected(ab); // the dialer comes back; the source would resend from the position
+    assert.equal(await ab.requestPosition('vpg-1'), before + 1);
   });
 
   it('reconnects after the target restarts, and resumes from its position', async () => {
