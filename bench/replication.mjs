@@ -24,7 +24,7 @@ import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { launchPairedSites, loadAverage, processCpuSeconds } from './lib/sites.mjs';
+import { launchPairedSites, loadAverage, processCpuSeconds, processRssMiB } from './lib/sites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -195,7 +195,9 @@ async function main() {
   });
   const { createVpg, setWorkload, vms, vpgState, call, sleep } = sites;
   try {
-    const vmIds = (await vms(hq)).slice(0, vmCount).map((vm) => vm.vmId);
+    const chosen = (await vms(hq)).slice(0, vmCount);
+    const vmIds = chosen.map((vm) => vm.vmId);
+    const diskCount = chosen.reduce((n, vm) => n + vm.disks.length, 0);
     const vpg = await createVpg(hq, dr, {
       vmIds,
       checkpointIntervalMs: 2000,
@@ -228,6 +230,7 @@ async function main() {
     const last = await sample();
     const lastCpu = cpuOf();
     const lastWritten = await workloadBytes().catch(() => undefined);
+    const rss = [hq, dr].map((site) => processRssMiB(site.agent.process.pid));
     const seconds = (last.at - first.at) / 1000;
     const journalRate = (last.journal - first.journal) / seconds;
     const writtenRate =
@@ -270,6 +273,9 @@ async function main() {
     console.log(`  ratio journal/anchor ${(journalRate / anchorRate).toFixed(2)}`);
     console.log(
       `  CPU seconds per GiB (user + system, all threads): source agent ${perGiB((lastCpu[0] - firstCpu[0]) / journalGiB)}, recovery agent ${perGiB((lastCpu[1] - firstCpu[1]) / journalGiB)}; anchor sender ${perGiB(anchor.cpu.sender / (anchorBytes / 1024 ** 3))}, receiver ${perGiB(anchor.cpu.receiver / (anchorBytes / 1024 ** 3))}`,
+    );
+    console.log(
+      `  memory (RSS, MiB) at the window's end / peak: source agent ${rss[0].now.toFixed(0)} / ${rss[0].peak.toFixed(0)}, recovery agent ${rss[1].now.toFixed(0)} / ${rss[1].peak.toFixed(0)}; ${diskCount} disks`,
     );
     if (writtenRate !== undefined) {
       // The sim VMs' writes happen in the source agent: part of its CPU goes to bytes that are

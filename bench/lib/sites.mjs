@@ -23,6 +23,17 @@ export function processCpuSeconds(pid) {
   }
 }
 
+/** A process's resident memory now and at its peak (VmRSS, VmHWM), in MiB. */
+export function processRssMiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    return { now: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+  } catch {
+    return { now: NaN, peak: NaN };
+  }
+}
+
 /**
  * Environment that makes an agent write `<profileDir>/<name>/<pid>.cpuprofile` at exit, or
  * with `onSignal` one `<pid>-<n>.cpuprofile` per SIGUSR2 pair (bench/cpu-profile.mjs).
