@@ -12,7 +12,11 @@ import { PeersFileSchema } from '../../agent/peer/peer-store';
 import { PeerService } from '../../agent/peer/peer-service';
 import type { LinkTuning, PeerLink } from '../../agent/peer/peer-link';
 import { FrameType } from '../../agent/peer/wire';
-import { RECORD_TRAILER_BYTES, encodeRecord, type StreamRecord } from '../../agent/replication/record';
+import {
+  RECORD_TRAILER_BYTES,
+  encodeRecord,
+  type StreamRecord,
+} from '../../agent/replication/record';
 import { createSelfSignedIdentity, type TlsIdentity } from '../../agent/security/certificate';
 import { connectPeer } from '../helpers/peer-client';
 
@@ -304,7 +308,8 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
     await waitFor(() => journal.persisted === before + 1, 'the good record persisted');
     // A data byte changed in flight: the record's length and VPG still look right.
     const bad = record(before + 2);
-    bad[bad.length - RECORD_TRAILER_BYTES - 1] ^= 0xff;
+    const at = bad.length - RECORD_TRAILER_BYTES - 1;
+    bad.writeUInt8(bad.readUInt8(at) ^ 0xff, at);
     const down = once(ab, 'down');
     await ab.sendRecords('vpg-1', [bad, record(before + 3)]).catch(() => undefined);
     await down;
