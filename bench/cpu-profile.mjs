@@ -49,8 +49,8 @@ if (dir) {
     [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
   };
   const totals = {};
-  // What the heap held after full collections: a large live heap makes each one dear; external
-  // memory (ArrayBuffers) growing fast between them is what triggers them.
+  // What the heap held after full collections: a large live heap makes each one dear. Why they
+  // run (old-generation growth, external memory) only --trace-gc says: bench/README.md.
   const { getHeapStatistics } = await import('node:v8');
   const afterMajor = { usedMiB: [], externalMiB: [] };
   new PerformanceObserver((list) => {

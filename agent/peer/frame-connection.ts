@@ -171,11 +171,11 @@ export class FrameConnection {
       return false;
     }
     const length = parts.reduce((sum, part) => sum + part.length, 0);
+    const chunks = [frameHeader(type, length), ...parts.filter((part) => part.length > 0)];
     this.socket.cork();
     // Chunks are handled in order, so the last one's callback covers them all.
-    this.socket.write(frameHeader(type, length), parts.length === 0 ? onWritten : undefined);
-    parts.forEach((part, i) => {
-      this.socket.write(part, i === parts.length - 1 ? onWritten : undefined);
+    chunks.forEach((chunk, i) => {
+      this.socket.write(chunk, i === chunks.length - 1 ? onWritten : undefined);
     });
     this.socket.uncork();
     return !this.socket.writableNeedDrain;

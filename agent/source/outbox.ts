@@ -44,7 +44,10 @@ export interface OutboxOptions {
   readonly vpgId: string;
   /** Backlog (appended, not yet acknowledged by the target) above which the VPG overflows. */
   readonly limitBytes: number;
-  /** A segment is closed and a new one started once it holds this many bytes (default 64 MiB, or an eighth of the limit when smaller). */
+  /**
+   * A segment is closed and a new one started once it holds this many bytes (default 64 MiB,
+   * or an eighth of the limit when that is smaller).
+   */
   readonly segmentBytes?: number;
   readonly commit?: OutboxCommitMode;
   /** 'write' mode: period of the background fdatasync (default 1000 ms). */

@@ -36,8 +36,6 @@ interface SizeClass {
 }
 
 export class BufferPool {
-  readonly minBytes: number;
-  readonly maxBytes: number;
   private readonly classes: SizeClass[] = [];
   /** Buffers handed out and not yet given back (weak: a lost one is collected). */
   private readonly out = new WeakSet<ArrayBuffer>();
@@ -51,8 +49,6 @@ export class BufferPool {
     if (!Number.isSafeInteger(minBytes) || minBytes <= 0 || maxBytes < minBytes) {
       throw new RangeError('0 < minBytes <= maxBytes');
     }
-    this.minBytes = minBytes;
-    this.maxBytes = maxBytes;
     for (let bytes = minBytes; bytes < maxBytes; bytes *= 2) {
       this.classes.push({ bytes, free: [], lowWater: 0 });
     }
@@ -61,7 +57,8 @@ export class BufferPool {
 
   /** A buffer of exactly `n` bytes (uninitialised): pooled within the classes, else fresh. */
   take(n: number): Buffer {
-    const size = n >= this.minBytes / 2 ? this.classes.find((c) => c.bytes >= n) : undefined;
+    const size =
+      n >= this.options.minBytes / 2 ? this.classes.find((c) => c.bytes >= n) : undefined;
     if (size === undefined) return Buffer.allocUnsafe(n);
     let memory = size.free.pop();
     if (memory === undefined) {
