@@ -19,6 +19,7 @@ import { parseListen } from './config/listen';
 import { parseNbdFlags } from './config/nbd-flags';
 import { parseReplicationFlags } from './config/replication-flags';
 import { SUPPORTED_HYPERVISORS } from './hypervisor/registry';
+import { MAX_SIM_VMS } from './hypervisor/sim/generator';
 import { LOG_LEVELS } from './log';
 import { AGENT_PRODUCT, AGENT_VERSION } from './version';
 
@@ -29,6 +30,7 @@ const INIT_OPTIONS = {
   site: { type: 'string' },
   hypervisor: { type: 'string' },
   'sim-disk-mib': { type: 'string' },
+  'sim-vms': { type: 'string' },
   'libvirt-uri': { type: 'string' },
   'libvirt-prefix': { type: 'string' },
   'libvirt-qemu-group': { type: 'string' },
@@ -100,6 +102,7 @@ async function init(args: readonly string[]): Promise<number> {
   const site = SiteDetailsSchema.shape.name.safeParse(values.site);
   if (!site.success) throw new UsageError('--site must be 1–80 characters (not only spaces)');
   const simDiskMiB = simDiskSize(values['sim-disk-mib']);
+  const simVms = simVmCount(values['sim-vms']);
   const hypervisor = hypervisorKind(values.hypervisor);
   const libvirt = libvirtFlags(values, hypervisor);
   const result = await initDataDir({
@@ -107,6 +110,7 @@ async function init(args: readonly string[]): Promise<number> {
     siteName: site.data,
     hypervisor,
     ...(simDiskMiB !== undefined && { simDiskMiB }),
+    ...(simVms !== undefined && { simVms }),
     ...(libvirt !== undefined && { libvirt }),
   });
   process.stdout.write(`token: ${result.token}\nfingerprint: ${result.fingerprint}\n`);
@@ -230,6 +234,15 @@ function simDiskSize(value: string | undefined): number | undefined {
     throw new UsageError('--sim-disk-mib must be a whole number of MiB between 1 and 65536');
   }
   return mib;
+}
+
+function simVmCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const count = Number(value);
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_SIM_VMS) {
+    throw new UsageError(`--sim-vms must be a whole number of VMs between 1 and ${MAX_SIM_VMS}`);
+  }
+  return count;
 }
 
 function report(err: unknown): number {

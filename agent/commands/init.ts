@@ -20,6 +20,8 @@ export interface InitOptions {
   readonly hypervisor: HypervisorKind;
   /** sim: every disk of this size in MiB instead of 1–8 GiB (tests, small demos). */
   readonly simDiskMiB?: number;
+  /** sim: this many VMs instead of 4–6 (load tests: many disks). */
+  readonly simVms?: number;
   /** libvirt: connection URI, domain name prefix, QEMU's group (see ProvisionOptions). */
   readonly libvirt?: ProvisionOptions['libvirt'];
 }
@@ -88,6 +90,7 @@ async function create(layout: DataDirLayout, options: InitOptions): Promise<Init
     siteName: options.siteName,
     agentId,
     ...(options.simDiskMiB !== undefined && { simDiskBytes: options.simDiskMiB * 1024 * 1024 }),
+    ...(options.simVms !== undefined && { simVms: options.simVms }),
     ...(options.libvirt !== undefined && { libvirt: options.libvirt }),
   });
 

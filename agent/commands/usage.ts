@@ -41,6 +41,7 @@ Options:
   --hypervisor KIND     sim (default) or libvirt
   --sim-disk-mib N      sim: make every disk N MiB instead of 1–8 GiB (for tests and small
                         demos whose disks are copied or hashed whole)
+  --sim-vms N           sim: make N VMs (1–64) instead of 4–6 (load tests with many disks)
   --libvirt-uri URI     libvirt: the connection (default qemu:///system); init checks it answers
   --libvirt-prefix P    libvirt: only domains whose name starts with P are this agent's, and
                         recovered domains are named with it (several agents on one libvirtd)

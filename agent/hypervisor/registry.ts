@@ -17,6 +17,8 @@ export interface ProvisionOptions {
   readonly agentId: string;
   /** sim: every disk of this size (bytes) instead of 1–8 GiB. */
   readonly simDiskBytes?: number;
+  /** sim: this many VMs instead of 4–6. */
+  readonly simVms?: number;
   /** libvirt: connection URI (default qemu:///system), domain name prefix, QEMU's group. */
   readonly libvirt?: {
     readonly uri?: string;
@@ -37,6 +39,7 @@ export async function provisionHypervisor(
         siteName: options.siteName,
         idSalt: options.agentId,
         ...(options.simDiskBytes !== undefined && { diskBytes: options.simDiskBytes }),
+        ...(options.simVms !== undefined && { vmsPerHost: [options.simVms, options.simVms] }),
       });
       return;
     case 'libvirt':

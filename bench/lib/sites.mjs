@@ -48,16 +48,24 @@ export function profileEnv(profileDir, name, onSignal = false) {
 
 /**
  * Two real agents ('Bench HQ' protects, 'Bench DR' recovers), each initialised with
- * `diskMiB` sim disks, paired. With `profileDir`, both are restarted under the CPU profiler
+ * `diskMiB` sim disks (and `simVms` VMs, default 4–6), paired. With `profileDir`, both are restarted under the CPU profiler
  * (launchSite takes no environment) and write their profiles to `<profileDir>/{source,target}`
  * when stopped (with `profileOnSignal`, per SIGUSR2 window). Resolves { hq, dr, sites, agents }: `sites` and `agents` are the helper
  * modules (test/helpers/replication-sites.ts, agents.ts); call agents.cleanupAgents() at the end.
  */
-export async function launchPairedSites({ diskMiB, runArgs = [], profileDir, profileOnSignal }) {
+export async function launchPairedSites({
+  diskMiB,
+  simVms,
+  runArgs = [],
+  profileDir,
+  profileOnSignal,
+}) {
   const sites = await import('../../test/helpers/replication-sites.ts');
   const agents = await import('../../test/helpers/agents.ts');
-  const hq = await sites.launchSite('Bench HQ', { diskMiB, runArgs });
-  const dr = await sites.launchSite('Bench DR', { diskMiB, runArgs });
+  const initArgs = ['--sim-disk-mib', String(diskMiB)];
+  if (simVms !== undefined) initArgs.push('--sim-vms', String(simVms));
+  const hq = await sites.launchSite('Bench HQ', { initArgs, runArgs });
+  const dr = await sites.launchSite('Bench DR', { initArgs, runArgs });
   if (profileDir !== undefined) {
     const dir = resolve(profileDir);
     mkdirSync(dir, { recursive: true });

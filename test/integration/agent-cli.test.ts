@@ -164,6 +164,11 @@ describe('tideline-agent init', () => {
         /--hypervisor must be one of: sim/,
       ],
       [['init', '--data-dir', dir, '--site', 'X', '--bogus'], /Unknown option '--bogus'/],
+      [
+        ['init', '--data-dir', dir, '--site', 'X', '--sim-vms', '0'],
+        /--sim-vms must be .* 1 and 64/,
+      ],
+      [['init', '--data-dir', dir, '--site', 'X', '--sim-vms', '2.5'], /--sim-vms must be/],
       [['run', '--data-dir', dir, '--listen', 'nope'], /--listen must be HOST:PORT/],
       [['run', '--data-dir', dir, '--listen', '127.0.0.1:70000'], /--listen must be HOST:PORT/],
       [['run', '--data-dir', dir, '--log-level', 'loud'], /--log-level must be one of/],

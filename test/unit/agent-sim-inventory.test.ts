@@ -6,7 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { HostSchema, VmSchema } from '../../app/protocol';
 import { dataDirLayout } from '../../agent/config/data-dir';
-import { generateSimInventory, SimInventorySchema } from '../../agent/hypervisor/sim/generator';
+import {
+  generateSimInventory,
+  MAX_SIM_VMS,
+  SimInventorySchema,
+} from '../../agent/hypervisor/sim/generator';
 import { provisionSim } from '../../agent/hypervisor/sim/provision';
 import { SimHypervisor } from '../../agent/hypervisor/sim/sim-adapter';
 
@@ -76,6 +80,21 @@ describe('sim inventory generator', () => {
       assert.ok(ds !== undefined && ds.capacityBytes - ds.freeBytes === used);
     }
     assert.equal(new Set(inv.vms.map((v) => v.name)).size, inv.vms.length);
+  });
+
+  it('makes as many VMs as asked, up to the most a host takes, all distinct', () => {
+    for (const count of [1, 16, MAX_SIM_VMS]) {
+      const inv = generateSimInventory({ siteName: 'Load', vmsPerHost: [count, count] });
+      assert.ok(SimInventorySchema.safeParse(inv).success);
+      assert.equal(inv.vms.length, count);
+      const distinct = (values: string[]) => assert.equal(new Set(values).size, values.length);
+      distinct(inv.vms.map((v) => v.name));
+      distinct(inv.vms.map((v) => v.vmId));
+      distinct(inv.vms.flatMap((v) => v.nics.map((n) => n.mac)));
+      distinct(inv.vms.flatMap((v) => v.nics.flatMap((n) => n.ipAddress ?? [])));
+      distinct(inv.vms.flatMap((v) => v.disks.map((d) => d.location)));
+      if (count === 16) assert.ok(inv.vms.flatMap((v) => v.disks).length >= 20, '16 VMs: 20 disks');
+    }
   });
 });
 

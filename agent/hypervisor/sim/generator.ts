@@ -72,6 +72,9 @@ export function networksOf(vms: readonly Vm[]): Network[] {
   return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The most VMs `init --sim-vms` makes on a sim host (addresses stay within one /24). */
+export const MAX_SIM_VMS = 64;
+
 export interface SimGeneratorOptions {
   /** Seeds names, sizes and shapes: two sites with different names get different estates. */
   readonly siteName: string;
