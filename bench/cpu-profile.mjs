@@ -34,6 +34,21 @@ if (dir) {
   } else {
     session.post('Profiler.start');
     process.once('exit', () => write(`${process.pid}.cpuprofile`));
+    // What reaches the old generation (objects a full collection frees, not a scavenge), by
+    // allocating stack: <pid>.heapprofile (bench/profile-summary.mjs reads it too).
+    session.post('HeapProfiler.enable');
+    session.post('HeapProfiler.startSampling', {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: false,
+    });
+    process.once('exit', () =>
+      session.post('HeapProfiler.stopSampling', (err, result) => {
+        if (err) return;
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${process.pid}.heapprofile`), JSON.stringify(result.profile));
+      }),
+    );
   }
 }
 
@@ -41,6 +56,9 @@ if (dir) {
 // a profile shows GC as one line, which does not say whether short-lived objects or retained
 // (or external) memory cause it. Written beside the profile as <pid>.gc.json at exit.
 if (dir) {
+  // Why each collection ran, one line each on stdout (the bench saves the agents' output).
+  const { setFlagsFromString } = await import('node:v8');
+  setFlagsFromString('--trace-gc');
   const { PerformanceObserver, constants } = await import('node:perf_hooks');
   const kinds = {
     [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
@@ -50,7 +68,7 @@ if (dir) {
   };
   const totals = {};
   // What the heap held after full collections: a large live heap makes each one dear. Why they
-  // run (old-generation growth, external memory) only --trace-gc says: bench/README.md.
+  // run (old-generation growth, external memory) the --trace-gc lines say.
   const { getHeapStatistics } = await import('node:v8');
   const afterMajor = { usedMiB: [], externalMiB: [] };
   new PerformanceObserver((list) => {

@@ -16,10 +16,10 @@
 // mix); the anchor streams the workload's data bytes.
 //
 // Usage: npm run build && node --import tsx bench/replication.mjs [--seconds 20] [--warmup 6]
-//          [--vms all|N] [--rate-mib 2048] [--anchor-runs 3] [--profile DIR]   (--profile: CPU profiles of both agents,
+//          [--vms all|N] [--sim-vms N] [--rate-mib 2048] [--anchor-runs 3] [--profile DIR]   (--profile: CPU profiles of both agents,
 //          bench/cpu-profile.mjs; summarize with node bench/profile-summary.mjs DIR/source/*.cpuprofile)
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     'anchor-runs': { type: 'string', default: '3' },
     'rate-mib': { type: 'string', default: '2048' },
     'disk-mib': { type: 'string', default: '1024' },
+    'sim-vms': { type: 'string' },
     profile: { type: 'string' },
     // Internal: the anchor's child processes.
     role: { type: 'string' },
@@ -188,6 +189,7 @@ async function main() {
   console.log(`load average before: ${load()}`);
   const { hq, dr, sites, agents } = await launchPairedSites({
     diskMiB: Number(values['disk-mib']),
+    ...(values['sim-vms'] !== undefined && { simVms: Number(values['sim-vms']) }),
     // The workload outruns the pipeline on purpose: the backlog must stay in the outbox (not
     // switch to bitmap mode) for the whole run, however fast the pipeline gets.
     runArgs: ['--outbox-limit-mib', String(OUTBOX_LIMIT_MIB)],
@@ -239,6 +241,16 @@ async function main() {
         : (lastWritten - firstWritten) / seconds;
     for (const vmId of vmIds) await setWorkload(hq, vmId, 0);
     const loadDuring = load();
+    if (profileDir !== undefined) {
+      // The agents' output, with the collector's --trace-gc lines (bench/cpu-profile.mjs).
+      for (const [site, name] of [
+        [hq, 'source'],
+        [dr, 'target'],
+      ]) {
+        mkdirSync(join(profileDir, name), { recursive: true });
+        writeFileSync(join(profileDir, name, 'agent-output.log'), site.agent.logs());
+      }
+    }
     // Nothing of the agents may compete with the anchor (a backlog would still be draining).
     for (const site of [hq, dr]) {
       await site.client.close();

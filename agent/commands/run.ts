@@ -8,6 +8,7 @@ import type { ListenAddress } from '../control/control-server';
 import { Daemon } from '../daemon';
 import { createAgentLog } from '../log';
 import { SdNotify } from '../systemd/sd-notify';
+import { tuneHeapForStreaming } from '../util/heap-tuning';
 import { AGENT_VERSION } from '../version';
 
 export interface RunOptions extends ReplicationFlags {
@@ -32,6 +33,7 @@ export const EXIT_CRASH = 70;
  * signal while stopping exits at once.
  */
 export async function runAgent(options: RunOptions): Promise<number> {
+  tuneHeapForStreaming();
   const layout = dataDirLayout(options.dataDir);
   // Refuse a directory that is not a data directory before creating logs/ in it.
   const config = await loadAgentConfig(layout);
