@@ -7,6 +7,8 @@
 // Inside, under tideline-agent-<version>-linux-<arch>/:
 //   bin/tideline-agent      sh wrapper: runs lib/cli.mjs on runtime/node
 //   lib/cli.mjs             the bundled agent (npm run build)
+//   lib/native/crc32.node   @node-rs/crc32's binary for the architecture (agent/util/crc32.ts;
+//                           from the npm registry, at the lockfile's version)
 //   runtime/node            the pinned Node runtime (package.json "agentRuntime"), taken from the
 //                           npm registry's node-linux-<arch> package, whose integrity npm checks
 //   runtime/LICENSE         Node's licence
@@ -120,6 +122,32 @@ function runtimeTarball(arch) {
   return file;
 }
 
+/**
+ * The native CRC-32 (@node-rs/crc32, agent/util/crc32.ts) for `arch`: its npm package for that
+ * platform, at the version the lockfile installed, cached like the runtime; returns the .node
+ * file's path inside an unpacked copy.
+ */
+function nativeCrc32(arch, unpackInto) {
+  const { version } = JSON.parse(
+    readFileSync(join(root, 'node_modules', '@node-rs', 'crc32', 'package.json'), 'utf8'),
+  );
+  const cache = join(root, '.cache', 'agent-runtime');
+  mkdirSync(cache, { recursive: true });
+  const name = `@node-rs/crc32-linux-${arch}-gnu`;
+  const file = join(cache, `node-rs-crc32-linux-${arch}-gnu-${version}.tgz`);
+  if (!existsSync(file)) {
+    console.log(`fetching ${name}@${version} from the npm registry`);
+    const partial = join(cache, `.partial-${process.pid}`);
+    mkdirSync(partial, { recursive: true });
+    sh('npm', ['pack', `${name}@${version}`, '--pack-destination', partial, '--silent']);
+    renameSync(join(partial, `node-rs-crc32-linux-${arch}-gnu-${version}.tgz`), file);
+    rmSync(partial, { recursive: true, force: true });
+  }
+  const binary = `package/crc32.linux-${arch}-gnu.node`;
+  sh('tar', ['-xzf', file, '-C', unpackInto, binary]);
+  return join(unpackInto, binary);
+}
+
 if (!values['no-build']) {
   sh(process.execPath, [join(root, 'scripts', 'build.mjs'), '--only', 'agent', '--quiet'], {
     cwd: root,
@@ -146,7 +174,7 @@ for (const arch of arches) {
   const stage = join(tmpdir(), `tideline-package-${process.pid}`);
   const top = join(stage, name);
   rmSync(stage, { recursive: true, force: true });
-  for (const dir of ['bin', 'lib', 'runtime', 'systemd'])
+  for (const dir of ['bin', 'lib', 'lib/native', 'runtime', 'systemd'])
     mkdirSync(join(top, dir), { recursive: true });
 
   const unpack = join(stage, 'runtime-unpack');
@@ -155,6 +183,7 @@ for (const arch of arches) {
   copyFileSync(join(unpack, 'package', 'bin', 'node'), join(top, 'runtime', 'node'));
   chmodSync(join(top, 'runtime', 'node'), 0o755);
   copyFileSync(join(unpack, 'package', 'LICENSE'), join(top, 'runtime', 'LICENSE'));
+  copyFileSync(nativeCrc32(arch, unpack), join(top, 'lib', 'native', 'crc32.node'));
   rmSync(unpack, { recursive: true });
 
   writeFileSync(join(top, 'bin', 'tideline-agent'), WRAPPER, { mode: 0o755 });
@@ -168,6 +197,7 @@ for (const arch of arches) {
   const files = [
     'bin/tideline-agent',
     'lib/cli.mjs',
+    'lib/native/crc32.node',
     'runtime/LICENSE',
     'runtime/node',
     'systemd/tideline-agent.service',

@@ -8,6 +8,7 @@ import type { ListenAddress } from '../control/control-server';
 import { Daemon } from '../daemon';
 import { createAgentLog } from '../log';
 import { SdNotify } from '../systemd/sd-notify';
+import { CRC32_IMPLEMENTATION } from '../util/crc32';
 import { tuneHeapForStreaming } from '../util/heap-tuning';
 import { AGENT_VERSION } from '../version';
 
@@ -71,6 +72,7 @@ async function runLocked(
       siteId: config.siteId,
       dataDir: layout.root,
       node: process.version,
+      crc32: CRC32_IMPLEMENTATION,
     },
     'starting',
   );

@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../util/crc32';
 
 /**
  * One entry of a VPG's ordered stream. The same binary encoding is used everywhere a record

@@ -78,6 +78,8 @@ describe('the agent package', { timeout: 300_000 }, () => {
     const elf = await readFile(join(dir, arm, 'runtime', 'node'));
     assert.equal(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
     assert.equal(elf.readUInt16LE(18), 0xb7, 'e_machine is AArch64');
+    const crc = await readFile(join(dir, arm, 'lib', 'native', 'crc32.node'));
+    assert.equal(crc.readUInt16LE(18), 0xb7, 'the native CRC-32 is built for AArch64 too');
     const version = JSON.parse(await readFile(join(dir, arm, 'VERSION'), 'utf8')) as {
       arch: string;
     };
@@ -96,12 +98,13 @@ describe('the agent package', { timeout: 300_000 }, () => {
     assert.deepEqual(Object.keys(version['sha256'] as object).sort(), [
       'bin/tideline-agent',
       'lib/cli.mjs',
+      'lib/native/crc32.node',
       'runtime/LICENSE',
       'runtime/node',
       'systemd/tideline-agent.service',
     ]);
     const { stdout } = await run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: top });
-    assert.equal(stdout.trim().split('\n').length, 5);
+    assert.equal(stdout.trim().split('\n').length, 6);
     assert.ok(((await stat(join(top, 'runtime', 'node'))).mode & 0o111) !== 0, 'node runs');
   });
 
@@ -134,6 +137,7 @@ describe('the agent package', { timeout: 300_000 }, () => {
     // The runtime is the package's own.
     const started = agent.logLines().find((l) => l.msg === 'starting');
     assert.equal(started?.['node'], `v${pkg.agentRuntime.node}`);
+    assert.equal(started?.['crc32'], 'native', 'the CRC-32 binary shipped beside the bundle');
     assert.equal(await agent.stop('SIGTERM'), 0);
   });
 });
