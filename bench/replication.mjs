@@ -16,9 +16,11 @@
 // mix); the anchor streams the workload's data bytes.
 //
 // Usage: npm run build && node --import tsx bench/replication.mjs [--seconds 20] [--warmup 6]
-//          [--vms all|N] [--sim-vms N] [--rate-mib 2048] [--anchor-runs 3] [--profile DIR]   (--profile: CPU profiles of both agents,
+//          [--vms all|N] [--sim-vms N] [--rate-mib 2048] [--anchor-runs 3] [--pin] [--profile DIR]
+//   --pin: the source agent (and the anchor's sender) on CPU 0, the recovery agent (and the
+//          anchor's receiver) on CPU 1 (taskset), so each side's cost is its own core's.   (--profile: CPU profiles of both agents,
 //          bench/cpu-profile.mjs; summarize with node bench/profile-summary.mjs DIR/source/*.cpuprofile)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     'rate-mib': { type: 'string', default: '2048' },
     'disk-mib': { type: 'string', default: '1024' },
     'sim-vms': { type: 'string' },
+    pin: { type: 'boolean', default: false },
     profile: { type: 'string' },
     // Internal: the anchor's child processes.
     role: { type: 'string' },
@@ -155,19 +158,42 @@ function lines(child) {
     out.length > 0 ? Promise.resolve(out.shift()) : new Promise((ok) => waiters.push(ok));
 }
 
+/** [program, args] of a Node child, on one CPU with --pin. */
+function pinned(cpu, args) {
+  return values.pin
+    ? ['taskset', ['-c', String(cpu), process.execPath, ...args]]
+    : [process.execPath, args];
+}
+
+/** Puts every thread of `pid` (and the threads it starts later) on `cpu`. */
+function pin(pid, cpu) {
+  const result = spawnSync('taskset', ['-a', '-c', '-p', String(cpu), String(pid)], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`taskset of ${pid} failed: ${result.stderr}`);
+}
+
 /** One anchor run: a TLS server and a client process; resolves bytes/s and CPU seconds. */
 async function runAnchor(certDirs, bytes) {
   const self = fileURLToPath(import.meta.url);
   const server = spawn(
-    process.execPath,
-    [self, '--role', 'server', '--dir', certDirs[1], '--bytes', String(bytes)],
+    ...pinned(1, [self, '--role', 'server', '--dir', certDirs[1], '--bytes', String(bytes)]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const next = lines(server);
   const port = await next();
   const client = spawn(
-    process.execPath,
-    [self, '--role', 'client', '--dir', certDirs[0], '--port', port, '--bytes', String(bytes)],
+    ...pinned(0, [
+      self,
+      '--role',
+      'client',
+      '--dir',
+      certDirs[0],
+      '--port',
+      port,
+      '--bytes',
+      String(bytes),
+    ]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const clientDone = lines(client)();
@@ -196,6 +222,10 @@ async function main() {
     profileDir,
   });
   const { createVpg, setWorkload, vms, vpgState, call, sleep } = sites;
+  if (values.pin) {
+    pin(hq.agent.process.pid, 0);
+    pin(dr.agent.process.pid, 1);
+  }
   try {
     const chosen = (await vms(hq)).slice(0, vmCount);
     const vmIds = chosen.map((vm) => vm.vmId);
@@ -273,6 +303,10 @@ async function main() {
     console.log(
       `replication: ${vmIds.length} VMs (8 writes in flight each) at ${values['rate-mib']} MiB/s each (default mix), ${seconds.toFixed(1)} s window after ${warmupSeconds} s warm-up`,
     );
+    if (values.pin)
+      console.log(
+        '  pinned (taskset): source agent and anchor sender on CPU 0, recovery agent and anchor receiver on CPU 1',
+      );
     console.log(`  persisted in the recovery journal ${mibs(journalRate)}`);
     if (writtenRate !== undefined)
       console.log(`  written by the workload (source)  ${mibs(writtenRate)}`);
