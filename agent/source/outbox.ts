@@ -103,9 +103,6 @@ const MIN_SEGMENT_BYTES = 256 * 1024;
  */
 const RESERVE_FILE = 'reserve';
 const RESERVE_BYTES = 1024 * 1024;
-/** Batches above this are written as up to PARALLEL_WRITES parts of at least this size. */
-const PARALLEL_PART_BYTES = 256 * 1024;
-const PARALLEL_WRITES = 4;
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH_RECORDS = 1024;
 /**
@@ -585,22 +582,17 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const first = batch[0] as PendingAppend;
     const current = this.lastSegment();
     const segment = roll || current === undefined ? await this.roll(first.seq) : current;
-    // A large batch goes out as a few positioned writes in parallel: copying into the page
-    // cache then uses several thread-pool threads instead of one. Nothing is indexed (or
-    // acknowledged) until all of them completed, so a failure cuts back to `segment.size`.
-    let position = segment.size;
+    // One writev, on the thread pool when large. Not several in parallel: a buffered write
+    // holds the file's inode lock, so parallel writes to one file only spin on it (measured in
+    // bench/README.md). Nothing is indexed (or acknowledged) until it completed, so a failure
+    // cuts back to `segment.size`.
+    const position = segment.size;
+    const bufs = batch.length === 1 ? first.bufs : batch.flatMap((p) => p.bufs);
     if (bytes <= SYNC_WRITE_BYTES) {
-      const bufs = batch.length === 1 ? first.bufs : batch.flatMap((p) => p.bufs);
       const written = writevSync(segment.handle.fd, bufs, position);
       if (written !== bytes) throw shortWrite(written, bytes);
     } else {
-      await Promise.all(
-        splitBatch(batch, bytes).map((part) => {
-          const at = position;
-          position += part.bytes;
-          return writeAll(segment.handle, part.bufs, at, part.bytes);
-        }),
-      );
+      await writeAll(segment.handle, bufs, position, bytes);
     }
     if (this.commitMode === 'fdatasync') await datasync(segment.handle);
     for (const p of batch) segment.push(p.bytes);
@@ -778,28 +770,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 }
 
-/** Cuts a batch into up to PARALLEL_WRITES runs of whole records, of similar size. */
-function splitBatch(
-  batch: readonly PendingAppend[],
-  bytes: number,
-): { bufs: Buffer[]; bytes: number }[] {
-  const parts = Math.max(1, Math.min(PARALLEL_WRITES, Math.floor(bytes / PARALLEL_PART_BYTES)));
-  if (parts === 1) return [{ bufs: batch.flatMap((p) => p.bufs), bytes }];
-  const target = bytes / parts;
-  const out: { bufs: Buffer[]; bytes: number }[] = [];
-  let current: { bufs: Buffer[]; bytes: number } = { bufs: [], bytes: 0 };
-  for (const p of batch) {
-    current.bufs.push(...p.bufs);
-    current.bytes += p.bytes;
-    if (current.bytes >= target && out.length < parts - 1) {
-      out.push(current);
-      current = { bufs: [], bytes: 0 };
-    }
-  }
-  if (current.bufs.length > 0) out.push(current);
-  return out;
-}
-
 /** An fdatasync failed: pages written before it may be lost, so the failure is not undone. */
 class SyncFailed extends Error {
   constructor(override readonly cause: unknown) {
@@ -825,7 +795,7 @@ function shortWrite(written: number, bytes: number): Error {
 
 async function writeAll(
   handle: FileHandle,
-  bufs: Buffer[],
+  bufs: readonly Buffer[],
   position: number,
   bytes: number,
 ): Promise<void> {
