@@ -7,7 +7,8 @@
 // write is in the page cache when replied to, fsync only on NBD FLUSH; aio=threads; no
 // --shared limit needed for one client). Agent: `tideline-agent run` of a data directory
 // initialised with `--sim-disk-mib 1024`; the first VM (all its disks) protected in a VPG that
-// replicates to a second, paired agent; fio against the export of the VM's first disk.
+// replicates to a second, paired agent; fio against the export of the VM's first disk. Both
+// agents run with a 16 GiB outbox limit, so the backlog a write job queues stays in the outbox.
 // Both files start as the same sparse 1 GiB file, get the same fill pass (a 1 MiB sequential
 // write of the whole disk, so reads hit data and writes overwrite allocated blocks), then the
 // same jobs in the same order. Each job runs on both servers back to back, alternating which
@@ -64,6 +65,9 @@ async function main() {
   const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
   const { hq, dr, sites, agents } = await launchPairedSites({
     diskMiB: Number(values['disk-mib']),
+    // A 10 s run of 1 MiB writes queues ~2 GiB: the default outbox limit would switch the VPG
+    // to bitmap mode (and a resync) in the middle of the measurement.
+    runArgs: ['--outbox-limit-mib', '16384'],
     profileDir,
     profileOnSignal: true,
   });
