@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { TidelineError } from '../../app/errors';
@@ -47,11 +47,11 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   // Checked before the lock file is made (never leave it in someone else's directory), and
   // again under the lock (another init may have finished meanwhile).
   await refuseIfInitialized(layout);
-  await refuseIfNotEmpty(layout);
+  await refuseIfNotEmpty(layout, { deferToLock: true });
   const lock = DataDirLock.acquire(layout.root, layout.lockFile, 'init');
   try {
     await refuseIfInitialized(layout);
-    await refuseIfNotEmpty(layout);
+    await refuseIfNotEmpty(layout, { deferToLock: false });
     try {
       return await create(layout, options);
     } catch (err) {
@@ -131,10 +131,28 @@ async function refuseIfInitialized(layout: DataDirLayout): Promise<void> {
   );
 }
 
-async function refuseIfNotEmpty(layout: DataDirLayout): Promise<void> {
+async function lockFileExists(layout: DataDirLayout): Promise<boolean> {
+  return access(layout.lockFile).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * `deferToLock`: before taking the lock, a directory whose lock file exists is left to the lock
+ * to answer. Another init makes its lock file before anything else, so what it has made so far
+ * must not read as a foreign directory: the lock says it is in use (or, once it finished,
+ * config.json says initialized).
+ */
+async function refuseIfNotEmpty(
+  layout: DataDirLayout,
+  { deferToLock }: { deferToLock: boolean },
+): Promise<void> {
   const lockName = basename(layout.lockFile);
   const entries = (await readdir(layout.root)).filter((name) => name !== lockName);
   if (entries.length === 0) return;
+  // Looked at after the listing: a lock file made before what the listing found is seen.
+  if (deferToLock && (await lockFileExists(layout))) return;
   const shown = entries.slice(0, 5).map((name) => join(layout.root, name));
   throw new TidelineError(
     'CONFLICT',
