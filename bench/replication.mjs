@@ -18,8 +18,9 @@
 // Usage: npm run build && node --import tsx bench/replication.mjs [--seconds 20] [--warmup 6]
 //          [--vms all|N] [--sim-vms N] [--rate-mib 2048] [--anchor-runs 3] [--pin] [--profile DIR]
 //   --pin: the source agent (and the anchor's sender) on CPU 0, the recovery agent (and the
-//          anchor's receiver) on CPU 1 (taskset), so each side's cost is its own core's.   (--profile: CPU profiles of both agents,
-//          bench/cpu-profile.mjs; summarize with node bench/profile-summary.mjs DIR/source/*.cpuprofile)
+//          anchor's receiver) on CPU 1 (taskset), so each side's cost is its own core's.
+//   --profile: CPU profiles of both agents (bench/cpu-profile.mjs); summarize with
+//          node bench/profile-summary.mjs DIR/source/*.cpuprofile
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';

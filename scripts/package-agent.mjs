@@ -103,46 +103,44 @@ function commit() {
   }
 }
 
-/** The runtime's npm tarball, downloaded once into .cache/agent-runtime (npm checks it). */
-function runtimeTarball(arch) {
+/**
+ * `npm pack SPEC` (npm checks its integrity), downloaded once into .cache/agent-runtime as
+ * `fileName` (npm's own name for that package's tarball).
+ */
+function cachedPack(spec, fileName) {
   const cache = join(root, '.cache', 'agent-runtime');
   mkdirSync(cache, { recursive: true });
-  const name = `node-linux-${arch}`;
-  const file = join(cache, `${name}-${nodeVersion}.tgz`);
+  const file = join(cache, fileName);
   if (!existsSync(file)) {
-    console.log(`fetching ${name}@${nodeVersion} from the npm registry`);
+    console.log(`fetching ${spec} from the npm registry`);
     // Into a folder of its own, then renamed: a parallel build never reads half a download.
     const partial = join(cache, `.partial-${process.pid}`);
     mkdirSync(partial, { recursive: true });
-    sh('npm', ['pack', `${name}@${nodeVersion}`, '--pack-destination', partial, '--silent']);
-    renameSync(join(partial, `${name}-${nodeVersion}.tgz`), file);
+    sh('npm', ['pack', spec, '--pack-destination', partial, '--silent']);
+    renameSync(join(partial, fileName), file);
     rmSync(partial, { recursive: true, force: true });
   }
   if (!existsSync(file)) fail(`npm pack did not give ${file}`);
   return file;
 }
 
+/** The runtime's npm tarball. */
+function runtimeTarball(arch) {
+  const name = `node-linux-${arch}`;
+  return cachedPack(`${name}@${nodeVersion}`, `${name}-${nodeVersion}.tgz`);
+}
+
 /**
  * The native CRC-32 (@node-rs/crc32, agent/util/crc32.ts) for `arch`: its npm package for that
- * platform, at the version the lockfile installed, cached like the runtime; returns the .node
- * file's path inside an unpacked copy.
+ * platform, at the version the lockfile installed; returns the .node file's path inside
+ * `unpackInto`.
  */
 function nativeCrc32(arch, unpackInto) {
   const { version } = JSON.parse(
     readFileSync(join(root, 'node_modules', '@node-rs', 'crc32', 'package.json'), 'utf8'),
   );
-  const cache = join(root, '.cache', 'agent-runtime');
-  mkdirSync(cache, { recursive: true });
-  const name = `@node-rs/crc32-linux-${arch}-gnu`;
-  const file = join(cache, `node-rs-crc32-linux-${arch}-gnu-${version}.tgz`);
-  if (!existsSync(file)) {
-    console.log(`fetching ${name}@${version} from the npm registry`);
-    const partial = join(cache, `.partial-${process.pid}`);
-    mkdirSync(partial, { recursive: true });
-    sh('npm', ['pack', `${name}@${version}`, '--pack-destination', partial, '--silent']);
-    renameSync(join(partial, `node-rs-crc32-linux-${arch}-gnu-${version}.tgz`), file);
-    rmSync(partial, { recursive: true, force: true });
-  }
+  const platform = `crc32-linux-${arch}-gnu`;
+  const file = cachedPack(`@node-rs/${platform}@${version}`, `node-rs-${platform}-${version}.tgz`);
   const binary = `package/crc32.linux-${arch}-gnu.node`;
   sh('tar', ['-xzf', file, '-C', unpackInto, binary]);
   return join(unpackInto, binary);

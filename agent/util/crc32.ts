@@ -24,15 +24,13 @@ function load(): { crc32: Crc32; implementation: Crc32Implementation } {
   for (const id of ['./native/crc32.node', '@node-rs/crc32']) {
     try {
       const native = require(id) as NativeCrc32;
-      if (typeof native.crc32 === 'function') {
-        const crc32 = native.crc32;
-        return { crc32: (data, initial) => crc32(data, initial), implementation: 'native' };
-      }
+      if (typeof native.crc32 === 'function')
+        return { crc32: native.crc32, implementation: 'native' };
     } catch {
       // Not there (or not loadable on this host): the next one.
     }
   }
-  return { crc32: (data, initial) => zlibCrc32(data, initial), implementation: 'zlib' };
+  return { crc32: zlibCrc32, implementation: 'zlib' };
 }
 
 const loaded = load();

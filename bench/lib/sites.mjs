@@ -48,10 +48,11 @@ export function profileEnv(profileDir, name, onSignal = false) {
 
 /**
  * Two real agents ('Bench HQ' protects, 'Bench DR' recovers), each initialised with
- * `diskMiB` sim disks (and `simVms` VMs, default 4–6), paired. With `profileDir`, both are restarted under the CPU profiler
- * (launchSite takes no environment) and write their profiles to `<profileDir>/{source,target}`
- * when stopped (with `profileOnSignal`, per SIGUSR2 window). Resolves { hq, dr, sites, agents }: `sites` and `agents` are the helper
- * modules (test/helpers/replication-sites.ts, agents.ts); call agents.cleanupAgents() at the end.
+ * `diskMiB` sim disks (and `simVms` VMs, default 4–6), paired. With `profileDir`, both are
+ * restarted under the CPU profiler (launchSite takes no environment) and write their profiles
+ * to `<profileDir>/{source,target}` when stopped (with `profileOnSignal`, per SIGUSR2 window).
+ * Resolves { hq, dr, sites, agents }: `sites` and `agents` are the helper modules
+ * (test/helpers/replication-sites.ts, agents.ts); call agents.cleanupAgents() at the end.
  */
 export async function launchPairedSites({
   diskMiB,

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { initDataDir } from '../../agent/commands/init';
 import { dataDirLayout } from '../../agent/config/data-dir';
 import { DataDirLock, DataDirLockedError } from '../../agent/config/data-dir-lock';
+import { cleanupAgents, makeTempDir } from '../helpers/agents';
 
-const dirs: string[] = [];
-after(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tideline-init-race-'));
-  dirs.push(dir);
-  return dir;
-}
+after(cleanupAgents);
 
 describe('init next to another init of the same directory', () => {
   it('says the directory is in use while another init holds it, part-way through', async () => {
-    const dataDir = await tempDir();
+    const dataDir = await makeTempDir('tideline-init-race-');
     const layout = dataDirLayout(dataDir);
     // What another init has made before its certificate is written: its lock, state/, tls/.
     const other = DataDirLock.acquire(layout.root, layout.lockFile, 'init');
@@ -38,7 +28,7 @@ describe('init next to another init of the same directory', () => {
   });
 
   it('refuses what a crashed init left (a free lock file and part of its files)', async () => {
-    const dataDir = await tempDir();
+    const dataDir = await makeTempDir('tideline-init-race-');
     const layout = dataDirLayout(dataDir);
     DataDirLock.acquire(layout.root, layout.lockFile, 'init').release();
     await mkdir(layout.stateDir);
