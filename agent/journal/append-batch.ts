@@ -7,7 +7,7 @@ import {
 } from '../replication/record';
 import { rm } from 'node:fs/promises';
 import { fsyncDirectory } from '../store/atomic-file';
-import { SegmentFile, writeAllv } from './segment-file';
+import { SegmentFile } from './segment-file';
 
 /** A record to append, with its encoding when the caller already has it (the link's frame). */
 export interface BatchItem {
@@ -39,8 +39,8 @@ export function decodeFrame(bytes: Buffer): StreamRecord | undefined {
 /**
  * Makes a checked batch durable: encodes what is not encoded yet, splits it over the tail
  * segment and new ones (a segment is rolled when the next record would take it past
- * `segmentBytes`; a record is never split), then per segment one vectored write and one
- * fdatasync, plus one directory fsync when segments were created. Nothing in memory changes:
+ * `segmentBytes`; a record is never split), then per segment one append (O_DIRECT where the
+ * file system allows: SegmentFile.append) and one fdatasync, plus one directory fsync when segments were created. Nothing in memory changes:
  * the caller makes the records visible once this resolves. On failure the new segments'
  * handles are closed; their files are dealt with by the next open (an empty last segment is
  * removed, a torn one cut).
@@ -72,7 +72,7 @@ export async function writeBatch(input: {
   try {
     for (const g of groups) {
       const handle = g.isNew ? await g.segment.create() : await g.segment.file();
-      await writeAllv(handle, g.buffers, g.segment.bytes);
+      await g.segment.append(g.buffers, g.bytes);
       await handle.datasync();
     }
     if (groups.some((g) => g.isNew)) await fsyncDirectory(input.dir);

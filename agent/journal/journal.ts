@@ -524,7 +524,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
         this.closed = true;
         this.viewCache.clear();
         const results = await Promise.allSettled([
-          ...this.segments.map((s) => s.close()),
+          ...this.segments.map((s) => s.trimPadding().finally(() => s.close())),
           ...this.replicas.map((r) => r.close()),
         ]);
         await this.lock?.release();
@@ -695,6 +695,15 @@ export class Journal extends EventEmitter<JournalEventMap> {
         position += bytes;
       }
       g.segment.bytes = position;
+    }
+    if (groups.some((g) => g.isNew)) {
+      // The segments before the new tail are done: cut the zeros their last O_DIRECT append
+      // left (harmless if it fails: an open takes them for padding).
+      for (const segment of this.segments.slice(-groups.length - 1, -1)) {
+        await segment.trimPadding().catch((err: unknown) => {
+          this.log.warn({ vpgId: this.vpgId, err }, 'journal: could not trim a segment');
+        });
+      }
     }
     const lastRecord = (batch.at(-1) as BatchItem).record;
     this.last = lastRecord.seq;

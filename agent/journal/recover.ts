@@ -4,6 +4,7 @@ import { fsyncDirectory } from '../store/atomic-file';
 import { JournalCorruptError } from './errors';
 import { parseSegmentFileName } from './layout';
 import { addRecordRow, NO_DISK } from './record-table';
+import { endsInPadding } from '../util/direct-io';
 import { SegmentFile } from './segment-file';
 import { scanRecords } from './segment-scan';
 import type { CheckpointInfo } from './state-files';
@@ -32,7 +33,8 @@ export interface RecoveredSegments {
 /**
  * Scans a journal directory on open: every record of every segment still needed is decoded
  * and its checksum verified, the record tables and checkpoint list are rebuilt, and sequence
- * continuity is checked across segments. A bad record at the tail of the LAST segment is a
+ * continuity is checked across segments. Less than a block of zeros after the last record of
+ * a segment is an O_DIRECT append's padding, cut silently. A bad record at the tail of the LAST segment is a
  * write that never completed (it was not acknowledged: acknowledgements follow fdatasync), so
  * the segment is cut there. A bad record anywhere else is damage to acknowledged history:
  * JournalCorruptError.
@@ -119,6 +121,11 @@ async function scanAll(
     const outcome = await scanRecords(handle, 0, size, onRecord);
     segment.bytes = outcome.end;
     if (outcome.bad === undefined) continue;
+    if (await endsInPadding(handle, outcome.end, size)) {
+      // Zeros an O_DIRECT append left past the last record (util/direct-io.ts), not damage.
+      await handle.truncate(outcome.end);
+      continue;
+    }
     if (i < segments.length - 1) {
       throw new JournalCorruptError(vpgId, segment.name, outcome.bad.position, outcome.bad.reason);
     }

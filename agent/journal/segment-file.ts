@@ -1,19 +1,22 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DirectAppender } from '../util/direct-io';
 import { segmentFileName } from './layout';
 import { RecordTable } from './record-table';
 
 /**
  * One segment of the journal: the file `seg-<firstSeq>.log` and the table of its records.
- * `bytes` is the length of its valid records (the file is never longer once the journal is
- * open: a torn tail is cut). The file handle is opened on first use and kept until the
- * segment is released or the journal closed; the journal's locks make sure nobody reads a
- * segment while it is being deleted.
+ * `bytes` is the length of its valid records. Appends go through O_DIRECT where the file
+ * system allows (util/direct-io.ts), so the file may run up to a block of zeros past `bytes`
+ * until the segment is done (trimPadding) or the journal is opened again. The file handle is
+ * opened on first use and kept until the segment is released or the journal closed; the
+ * journal's locks make sure nobody reads a segment while it is being deleted.
  */
 export class SegmentFile {
   readonly records = new RecordTable();
   readonly path: string;
   private handle: Promise<FileHandle> | undefined;
+  private direct: DirectAppender;
 
   constructor(
     dir: string,
@@ -21,6 +24,7 @@ export class SegmentFile {
     public bytes = 0,
   ) {
     this.path = join(dir, segmentFileName(firstSeq));
+    this.direct = new DirectAppender(this.path, false);
   }
 
   get name(): string {
@@ -32,10 +36,27 @@ export class SegmentFile {
     return this.firstSeq + this.records.count - 1;
   }
 
-  /** Creates the file (it must not exist) and keeps the handle for appending. */
+  /** Creates the file (it must not exist) and keeps the handle. */
   create(): Promise<FileHandle> {
     this.handle = open(this.path, 'wx+', 0o600);
+    this.direct = new DirectAppender(this.path, true);
     return this.handle;
+  }
+
+  /**
+   * Appends `buffers` (`bytes` in all) at `bytes`, through O_DIRECT where the file system
+   * allows it. Not durable until datasync(); `bytes` is the caller's to move on success.
+   */
+  async append(buffers: readonly Buffer[], bytes: number): Promise<void> {
+    const file = await this.file();
+    if (!(await this.direct.append(file, this.bytes, buffers, bytes))) {
+      await writeAllv(file, buffers, this.bytes);
+    }
+  }
+
+  /** Cuts the zeros an O_DIRECT append left past the last record (the segment is done). */
+  async trimPadding(): Promise<void> {
+    if (this.handle !== undefined) await this.direct.trim(await this.handle, this.bytes);
   }
 
   file(): Promise<FileHandle> {
@@ -46,6 +67,7 @@ export class SegmentFile {
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
+    await this.direct.close();
     if (handle === undefined) return;
     try {
       await (await handle).close();

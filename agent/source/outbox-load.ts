@@ -2,6 +2,7 @@ import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TidelineError } from '../../app/errors';
 import { fsyncDirectory } from '../store/atomic-file';
+import { endsInPadding } from '../util/direct-io';
 import { Segment, parseSegmentFileName, scanSegment } from './outbox-segment';
 
 export interface LoadedSegments {
@@ -47,7 +48,7 @@ export async function loadSegments(
       try {
         cut = await indexSegment(vpgId, segment, previous, last);
       } catch (err) {
-        await segment.handle.close();
+        await segment.close();
         throw err;
       }
       if (cut !== undefined) {
@@ -55,7 +56,7 @@ export async function loadSegments(
         cutReason = cut.reason;
       }
       if (segment.count === 0) {
-        await segment.handle.close();
+        await segment.close();
         await unlink(path);
         continue;
       }
@@ -63,7 +64,7 @@ export async function loadSegments(
     }
     await fsyncDirectory(dir);
   } catch (err) {
-    await Promise.allSettled(segments.map((s) => s.handle.close()));
+    await Promise.allSettled(segments.map((s) => s.close()));
     throw err;
   }
   return { segments, cutBytes, ...(cutReason !== undefined && { cutReason }) };
@@ -93,6 +94,11 @@ async function indexSegment(
     );
   }
   if (result.outcome.kind === 'end') return undefined;
+  if (await endsInPadding(segment.handle, result.validBytes, size)) {
+    // Zeros an O_DIRECT append left past the last record (util/direct-io.ts), not damage.
+    if (last) await segment.handle.truncate(result.validBytes);
+    return undefined;
+  }
   const reason =
     result.outcome.kind === 'torn' ? 'torn tail' : `corrupt tail: ${result.outcome.reason}`;
   if (!last) throw segmentDamaged(vpgId, segment.path, result.outcome.position, reason);

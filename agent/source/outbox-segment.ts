@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptRecordError, decodeRecord, type StreamRecord } from '../replication/record';
+import { DirectAppender } from '../util/direct-io';
 
 /** Segment files are named by the seq of their first record, zero-padded so names sort. */
 const SEGMENT_PATTERN = /^(\d{20})\.seg$/;
@@ -27,11 +28,33 @@ export class Segment {
   /** Bytes of whole records in the file. */
   size = 0;
 
+  /** Appends, and reads, go through O_DIRECT where the file system allows it. */
+  readonly direct: DirectAppender;
+
+  /** `empty`: the file was just created. */
   constructor(
     readonly firstSeq: number,
     readonly path: string,
     readonly handle: FileHandle,
-  ) {}
+    empty = false,
+  ) {
+    this.direct = new DirectAppender(path, empty);
+  }
+
+  /** Cuts the zeros an O_DIRECT append left past the last record (the segment is done). */
+  trimPadding(): Promise<void> {
+    return this.direct.trim(this.handle, this.size);
+  }
+
+  /** Fills `into` with the file's bytes from `position` (short only past the end). */
+  async read(into: Buffer, position: number): Promise<number> {
+    if (await this.direct.read(into, position)) return into.length;
+    return readFully(this.handle, into, 0, into.length, position);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.direct.close(), this.handle.close()]);
+  }
 
   /** Seq of the last record, or firstSeq - 1 while the segment is empty. */
   get lastSeq(): number {

@@ -9,7 +9,7 @@ import { errnoMessage, isErrno } from '../store/json-file';
 import { isNoSpaceError } from '../util/disk-space';
 import { drop } from '../util/drop';
 import { loadSegments, segmentDamaged } from './outbox-load';
-import { Segment, readFully, scanSegment, segmentFileName } from './outbox-segment';
+import { Segment, scanSegment, segmentFileName } from './outbox-segment';
 import {
   currentBootId,
   initialOutboxState,
@@ -187,7 +187,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const { cutBytes, cutReason } = loaded;
     const oldest = this.segments[0];
     if (oldest !== undefined && oldest.firstSeq > this.state.ackedSeq + 1) {
-      await Promise.allSettled(this.segments.map((seg) => seg.handle.close()));
+      await Promise.allSettled(this.segments.map((seg) => seg.close()));
       this.segments = [];
       throw segmentDamaged(
         this.options.vpgId,
@@ -454,7 +454,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           end = segment.end(upto);
         }
         const buf = alloc(end - start);
-        const got = await readFully(segment.handle, buf, 0, buf.length, start);
+        const got = await segment.read(buf, start);
         if (got !== buf.length) throw this.ioError('read', new Error(`short read at ${start}`));
         for (let s = seq; s <= upto; s += 1) {
           out.push(buf.subarray(segment.start(s) - start, segment.end(s) - start));
@@ -532,11 +532,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       };
       await writeOutboxState(this.options.dir, this.state);
     }
-    const handles = [...this.segments, ...this.closeWhenIdle].map((s) => s.handle);
+    await this.lastSegment()
+      ?.trimPadding()
+      .catch(() => undefined); // zeros past the last record: the next open cuts them
+    const segments = [...this.segments, ...this.closeWhenIdle];
     this.segments = [];
     this.closeWhenIdle.length = 0;
     this.opened = false;
-    await Promise.allSettled(handles.map((h) => h.close()));
+    await Promise.allSettled(segments.map((s) => s.close()));
   }
 
   // ---- group commit ----
@@ -588,7 +591,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     // cuts back to `segment.size`.
     const position = segment.size;
     const bufs = batch.length === 1 ? first.bufs : batch.flatMap((p) => p.bufs);
-    if (bytes <= SYNC_WRITE_BYTES) {
+    if (await segment.direct.append(segment.handle, position, bufs, bytes)) {
+      // Through O_DIRECT: no page-cache copy (util/direct-io.ts).
+    } else if (bytes <= SYNC_WRITE_BYTES) {
       const written = writevSync(segment.handle.fd, bufs, position);
       if (written !== bytes) throw shortWrite(written, bytes);
     } else {
@@ -627,7 +632,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const handle = await open(path, 'wx+', 0o600);
     // The new name must survive a host crash, or an fdatasync of the file would mean nothing.
     await fsyncDirectory(this.options.dir);
-    const segment = new Segment(firstSeq, path, handle);
+    // Harmless if it fails: an open takes the zeros for padding.
+    await previous?.trimPadding().catch(() => undefined);
+    const segment = new Segment(firstSeq, path, handle, true);
     this.segments.push(segment);
     if (previous !== undefined && this.commitMode !== 'fdatasync') {
       const before = this.readableSeq();
@@ -726,7 +733,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private async closeIdleSegments(): Promise<void> {
     const segments = this.closeWhenIdle.splice(0);
-    await Promise.allSettled(segments.map((s) => s.handle.close()));
+    await Promise.allSettled(segments.map((s) => s.close()));
   }
 
   // ---- helpers ----

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -247,13 +248,15 @@ test('block hasher: holes are zero blocks without reading, data blocks are SHA-2
  * The next writev of any file (small group commits are written with writevSync) fails with
  * `err`, as a full or broken file system would. Returns the restore function.
  */
-async function failNextWritev(dir: string, err: () => Error): Promise<() => void> {
+async function failNextWrite(dir: string, err: () => Error): Promise<() => void> {
   const probe = await open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => unknown };
+  // write: the outbox's O_DIRECT appends; writev: its buffered ones (tmpfs).
+  const proto = Object.getPrototypeOf(probe) as Record<'write' | 'writev', unknown>;
   await probe.close();
-  const writev = proto.writev;
+  const { write, writev } = proto;
   const writevSync = fs.writevSync;
   const restore = (): void => {
+    proto.write = write;
     proto.writev = writev;
     fs.writevSync = writevSync;
     syncBuiltinESMExports();
@@ -262,6 +265,7 @@ async function failNextWritev(dir: string, err: () => Error): Promise<() => void
     restore();
     throw err();
   };
+  proto.write = failOnce;
   proto.writev = failOnce;
   fs.writevSync = failOnce;
   syncBuiltinESMExports();
@@ -278,7 +282,7 @@ test('an outbox write error does not fail the VM: the write lands, its region is
   await rig.tap.write('d0', 0, randomBytes(4096));
   const faults: string[] = [];
   rig.source.on('fault', (err) => faults.push(err.message));
-  const restore = await failNextWritev(dir, noSpace);
+  const restore = await failNextWrite(dir, noSpace);
   const data = randomBytes(8192);
   try {
     await rig.tap.write('d1', 64 * KiB, data);
@@ -309,7 +313,7 @@ test('a full outbox disk: the reserve is given up for the switch, and once there
   const reserve = join(outboxDir(dir, 'vpg-1'), 'reserve');
   assert.equal((await stat(reserve)).size, MiB, 'a reserve is held while all is well');
   await rig.tap.write('d0', 0, randomBytes(4096)); // seq 1
-  const restore = await failNextWritev(dir, noSpace);
+  const restore = await failNextWrite(dir, noSpace);
   try {
     await rig.tap.write('d1', 64 * KiB, randomBytes(8192)); // seq 2: lost, its region dirty
   } finally {
@@ -328,8 +332,10 @@ test('a full outbox disk: the reserve is given up for the switch, and once there
   const data = randomBytes(4096);
   await rig.tap.write('d0', 128 * KiB, data);
   assert.equal(rig.source.outbox.lastSeq, 2, 'the lost seq is handed out again');
+  // The checkpoint is readable once its group commit is durable (no request waits for it).
+  const readable = once(rig.source.outbox, 'readable');
   assert.equal(rig.source.insertCheckpoint('after'), 3);
-  await rig.source.flush();
+  assert.deepEqual(await readable, [3]);
   const seqs = (await rig.source.outbox.read(1, MiB)).map(
     (b) => (decodeRecord(b) as { record: StreamRecord }).record.seq,
   );
