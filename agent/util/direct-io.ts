@@ -79,6 +79,8 @@ export class DirectAppender {
     empty: boolean,
   ) {
     if (empty) this.tail = Buffer.alloc(0);
+    // A file opened again may still end in the padding of an append before a crash.
+    else this.padded = true;
   }
 
   /**

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import {
+  DIRECT_BLOCK,
+  DIRECT_MIN_BYTES,
+  DirectAppender,
+  endsInPadding,
+} from '../../agent/util/direct-io';
+
+const run = promisify(execFile);
+const KiB = 1024;
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+/** /var/tmp: on a disk file system (O_DIRECT works); /tmp may be a tmpfs. */
+async function tempDir(base = '/var/tmp'): Promise<string> {
+  const dir = await mkdtemp(join(base, 'tideline-direct-io-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A file being appended to as the journal and outbox do: buffered handle + DirectAppender. */
+class AppendFile {
+  end = 0;
+  directAppends = 0;
+  private constructor(
+    readonly path: string,
+    readonly file: FileHandle,
+    readonly direct: DirectAppender,
+  ) {}
+
+  static async create(path: string): Promise<AppendFile> {
+    return new AppendFile(path, await open(path, 'wx+'), new DirectAppender(path, true));
+  }
+
+  static async reopen(path: string, end: number): Promise<AppendFile> {
+    const f = new AppendFile(path, await open(path, 'r+'), new DirectAppender(path, false));
+    f.end = end;
+    return f;
+  }
+
+  async append(buffers: Buffer[]): Promise<void> {
+    const bytes = buffers.reduce((n, b) => n + b.length, 0);
+    if (await this.direct.append(this.file, this.end, buffers, bytes)) this.directAppends += 1;
+    else await this.file.writev(buffers, this.end);
+    this.end += bytes;
+  }
+
+  async close(): Promise<void> {
+    await this.direct.trim(this.file, this.end);
+    await this.direct.close();
+    await this.file.close();
+  }
+}
+
+/** Pages of `path` in the page cache (util-linux fincore). */
+async function cachedPages(path: string): Promise<number> {
+  const { stdout } = await run('fincore', ['--bytes', '--noheadings', '--output', 'PAGES', path]);
+  return Number(stdout.trim());
+}
+
+describe('DirectAppender', () => {
+  it('appends any mix of small (buffered) and large (O_DIRECT) batches byte for byte, across reopens', async () => {
+    const dir = await tempDir();
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            sizes: fc.array(fc.integer({ min: 1, max: 700 * KiB }), { minLength: 1, maxLength: 4 }),
+            reopen: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        async (batches) => {
+          const path = join(dir, `f${(n += 1)}`);
+          let f = await AppendFile.create(path);
+          const expected: Buffer[] = [];
+          for (const { sizes, reopen } of batches) {
+            const buffers = sizes.map((s) => randomBytes(s));
+            await f.append(buffers);
+            expected.push(...buffers);
+            const { size } = await stat(path);
+            assert.ok(size >= f.end && size - f.end < DIRECT_BLOCK, `${size} for ${f.end}`);
+            assert.ok(
+              size === f.end || (await endsInPadding(f.file, f.end, size)),
+              'only padding past the end',
+            );
+            if (reopen) {
+              // As after a crash: the file still ends in its padding, the tail is read back.
+              await f.direct.close();
+              await f.file.close();
+              f = await AppendFile.reopen(path, f.end);
+            }
+          }
+          await f.close();
+          const whole = Buffer.concat(expected);
+          assert.ok((await readFile(path)).equals(whole), 'the file holds every batch in order');
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('writes large batches around the page cache, and reads them back the same way', async (t) => {
+    const dir = await tempDir();
+    const path = join(dir, 'segment');
+    const f = await AppendFile.create(path);
+    const data = [randomBytes(3 * KiB + 5), randomBytes(4 * 1024 * KiB), randomBytes(300 * KiB)];
+    for (const b of data) await f.append([b]);
+    if (f.directAppends === 0) {
+      t.skip(`${dir} refuses O_DIRECT: the buffered path is tested instead`);
+      await f.close();
+      return;
+    }
+    assert.equal(f.directAppends, 2, 'the 3 KiB batch went through the page cache');
+    // The first block (the small batch, read back as the tail) is all that may be cached.
+    assert.ok((await cachedPages(path)) <= 2, 'O_DIRECT left the page cache alone');
+    const whole = Buffer.concat(data);
+    for (const [from, length] of [
+      [0, whole.length],
+      [3 * KiB + 5, DIRECT_MIN_BYTES + 1],
+      [whole.length - DIRECT_MIN_BYTES - 7, DIRECT_MIN_BYTES + 7],
+    ] as const) {
+      const into = Buffer.alloc(length);
+      assert.equal(await f.direct.read(into, from), true);
+      assert.ok(into.equals(whole.subarray(from, from + length)), `read ${from}+${length}`);
+    }
+    assert.equal(await f.direct.read(Buffer.alloc(4 * KiB), 0), false, 'a small read: buffered');
+    assert.ok((await cachedPages(path)) <= 2, 'nor did the reads fill it');
+    await f.close();
+    assert.equal((await stat(path)).size, whole.length, 'closing cut the padding');
+  });
+
+  it('leaves a file system that refuses O_DIRECT (ramfs) to the buffered handle', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('mounting a ramfs needs root');
+      return;
+    }
+    // tmpfs takes O_DIRECT since Linux 6.6; ramfs still refuses it (EINVAL).
+    const dir = await tempDir();
+    await run('mount', ['-t', 'ramfs', '-o', 'mode=0700', 'ramfs', dir]);
+    try {
+      const f = await AppendFile.create(join(dir, 'segment'));
+      const big = randomBytes(DIRECT_MIN_BYTES * 2);
+      await f.append([big]);
+      await f.append([big]);
+      assert.equal(f.directAppends, 0);
+      assert.equal(await f.direct.read(Buffer.alloc(big.length), 0), false);
+      await f.close();
+      assert.ok((await readFile(f.path)).equals(Buffer.concat([big, big])));
+    } finally {
+      await run('umount', ['-l', dir]);
+    }
+  });
+
+  it('takes only less than a block of zeros past the end for padding', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'f');
+    const file = await open(path, 'w+');
+    await file.write(
+      Buffer.concat([randomBytes(100), Buffer.alloc(DIRECT_BLOCK)]),
+      0,
+      undefined,
+      0,
+    );
+    assert.equal(await endsInPadding(file, 100, 100 + DIRECT_BLOCK - 1), true);
+    assert.equal(await endsInPadding(file, 100, 100 + DIRECT_BLOCK), false, 'a block or more');
+    assert.equal(await endsInPadding(file, 99, 200), false, 'a non-zero byte');
+    assert.equal(await endsInPadding(file, 100, 100), false, 'nothing past the end');
+    await file.close();
+  });
+});
