@@ -18,7 +18,10 @@
 //
 // Usage: npm run build && npm run bench:nbd -- [--runtime 10] [--rounds 3] [--quick]
 //          [--only randwrite-qd1,...] [--skip-fill] [--skip-anchor] [--profile DIR]
+//          [--qemu-cache none]
 //   --quick: 3 s per run, 1 round, no fill pass.
+//   --qemu-cache MODE: qemu-nbd's --cache (none: O_DIRECT, as the agent writes 256 KiB and
+//   larger aligned writes; see bench/README.md section 12).
 //   --profile DIR: CPU profiles of both agents during each agent run, written as
 //   DIR/{source,target}/<job>-round<n>.cpuprofile (fill and drains excluded). Summarize:
 //   node bench/profile-summary.mjs DIR/source/randwrite-qd1-round1.cpuprofile
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     'skip-anchor': { type: 'boolean', default: false },
     'disk-mib': { type: 'string', default: '1024' },
     profile: { type: 'string' },
+    'qemu-cache': { type: 'string' },
   },
 });
 
@@ -97,7 +101,10 @@ async function main() {
     const servers = [{ name: 'agent', uri: exported.exportUri }];
     if (!values['skip-anchor']) {
       const socket = join(work, 'qemu-nbd.sock');
-      qemu = spawn('qemu-nbd', ['-t', '-k', socket, '-f', 'raw', copy], { stdio: 'inherit' });
+      const cache = values['qemu-cache'] === undefined ? [] : [`--cache=${values['qemu-cache']}`];
+      qemu = spawn('qemu-nbd', ['-t', '-k', socket, '-f', 'raw', ...cache, copy], {
+        stdio: 'inherit',
+      });
       await waitForNbd(`nbd+unix:///?socket=${socket}`);
       servers.unshift({ name: 'qemu-nbd', uri: `nbd+unix:///?socket=${socket}`, pid: qemu.pid });
     }

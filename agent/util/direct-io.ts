@@ -28,7 +28,7 @@ const WASM_PAGE = 65536;
 /** Staging buffers per WebAssembly.Memory (each Memory reserves address space, not RAM). */
 const STAGING_PER_MEMORY = 4;
 /** Idle staging buffers kept; more are dropped (their memory is freed with their Memory). */
-const MAX_IDLE_STAGING = 8;
+const MAX_IDLE_STAGING = 16;
 
 const idle: Buffer[] = [];
 
@@ -145,7 +145,8 @@ export class DirectAppender {
   }
 }
 
-async function openDirect(path: string): Promise<FileHandle | undefined> {
+/** An O_DIRECT handle on `path` (read and write), or undefined where it is refused (EINVAL). */
+export async function openDirect(path: string): Promise<FileHandle | undefined> {
   try {
     return await open(path, constants.O_RDWR | constants.O_DIRECT);
   } catch (err) {
@@ -166,6 +167,33 @@ async function readDirect(handle: FileHandle, into: Buffer, position: number): P
       const { bytesRead } = await handle.read(staging, 0, want, at);
       if (bytesRead <= skip) throw new Error(`short read at ${position + done}`);
       done += staging.copy(into, done, skip, bytesRead);
+    }
+  } finally {
+    giveStaging(staging);
+  }
+}
+
+/** Whether `data` at `position` may be written with writeDirect: large and block-aligned. */
+export function directWritable(data: Buffer, position: number): boolean {
+  return (
+    data.length >= DIRECT_MIN_BYTES &&
+    position % DIRECT_BLOCK === 0 &&
+    data.length % DIRECT_BLOCK === 0
+  );
+}
+
+/** Writes `data` at `position` (both block-aligned: directWritable) through O_DIRECT `handle`. */
+export async function writeDirect(
+  handle: FileHandle,
+  data: Buffer,
+  position: number,
+): Promise<void> {
+  const staging = takeStaging();
+  try {
+    for (let done = 0; done < data.length;) {
+      const n = data.copy(staging, 0, done);
+      await writeAligned(handle, staging, n, position + done);
+      done += n;
     }
   } finally {
     giveStaging(staging);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
+import { DiskFile } from '../../agent/tap/disk-file';
 import {
   DIRECT_BLOCK,
   DIRECT_MIN_BYTES,
@@ -175,5 +176,32 @@ describe('DirectAppender', () => {
     assert.equal(await endsInPadding(file, 99, 200), false, 'a non-zero byte');
     assert.equal(await endsInPadding(file, 100, 100), false, 'nothing past the end');
     await file.close();
+  });
+
+  it("writes a disk's large aligned writes around the page cache, coherent with the rest", async (t) => {
+    const dir = await tempDir();
+    const path = join(dir, 'disk.raw');
+    await (await open(path, 'w')).close();
+    await run('truncate', ['-s', '8M', path]);
+    const disk = await DiskFile.open('d0', path);
+    const big = randomBytes(2 * 1024 * KiB);
+    await disk.pwrite(big, 1024 * KiB);
+    const cached = await cachedPages(path);
+    if (cached > 0) {
+      t.skip(`${dir} refuses O_DIRECT: the buffered path is tested instead (${cached} pages)`);
+    }
+    // A small write inside it (buffered), a large unaligned one (buffered), then reads.
+    const small = randomBytes(4 * KiB);
+    await disk.pwrite(small, 1024 * KiB + 8 * KiB);
+    small.copy(big, 8 * KiB);
+    const odd = randomBytes(DIRECT_MIN_BYTES + 512);
+    await disk.pwrite(odd, 4 * 1024 * KiB + 512);
+    await disk.pwrite(big.subarray(0, DIRECT_MIN_BYTES), 1024 * KiB); // direct over cached pages
+    assert.ok((await disk.pread(1024 * KiB, big.length)).equals(big));
+    assert.ok((await disk.pread(4 * 1024 * KiB + 512, odd.length)).equals(odd));
+    await disk.datasync();
+    await disk.close();
+    const file = await readFile(path);
+    assert.ok(file.subarray(1024 * KiB, 1024 * KiB + big.length).equals(big));
   });
 });
