@@ -99,8 +99,7 @@ export class DiskFile {
       // rest of its protection (util/direct-io.ts); the guest keeps its own cache.
       this.direct ??= openDirect(this.path);
       const direct = await this.direct;
-      if (direct !== undefined) {
-        await writeDirect(direct, data, offset);
+      if (direct !== undefined && (await writeDirect(direct, data, offset))) {
         this.unsynced = true;
         return;
       }

@@ -28,9 +28,17 @@ const WASM_PAGE = 65536;
 /** Staging buffers per WebAssembly.Memory (each Memory reserves address space, not RAM). */
 const STAGING_PER_MEMORY = 4;
 /** Idle staging buffers kept; more are dropped (their memory is freed with their Memory). */
-const MAX_IDLE_STAGING = 16;
+const MAX_IDLE_STAGING = 8;
+
+/** Staging buffers gathered into one write. */
+const MAX_CHUNKS = 4;
+const EMPTY = Buffer.alloc(0);
+
+/** Staging buffers out at once, in all (MiB). */
+const MAX_STAGING_IN_USE = 24;
 
 const idle: Buffer[] = [];
+let inUse = 0;
 
 /** The one WebAssembly API used (the project's lib settings carry no WebAssembly types). */
 interface WasmMemory {
@@ -42,7 +50,14 @@ const { Memory } = (
   }
 ).WebAssembly;
 
-function takeStaging(): Buffer {
+/**
+ * A staging buffer, or undefined when MAX_STAGING_IN_USE are out: the caller then goes
+ * through the page cache. That bounds the memory of many disks writing at once (each large
+ * write in flight holds a buffer until the disk took it).
+ */
+function takeStaging(): Buffer | undefined {
+  if (inUse >= MAX_STAGING_IN_USE) return undefined;
+  inUse += 1;
   const reused = idle.pop();
   if (reused !== undefined) return reused;
   const memory = new Memory({
@@ -56,6 +71,7 @@ function takeStaging(): Buffer {
 }
 
 function giveStaging(buffer: Buffer): void {
+  inUse -= 1;
   if (idle.length < MAX_IDLE_STAGING) idle.push(buffer);
 }
 
@@ -86,8 +102,8 @@ export class DirectAppender {
   /**
    * Appends `buffers` (`bytes` in all) at `end`, the end of the file's valid bytes (`file`
    * reads the last partial block back when it is not known). False: nothing was written, the
-   * caller writes through its buffered handle (the append is small, or O_DIRECT is refused
-   * here). On failure the caller cuts the file back to `end`, which leaves the known tail as
+   * caller writes through its buffered handle (the append is small, O_DIRECT is refused
+   * here, or staging buffers are short). On failure the caller cuts the file back to `end`, which leaves the known tail as
    * it was.
    */
   async append(
@@ -108,20 +124,26 @@ export class DirectAppender {
       if (bytesRead !== tail.length) throw new Error(`short read of the last block at ${end}`);
       this.tail = tail;
     }
-    this.tail = await appendDirect(direct, end, this.tail, buffers, bytes);
+    const staging = takeStaging();
+    if (staging === undefined) {
+      this.tail = undefined;
+      return false;
+    }
+    this.tail = await appendDirect(direct, end, this.tail, buffers, bytes, staging);
     this.padded = (end + bytes) % DIRECT_BLOCK !== 0;
     return true;
   }
 
   /**
    * Fills `into` from `position` through O_DIRECT (no page cache, whose pages would cost what
-   * the append saved); false if small or refused here.
+   * the append saved); false if small, refused here, or while staging buffers are short.
    */
   async read(into: Buffer, position: number): Promise<boolean> {
     if (into.length < DIRECT_MIN_BYTES) return false;
     const direct = await this.handle();
-    if (direct === undefined) return false;
-    await readDirect(direct, into, position);
+    const staging = direct === undefined ? undefined : takeStaging();
+    if (direct === undefined || staging === undefined) return false;
+    await readDirect(direct, into, position, staging);
     return true;
   }
 
@@ -155,21 +177,47 @@ export async function openDirect(path: string): Promise<FileHandle | undefined> 
   }
 }
 
-/** Reads `into.length` bytes at `position` through the O_DIRECT `handle`, block by block. */
-async function readDirect(handle: FileHandle, into: Buffer, position: number): Promise<void> {
-  const staging = takeStaging();
+/**
+ * Reads `into.length` bytes at `position` through the O_DIRECT `handle`: the blocks around
+ * them into staging buffers (one preadv per MAX_CHUNKS of them), then copied out.
+ */
+async function readDirect(
+  handle: FileHandle,
+  into: Buffer,
+  position: number,
+  first: Buffer,
+): Promise<void> {
+  const end = roundUp(position + into.length);
+  let at = blockStart(position);
+  const chunks: Buffer[] = [first];
   try {
+    for (let n = at + STAGING_BYTES; n < end && chunks.length < MAX_CHUNKS; n += STAGING_BYTES) {
+      const more = takeStaging();
+      if (more === undefined) break;
+      chunks.push(more);
+    }
     let done = 0;
     while (done < into.length) {
-      const at = blockStart(position + done);
+      const want = Math.min(chunks.length * STAGING_BYTES, end - at);
+      const bufs: Buffer[] = [];
+      for (let left = want, i = 0; left > 0; left -= STAGING_BYTES, i += 1) {
+        bufs.push((chunks[i] as Buffer).subarray(0, Math.min(STAGING_BYTES, left)));
+      }
+      const { bytesRead } = await handle.readv(bufs, at);
       const skip = position + done - at;
-      const want = Math.min(staging.length, roundUp(skip + into.length - done));
-      const { bytesRead } = await handle.read(staging, 0, want, at);
       if (bytesRead <= skip) throw new Error(`short read at ${position + done}`);
-      done += staging.copy(into, done, skip, bytesRead);
+      const stop = Math.min(bytesRead, skip + into.length - done);
+      for (let o = skip; o < stop;) {
+        const offset = o % STAGING_BYTES;
+        const chunk = chunks[Math.floor(o / STAGING_BYTES)] as Buffer;
+        const n = chunk.copy(into, done, offset, Math.min(STAGING_BYTES, offset + stop - o));
+        done += n;
+        o += n;
+      }
+      at += want;
     }
   } finally {
-    giveStaging(staging);
+    for (const chunk of chunks) giveStaging(chunk);
   }
 }
 
@@ -182,22 +230,19 @@ export function directWritable(data: Buffer, position: number): boolean {
   );
 }
 
-/** Writes `data` at `position` (both block-aligned: directWritable) through O_DIRECT `handle`. */
+/**
+ * Writes `data` at `position` (both block-aligned: directWritable) through the O_DIRECT
+ * `handle`; false, with nothing written, while staging buffers are short.
+ */
 export async function writeDirect(
   handle: FileHandle,
   data: Buffer,
   position: number,
-): Promise<void> {
+): Promise<boolean> {
   const staging = takeStaging();
-  try {
-    for (let done = 0; done < data.length;) {
-      const n = data.copy(staging, 0, done);
-      await writeAligned(handle, staging, n, position + done);
-      done += n;
-    }
-  } finally {
-    giveStaging(staging);
-  }
+  if (staging === undefined) return false;
+  await appendDirect(handle, position, EMPTY, [data], data.length, staging);
+  return true;
 }
 
 function roundUp(n: number): number {
@@ -222,47 +267,62 @@ async function appendDirect(
   tail: Buffer,
   buffers: readonly Buffer[],
   bytes: number,
+  first: Buffer,
 ): Promise<Buffer> {
-  if (tail.length !== position % DIRECT_BLOCK) {
-    throw new RangeError(`tail of ${tail.length} bytes at position ${position}`);
-  }
-  const staging = takeStaging();
+  // Staging buffers filled in turn and written by one pwritev (each is aligned, so the kernel
+  // takes them as they are): one thread-pool round trip per MAX_CHUNKS MiB, not per MiB.
+  const chunks: Buffer[] = [first];
   try {
-    let at = blockStart(position); // file position of staging[0]
-    let filled = tail.copy(staging, 0);
+    if (tail.length !== position % DIRECT_BLOCK) {
+      throw new RangeError(`tail of ${tail.length} bytes at position ${position}`);
+    }
+    let at = blockStart(position); // file position of chunks[0][0]
+    let ci = 0; // the chunk being filled
+    let filled = tail.copy(chunks[0] as Buffer, 0);
     let remaining = bytes;
     for (const buffer of buffers) {
-      let from = 0;
-      while (from < buffer.length) {
-        if (filled === staging.length) {
-          await writeAligned(handle, staging, staging.length, at);
-          at += staging.length;
+      for (let from = 0; from < buffer.length;) {
+        if (filled === STAGING_BYTES) {
+          const more =
+            ci + 1 < chunks.length || chunks.length === MAX_CHUNKS ? undefined : takeStaging();
+          if (more !== undefined) chunks.push(more);
+          if (ci + 1 < chunks.length) {
+            ci += 1;
+          } else {
+            await writeAligned(handle, chunks, at);
+            at += chunks.length * STAGING_BYTES;
+            ci = 0;
+          }
           filled = 0;
         }
-        const n = buffer.copy(staging, filled, from);
+        const n = buffer.copy(chunks[ci] as Buffer, filled, from);
         filled += n;
         from += n;
         remaining -= n;
       }
     }
     if (remaining !== 0) throw new RangeError(`buffers hold ${bytes - remaining}, not ${bytes}`);
+    const last = chunks[ci] as Buffer;
     const whole = blockStart(filled);
     const padded = filled === whole ? filled : whole + DIRECT_BLOCK;
-    staging.fill(0, filled, padded);
-    if (padded > 0) await writeAligned(handle, staging, padded, at);
-    return Buffer.from(staging.subarray(whole, filled));
+    last.fill(0, filled, padded);
+    const out = chunks.slice(0, ci);
+    if (padded > 0) out.push(last.subarray(0, padded));
+    if (out.length > 0) await writeAligned(handle, out, at);
+    return Buffer.from(last.subarray(whole, filled));
   } finally {
-    giveStaging(staging);
+    for (const chunk of chunks) giveStaging(chunk);
   }
 }
 
 async function writeAligned(
   handle: FileHandle,
-  staging: Buffer,
-  length: number,
+  chunks: readonly Buffer[],
   position: number,
 ): Promise<void> {
-  const { bytesWritten } = await handle.write(staging, 0, length, position);
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const { bytesWritten } = await handle.writev(chunks, position);
   if (bytesWritten !== length) {
     // An O_DIRECT write comes up short only when the file system is full.
     throw Object.assign(
