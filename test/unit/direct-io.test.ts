@@ -113,7 +113,7 @@ describe('DirectAppender', () => {
     const dir = await tempDir();
     const path = join(dir, 'segment');
     const f = await AppendFile.create(path);
-    // 9 MiB: more than one gathered write (4 staging buffers) and, read whole, several reads.
+    // 9 MiB: more than one gathered write (8 staging buffers) and, read whole, several reads.
     const data = [
       randomBytes(3 * KiB + 5),
       randomBytes(4 * 1024 * KiB),
