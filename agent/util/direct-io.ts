@@ -12,7 +12,7 @@ import { open, type FileHandle } from 'node:fs/promises';
  * write ends on a block boundary: the last partial block is padded with zeros, and the next
  * append rewrites that block with the real bytes after the old ones (`tail`). So a file may
  * end in up to BLOCK - 1 zero bytes past its last record; its reader knows its true length,
- * and a scan after a crash treats such a run as padding (`isPadding`).
+ * and a scan after a crash treats such a run as padding (`endsInPadding`).
  */
 export const DIRECT_BLOCK = 4096;
 /**
@@ -80,8 +80,9 @@ function giveStaging(buffer: Buffer): void {
  * The O_DIRECT side of a file that is only ever appended to: a second handle, opened on first
  * use, and the bytes of the last partial block (read back from the file when not known). The
  * caller keeps its buffered handle for everything else and tells each call where the file's
- * valid bytes end. Where the file system refuses O_DIRECT (tmpfs: EINVAL) every call answers
- * false and the caller writes or reads through its buffered handle.
+ * valid bytes end. Where the file system refuses O_DIRECT (ramfs, and tmpfs before Linux 6.6:
+ * EINVAL) every call answers false and the caller writes or reads through its buffered
+ * handle.
  */
 export class DirectAppender {
   private direct: Promise<FileHandle | undefined> | undefined;
@@ -103,9 +104,9 @@ export class DirectAppender {
   /**
    * Appends `buffers` (`bytes` in all) at `end`, the end of the file's valid bytes (`file`
    * reads the last partial block back when it is not known). False: nothing was written, the
-   * caller writes through its buffered handle (the append is small, O_DIRECT is refused
-   * here, or staging buffers are short). On failure the caller cuts the file back to `end`, which leaves the known tail as
-   * it was.
+   * caller writes through its buffered handle (the append is small, O_DIRECT is refused here,
+   * or staging buffers are short). On failure the caller cuts the file back to `end`, which
+   * leaves the known tail as it was.
    */
   async append(
     file: FileHandle,
