@@ -40,6 +40,7 @@ const WRITE_POOL = new BufferPool({
   minBytes: 64 * 1024,
   maxBytes: 4 * 1024 * 1024,
   idleBytes: DEFAULT_TRANSMISSION_LIMITS.maxBufferedBytes,
+  aligned: true,
 });
 
 /** Command flags each command accepts (FUA is harmless where it means nothing). */

@@ -33,8 +33,10 @@ const READ_BYTES = 4 * 1024 * 1024;
 /** Outbox reads, shared by every sender of the agent (a fresh 4 MiB per read kept V8 collecting). */
 const READ_POOL = new BufferPool({
   minBytes: 256 * 1024,
-  maxBytes: READ_BYTES,
+  // A read covers whole blocks around its records (util/direct-io.ts): up to 8 KiB more.
+  maxBytes: READ_BYTES + 64 * 1024,
   idleBytes: 16 * 1024 * 1024,
+  aligned: true,
 });
 /** Records pass the throttle in slices of about this many bytes (smooth, not bursty). */
 const THROTTLE_SLICE_BYTES = 128 * 1024;

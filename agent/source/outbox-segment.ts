@@ -46,10 +46,13 @@ export class Segment {
     return this.direct.trim(this.handle, this.size);
   }
 
-  /** Fills `into` with the file's bytes from `position` (short only past the end). */
-  async read(into: Buffer, position: number): Promise<number> {
-    if (await this.direct.read(into, position)) return into.length;
-    return readFully(this.handle, into, 0, into.length, position);
+  /** The file's bytes [start, end), at `at` in a buffer from `alloc` (DirectAppender). */
+  readRange(
+    start: number,
+    end: number,
+    alloc: (bytes: number) => Buffer,
+  ): Promise<{ buf: Buffer; at: number }> {
+    return this.direct.readRange(this.handle, start, end, alloc);
   }
 
   async close(): Promise<void> {

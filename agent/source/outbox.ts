@@ -453,13 +453,17 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           upto += 1;
           end = segment.end(upto);
         }
-        const buf = alloc(end - start);
-        const got = await segment.read(buf, start);
-        if (got !== buf.length) throw this.ioError('read', new Error(`short read at ${start}`));
-        for (let s = seq; s <= upto; s += 1) {
-          out.push(buf.subarray(segment.start(s) - start, segment.end(s) - start));
+        let span: { buf: Buffer; at: number };
+        try {
+          span = await segment.readRange(start, end, alloc);
+        } catch (err) {
+          throw this.ioError('read', err);
         }
-        bytes += buf.length;
+        const base = span.at - start;
+        for (let s = seq; s <= upto; s += 1) {
+          out.push(span.buf.subarray(base + segment.start(s), base + segment.end(s)));
+        }
+        bytes += end - start;
         seq = upto + 1;
         // Stopped inside this segment (the byte budget), or reached the limit.
         if (upto < last || seq > limit) break;

@@ -1,3 +1,4 @@
+import { allocAligned } from './direct-io';
 /**
  * Reusable buffers for the replication data path. A fresh 1 MiB Buffer per RECORDS frame is
  * external memory that outlives the young generation (it waits in the receive backlog, then
@@ -27,6 +28,8 @@ export interface BufferPoolOptions {
   readonly maxBytes: number;
   readonly idleBytes: number;
   readonly decayMs?: number;
+  /** Page-aligned memory (util/direct-io.ts allocAligned) for classes of whole 64 KiB pages. */
+  readonly aligned?: boolean;
 }
 
 interface SizeClass {
@@ -62,7 +65,9 @@ export class BufferPool {
     if (size === undefined) return Buffer.allocUnsafe(n);
     let memory = size.free.pop();
     if (memory === undefined) {
-      memory = new ArrayBuffer(size.bytes);
+      memory =
+        (this.options.aligned === true ? allocAligned(size.bytes) : undefined) ??
+        new ArrayBuffer(size.bytes);
       this.allocated += 1;
     } else {
       this.idle -= size.bytes;

@@ -39,6 +39,8 @@ const MAX_STAGING_IN_USE = 64;
 const EMPTY = Buffer.alloc(0);
 
 const idle: Buffer[] = [];
+/** Memory from allocAligned: page-aligned, so O_DIRECT can take it without staging. */
+const alignedMemory = new WeakSet<ArrayBuffer>();
 let inUse = 0;
 
 /** The one WebAssembly API used (the project's lib settings carry no WebAssembly types). */
@@ -74,6 +76,27 @@ function takeStaging(): Buffer | undefined {
 function giveStaging(buffer: Buffer): void {
   inUse -= 1;
   if (idle.length < MAX_IDLE_STAGING) idle.push(buffer);
+}
+
+/**
+ * Page-aligned memory for buffers that go to O_DIRECT as they are (pooled NBD payloads, the
+ * sender's outbox reads): `bytes` a multiple of 64 KiB. Undefined otherwise, or where the
+ * address space for it is refused (a ulimit -v): the caller allocates as usual.
+ */
+export function allocAligned(bytes: number): ArrayBuffer | undefined {
+  if (bytes <= 0 || bytes % WASM_PAGE !== 0) return undefined;
+  try {
+    const { buffer } = new Memory({ initial: bytes / WASM_PAGE });
+    alignedMemory.add(buffer);
+    return buffer;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `data` starts on a block boundary of allocAligned memory. */
+export function isAligned(data: Buffer): boolean {
+  return alignedMemory.has(data.buffer as ArrayBuffer) && data.byteOffset % DIRECT_BLOCK === 0;
 }
 
 /**
@@ -147,6 +170,44 @@ export class DirectAppender {
     if (direct === undefined || staging === undefined) return false;
     await readDirect(direct, into, position, staging);
     return true;
+  }
+
+  /**
+   * The file's bytes [start, end) in a buffer from `alloc`, at `at` in it: when the buffer is
+   * allocAligned memory, the blocks around them are read into it directly (no copy), else as
+   * read() (through staging) or, if that declines, through the buffered `file`.
+   */
+  async readRange(
+    file: FileHandle,
+    start: number,
+    end: number,
+    alloc: (bytes: number) => Buffer,
+  ): Promise<{ buf: Buffer; at: number }> {
+    const direct = end - start >= DIRECT_MIN_BYTES ? await this.handle() : undefined;
+    if (direct !== undefined) {
+      const from = blockStart(start);
+      const buf = alloc(roundUp(end) - from);
+      const at = start - from;
+      if (isAligned(buf)) {
+        const { bytesRead } = await direct.read(buf, 0, buf.length, from);
+        if (bytesRead < end - from) throw new Error(`short read at ${from + bytesRead}`);
+        return { buf, at };
+      }
+      await this.readInto(file, buf.subarray(at, at + end - start), start);
+      return { buf, at };
+    }
+    const buf = alloc(end - start);
+    await this.readInto(file, buf, start);
+    return { buf, at: 0 };
+  }
+
+  private async readInto(file: FileHandle, into: Buffer, position: number): Promise<void> {
+    if (await this.read(into, position)) return;
+    for (let done = 0; done < into.length;) {
+      const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+      if (bytesRead === 0) throw new Error(`short read at ${position + done}`);
+      done += bytesRead;
+    }
   }
 
   /** Cuts the padding of the last append (the file is done, or closing): `end` is its length. */
@@ -234,13 +295,18 @@ export function directWritable(data: Buffer, position: number): boolean {
 
 /**
  * Writes `data` at `position` (both block-aligned: directWritable) through the O_DIRECT
- * `handle`; false, with nothing written, while staging buffers are short.
+ * `handle`: as it is when it is allocAligned memory, else copied into staging; false, with
+ * nothing written, while staging buffers are short.
  */
 export async function writeDirect(
   handle: FileHandle,
   data: Buffer,
   position: number,
 ): Promise<boolean> {
+  if (isAligned(data)) {
+    await writeAligned(handle, [data], position);
+    return true;
+  }
   const staging = takeStaging();
   if (staging === undefined) return false;
   await appendDirect(handle, position, EMPTY, [data], data.length, staging);
