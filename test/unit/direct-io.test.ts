@@ -7,15 +7,19 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { DiskFile } from '../../agent/tap/disk-file';
+import { BufferPool } from '../../agent/util/buffer-pool';
 import {
+  allocAligned,
   DIRECT_BLOCK,
   DIRECT_MIN_BYTES,
   DirectAppender,
   endsInPadding,
+  isAligned,
 } from '../../agent/util/direct-io';
 
 const run = promisify(execFile);
 const KiB = 1024;
+const MiB4 = 4 * 1024 * KiB;
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
@@ -220,10 +224,44 @@ describe('DirectAppender', () => {
     await disk.pwrite(odd, 4 * 1024 * KiB + 512);
     await disk.pwrite(big.subarray(0, DIRECT_MIN_BYTES), 1024 * KiB); // direct over cached pages
     assert.ok((await disk.pread(1024 * KiB, big.length)).equals(big));
+    // From aligned memory (a pooled NBD payload): written as it is, no staging.
+    const payload = Buffer.from(allocAligned(512 * KiB) as ArrayBuffer);
+    randomBytes(payload.length).copy(payload);
+    await disk.pwrite(payload, 6 * 1024 * KiB);
+    assert.ok((await disk.pread(6 * 1024 * KiB, payload.length)).equals(payload));
     assert.ok((await disk.pread(4 * 1024 * KiB + 512, odd.length)).equals(odd));
     await disk.datasync();
     await disk.close();
     const file = await readFile(path);
     assert.ok(file.subarray(1024 * KiB, 1024 * KiB + big.length).equals(big));
+  });
+
+  it('knows its aligned memory: pooled buffers O_DIRECT reads into and writes from as they are', async () => {
+    const memory = allocAligned(128 * KiB) as ArrayBuffer;
+    assert.ok(memory !== undefined && memory.byteLength === 128 * KiB);
+    assert.equal(allocAligned(1000), undefined, 'only whole 64 KiB pages');
+    const buf = Buffer.from(memory);
+    assert.ok(isAligned(buf) && isAligned(buf.subarray(4 * KiB)));
+    assert.ok(!isAligned(buf.subarray(512)), 'not on a block boundary');
+    assert.ok(!isAligned(Buffer.alloc(128 * KiB)), 'ordinary memory');
+    const pool = new BufferPool({
+      minBytes: 64 * KiB,
+      maxBytes: MiB4,
+      idleBytes: MiB4,
+      aligned: true,
+    });
+    assert.ok(isAligned(pool.take(300 * KiB)));
+
+    // A range read into aligned memory: whole blocks around the range, the range at `at`.
+    const dir = await tempDir();
+    const f = await AppendFile.create(join(dir, 'segment'));
+    const data = randomBytes(3 * 1024 * KiB + 77);
+    await f.append([randomBytes(5)]);
+    await f.append([data]);
+    for (const alloc of [(n: number) => pool.take(n), (n: number) => Buffer.alloc(n)]) {
+      const { buf: got, at } = await f.direct.readRange(f.file, 5 + 100, 5 + data.length, alloc);
+      assert.ok(got.subarray(at, at + data.length - 100).equals(data.subarray(100)));
+    }
+    await f.close();
   });
 });
