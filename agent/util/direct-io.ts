@@ -80,11 +80,12 @@ function giveStaging(buffer: Buffer): void {
 
 /**
  * Page-aligned memory for buffers that go to O_DIRECT as they are (pooled NBD payloads, the
- * sender's outbox reads): `bytes` a multiple of 64 KiB. Undefined otherwise, or where the
- * address space for it is refused (a ulimit -v): the caller allocates as usual.
+ * sender's outbox reads): `bytes` a multiple of 64 KiB, at least DIRECT_MIN_BYTES (smaller
+ * ones never go direct, and each Memory reserves 10 GiB of address space). Undefined
+ * otherwise, or where the address space is refused (a ulimit -v): allocate as usual then.
  */
 export function allocAligned(bytes: number): ArrayBuffer | undefined {
-  if (bytes <= 0 || bytes % WASM_PAGE !== 0) return undefined;
+  if (bytes < DIRECT_MIN_BYTES || bytes % WASM_PAGE !== 0) return undefined;
   try {
     const { buffer } = new Memory({ initial: bytes / WASM_PAGE });
     alignedMemory.add(buffer);

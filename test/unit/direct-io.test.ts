@@ -237,13 +237,14 @@ describe('DirectAppender', () => {
   });
 
   it('knows its aligned memory: pooled buffers O_DIRECT reads into and writes from as they are', async () => {
-    const memory = allocAligned(128 * KiB) as ArrayBuffer;
-    assert.ok(memory !== undefined && memory.byteLength === 128 * KiB);
-    assert.equal(allocAligned(1000), undefined, 'only whole 64 KiB pages');
+    const memory = allocAligned(DIRECT_MIN_BYTES) as ArrayBuffer;
+    assert.ok(memory !== undefined && memory.byteLength === DIRECT_MIN_BYTES);
+    assert.equal(allocAligned(DIRECT_MIN_BYTES + 1000), undefined, 'only whole 64 KiB pages');
+    assert.equal(allocAligned(128 * KiB), undefined, 'nothing that small goes direct');
     const buf = Buffer.from(memory);
     assert.ok(isAligned(buf) && isAligned(buf.subarray(4 * KiB)));
     assert.ok(!isAligned(buf.subarray(512)), 'not on a block boundary');
-    assert.ok(!isAligned(Buffer.alloc(128 * KiB)), 'ordinary memory');
+    assert.ok(!isAligned(Buffer.alloc(DIRECT_MIN_BYTES)), 'ordinary memory');
     const pool = new BufferPool({
       minBytes: 64 * KiB,
       maxBytes: MiB4,
@@ -251,6 +252,7 @@ describe('DirectAppender', () => {
       aligned: true,
     });
     assert.ok(isAligned(pool.take(300 * KiB)));
+    assert.ok(!isAligned(pool.take(100 * KiB)), 'a class too small to go direct');
 
     // A range read into aligned memory: whole blocks around the range, the range at `at`.
     const dir = await tempDir();
