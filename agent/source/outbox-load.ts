@@ -42,7 +42,9 @@ export async function loadSegments(
         continue;
       }
       const last = next === undefined;
-      const segment = new Segment(entry.firstSeq, path, await open(path, last ? 'r+' : 'r'));
+      // Read-write even when not the last file: an empty last file (a crash between a roll and
+      // its first write) is removed below, and the one before it is then appended to.
+      const segment = new Segment(entry.firstSeq, path, await open(path, 'r+'));
       const previous = segments[segments.length - 1];
       let cut: { bytes: number; reason: string } | undefined;
       try {

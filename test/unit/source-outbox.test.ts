@@ -16,6 +16,7 @@ import { after, test } from 'node:test';
 import { TidelineError } from '../../app/errors';
 import { decodeRecord, encodeRecord, type StreamRecord } from '../../agent/replication/record';
 import { Outbox, type OutboxOptions } from '../../agent/source/outbox';
+import { segmentFileName } from '../../agent/source/outbox-segment';
 
 const dirs: string[] = [];
 after(async () => {
@@ -216,6 +217,26 @@ test('a torn tail of the last segment is cut on reopen; corruption elsewhere is 
     (err: unknown) =>
       err instanceof TidelineError && err.code === 'INTERNAL_ERROR' && /damaged/.test(err.message),
   );
+});
+
+test('an empty last segment (a crash between a roll and its first write) is removed, and appends go on in the one before', async () => {
+  const dir = await tempDir();
+  const first = outbox(dir, { segmentBytes: 1 << 20 });
+  await first.open();
+  for (let s = 1; s <= 5; s += 1) await first.append(makeRecord(s));
+  await first.close();
+  // What roll() leaves when the process dies before the commit's write.
+  await writeFile(join(dir, segmentFileName(6)), Buffer.alloc(0));
+  const again = outbox(dir, { segmentBytes: 1 << 20 });
+  assert.equal((await again.open()).lastSeq, 5);
+  assert.equal(await again.redo(async () => undefined), 5);
+  await again.append(makeRecord(6));
+  again.markApplied(6);
+  assert.deepEqual(
+    decodeAll(await again.read(1, 1 << 20)).map((r) => r.seq),
+    [1, 2, 3, 4, 5, 6],
+  );
+  await again.close();
 });
 
 test('the limit: hasRoom turns false once the backlog would exceed it', async () => {
