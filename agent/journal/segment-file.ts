@@ -54,6 +54,15 @@ export class SegmentFile {
     }
   }
 
+  /** The file's bytes [start, end), at `at` in a buffer from `alloc` (DirectAppender). */
+  async readRange(
+    start: number,
+    end: number,
+    alloc: (bytes: number) => Buffer,
+  ): Promise<{ buf: Buffer; at: number }> {
+    return this.direct.readRange(await this.file(), start, end, alloc);
+  }
+
   /** Cuts the zeros an O_DIRECT append left past the last record (the segment is done). */
   async trimPadding(): Promise<void> {
     if (this.handle !== undefined) await this.direct.trim(await this.handle, this.bytes);

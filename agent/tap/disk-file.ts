@@ -2,7 +2,7 @@ import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import { errnoMessage } from '../store/json-file';
-import { directWritable, openDirect, writeDirect } from '../util/direct-io';
+import { DirectWriter } from '../util/direct-io';
 
 /** Zeros for write-zeroes; shared and never written to. */
 const ZEROS = Buffer.alloc(1024 * 1024);
@@ -34,8 +34,8 @@ export class DiskFile {
   private unsynced = false;
   /** The datasync in progress: a flush that finds the disk clean still waits for it. */
   private syncing: Promise<void> | undefined;
-  /** O_DIRECT handle for large aligned writes (undefined inside: refused here). */
-  private direct: Promise<FileHandle | undefined> | undefined;
+  /** Large aligned writes around the page cache. */
+  private readonly direct: DirectWriter;
 
   private constructor(
     readonly diskId: string,
@@ -46,7 +46,9 @@ export class DiskFile {
     /** The hypervisor writes the file (DiskAccess 'mirror'): writes and syncs here are no-ops. */
     readonly mirrored: boolean,
     private readonly blockDevice: boolean,
-  ) {}
+  ) {
+    this.direct = new DirectWriter(path);
+  }
 
   static async open(
     diskId: string,
@@ -94,15 +96,11 @@ export class DiskFile {
       }
       return;
     }
-    if (directWritable(data, offset)) {
-      // As QEMU's cache=none: the page-cache copy of a large write costs more CPU than the
-      // rest of its protection (util/direct-io.ts); the guest keeps its own cache.
-      this.direct ??= openDirect(this.path);
-      const direct = await this.direct;
-      if (direct !== undefined && (await writeDirect(direct, data, offset))) {
-        this.unsynced = true;
-        return;
-      }
+    // As QEMU's cache=none: the page-cache copy of a large write costs more CPU than the rest
+    // of its protection (util/direct-io.ts); the guest keeps its own cache.
+    if (await this.direct.write(data, offset)) {
+      this.unsynced = true;
+      return;
     }
     while (done < data.length) {
       const { bytesWritten } = await this.handle.write(
@@ -174,9 +172,7 @@ export class DiskFile {
   }
 
   async close(): Promise<void> {
-    const direct = this.direct;
-    this.direct = undefined;
-    await (await direct?.catch(() => undefined))?.close();
+    await this.direct.close();
     await this.handle.close();
   }
 }

@@ -333,6 +333,36 @@ async function readDirect(
   }
 }
 
+/**
+ * Large aligned writes to a file around the page cache, as QEMU's cache=none (a disk the tap
+ * writes, a replica the journal applies to): a second, O_DIRECT handle, opened on first use.
+ * The kernel keeps it coherent with the buffered handle the owner writes everything else
+ * through, and an fsync of that handle covers both.
+ */
+export class DirectWriter {
+  private direct: Promise<FileHandle | undefined> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  /**
+   * Writes `data` at `offset` through O_DIRECT when it is large and block-aligned
+   * (directWritable); false, with nothing written, otherwise, where O_DIRECT is refused, or
+   * while staging buffers are short: the caller writes it buffered.
+   */
+  async write(data: Buffer, offset: number): Promise<boolean> {
+    if (!directWritable(data, offset)) return false;
+    this.direct ??= openDirect(this.path);
+    const direct = await this.direct;
+    return direct !== undefined && (await writeDirect(direct, data, offset));
+  }
+
+  async close(): Promise<void> {
+    const direct = this.direct;
+    this.direct = undefined;
+    await (await direct?.catch(() => undefined))?.close();
+  }
+}
+
 /** Whether `data` at `position` may be written with writeDirect: large and block-aligned. */
 export function directWritable(data: Buffer, position: number): boolean {
   return (
