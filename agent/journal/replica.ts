@@ -7,7 +7,7 @@ import { isErrno } from '../store/json-file';
 import { formatBytes } from '../util/bytes';
 import { DirectWriter } from '../util/direct-io';
 import { JournalConfigError } from './errors';
-import { readFully, writeAll } from './segment-file';
+import { readZeroFilled, writeAll } from './segment-file';
 
 const run = promisify(execFile);
 
@@ -110,7 +110,7 @@ export class ReplicaDisk {
   }
 
   async read(target: Buffer, position: number): Promise<void> {
-    await readFully(this.file(), target, position);
+    await readZeroFilled(this.file(), target, position);
   }
 
   /** fsync (not fdatasync): punched holes are metadata that must be durable too. */

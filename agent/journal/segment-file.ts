@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectAppender } from '../util/direct-io';
+import { readFully } from '../util/read-fully';
 import { segmentFileName } from './layout';
 import { RecordTable } from './record-table';
 
@@ -124,18 +125,10 @@ export async function writeAll(handle: FileHandle, data: Buffer, position: numbe
 }
 
 /** Fills `target` from `position`; bytes past the end of the file read as zeros. */
-export async function readFully(
+export async function readZeroFilled(
   handle: FileHandle,
   target: Buffer,
   position: number,
 ): Promise<void> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-    if (bytesRead === 0) {
-      target.fill(0, done);
-      return;
-    }
-    done += bytesRead;
-  }
+  target.fill(0, await readFully(handle, target, position));
 }

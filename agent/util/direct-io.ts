@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { AppendRing } from './append-ring';
+import { readFully } from './read-fully';
 
 /**
  * Appending through O_DIRECT. On the machines measured (bench/direct-io.mjs, bench/README.md
@@ -250,11 +251,8 @@ export class DirectAppender {
 
   private async readInto(file: FileHandle, into: Buffer, position: number): Promise<void> {
     if (await this.read(into, position)) return;
-    for (let done = 0; done < into.length;) {
-      const { bytesRead } = await file.read(into, done, into.length - done, position + done);
-      if (bytesRead === 0) throw new Error(`short read at ${position + done}`);
-      done += bytesRead;
-    }
+    const done = await readFully(file, into, position);
+    if (done < into.length) throw new Error(`short read at ${position + done}`);
   }
 
   /** Cuts the padding of the last append (the file is done, or closing): `end` is its length. */
