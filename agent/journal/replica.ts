@@ -6,6 +6,7 @@ import { fsyncDirectory } from '../store/atomic-file';
 import { isErrno } from '../store/json-file';
 import { formatBytes } from '../util/bytes';
 import { DirectWriter } from '../util/direct-io';
+import { writeSmallSync } from '../util/sync-write';
 import { JournalConfigError } from './errors';
 import { readZeroFilled, writeAll } from './segment-file';
 
@@ -82,6 +83,7 @@ export class ReplicaDisk {
 
   async write(offset: number, data: Buffer): Promise<void> {
     const file = this.file();
+    if (writeSmallSync(file.fd, data, offset)) return; // small and whole pages
     if (!(await this.direct.write(data, offset))) await writeAll(file, data, offset);
   }
 

@@ -1,19 +1,11 @@
-import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import { errnoMessage } from '../store/json-file';
 import { DirectWriter } from '../util/direct-io';
+import { writeSmallSync } from '../util/sync-write';
 
 /** Zeros for write-zeroes; shared and never written to. */
 const ZEROS = Buffer.alloc(1024 * 1024);
-/**
- * Whole-page writes up to this size are written synchronously on the event loop: copying them
- * into the page cache (no read-modify-write, so no disk read) costs less than a thread-pool
- * round trip, which would be most of a small write's latency. Larger or unaligned ones go to
- * the thread pool.
- */
-const SYNC_WRITE_BYTES = 64 * 1024;
-const PAGE = 4096;
 
 /**
  * Who writes a disk's file. `owned`: the tap does (the sim's workloads, a VM whose disk is the
@@ -89,20 +81,15 @@ export class DiskFile {
     // The hypervisor wrote these bytes into its file before mirroring them here.
     if (this.mirrored) return;
     this.unsynced = true;
-    let done = 0;
-    if (data.length <= SYNC_WRITE_BYTES && offset % PAGE === 0 && data.length % PAGE === 0) {
-      while (done < data.length) {
-        done += writeSync(this.handle.fd, data, done, data.length - done, offset + done);
-      }
-      return;
-    }
+    if (writeSmallSync(this.handle.fd, data, offset)) return; // small and whole pages
     // As QEMU's cache=none: the page-cache copy of a large write costs more CPU than the rest
     // of its protection (util/direct-io.ts); the guest keeps its own cache.
     if (await this.direct.write(data, offset)) {
       this.unsynced = true;
       return;
     }
-    while (done < data.length) {
+    // The rest (larger or unaligned) on the thread pool.
+    for (let done = 0; done < data.length;) {
       const { bytesWritten } = await this.handle.write(
         data,
         done,
