@@ -132,7 +132,11 @@ async function timed(run) {
   return { seconds, cpu: (used.user + used.system) / 1e6 };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 const mbs = (bytes, seconds) => bytes / 1e6 / seconds;
 const fmt = (xs) =>
   `median ${median(xs).toFixed(0)} MB/s (${xs.map((x) => x.toFixed(0)).join(', ')})`;

@@ -269,9 +269,13 @@ function run(command, args) {
   });
 }
 
+/** The middle run by IOPS; of an even number, the mean of the two middle ones (not the upper). */
 function median(runs) {
   const sorted = [...runs].sort((a, b) => a.iops - b.iops);
-  return sorted[Math.floor(sorted.length / 2)];
+  const upper = sorted[Math.floor(sorted.length / 2)];
+  if (sorted.length % 2 === 1) return upper;
+  const lower = sorted[sorted.length / 2 - 1];
+  return { iops: (lower.iops + upper.iops) / 2, bw: (lower.bw + upper.bw) / 2 };
 }
 
 function fmtIops(x) {
