@@ -38,6 +38,9 @@ const READ_POOL = new BufferPool({
   idleBytes: 16 * 1024 * 1024,
   aligned: true,
 });
+/** Senders of the agent reading ahead at once (each holds one more read, READ_BYTES). */
+const MAX_READS_AHEAD = 4;
+let readsAhead = 0;
 /** Records pass the throttle in slices of about this many bytes (smooth, not bursty). */
 const THROTTLE_SLICE_BYTES = 128 * 1024;
 
@@ -197,9 +200,19 @@ export class VpgSender {
         }
         const next = Number((records.at(-1) as Buffer).readBigUInt64LE(8)) + 1;
         // The next read runs while this batch is sent: with the backlog on disk, its wait for
-        // the disk overlaps the send instead of following it (bench/README.md § 13).
-        ahead = readFrom(next);
-        await this.send(generation, link, records);
+        // the disk overlaps the send instead of following it (bench/README.md § 13). A few
+        // senders at a time, so many VPGs draining at once hold no more read buffers.
+        let aheadTaken = false;
+        if (readsAhead < MAX_READS_AHEAD) {
+          readsAhead += 1;
+          aheadTaken = true;
+          ahead = readFrom(next);
+        }
+        try {
+          await this.send(generation, link, records);
+        } finally {
+          if (aheadTaken) readsAhead -= 1;
+        }
         // Sent (the socket let go of them): the read buffers can take the next read. After a
         // failure they are left to the collector, as a closing socket may still hold them.
         for (const buf of records) READ_POOL.give(buf);
