@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { fsyncDirectory } from '../store/atomic-file';
 import { isErrno } from '../store/json-file';
 import { formatBytes } from '../util/bytes';
-import { DirectWriter } from '../util/direct-io';
+import { DirectWriter, directWritable } from '../util/direct-io';
 import { writeSmallSync } from '../util/sync-write';
 import { JournalConfigError } from './errors';
 import { readZeroFilled, writeAll } from './segment-file';
@@ -84,7 +84,9 @@ export class ReplicaDisk {
   async write(offset: number, data: Buffer): Promise<void> {
     const file = this.file();
     if (writeSmallSync(file.fd, data, offset)) return; // small and whole pages
-    if (!(await this.direct.write(data, offset))) await writeAll(file, data, offset);
+    if (!(directWritable(data, offset) && (await this.direct.write(data, offset)))) {
+      await writeAll(file, data, offset); // in this tick when small: as the tap's DiskFile
+    }
   }
 
   /** Makes [offset, offset + length) read as zeros. */
@@ -107,7 +109,9 @@ export class ReplicaDisk {
     for (let at = offset; at < offset + length; at += ZERO_CHUNK.length) {
       const n = Math.min(ZERO_CHUNK.length, offset + length - at);
       const zeros = ZERO_CHUNK.subarray(0, n);
-      if (!(await this.direct.write(zeros, at))) await writeAll(this.file(), zeros, at);
+      if (!(directWritable(zeros, at) && (await this.direct.write(zeros, at)))) {
+        await writeAll(this.file(), zeros, at);
+      }
     }
   }
 

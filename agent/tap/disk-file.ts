@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import { errnoMessage } from '../store/json-file';
-import { DirectWriter } from '../util/direct-io';
+import { DirectWriter, directWritable } from '../util/direct-io';
 import { writeSmallSync } from '../util/sync-write';
 
 /** Zeros for write-zeroes; shared and never written to. */
@@ -83,8 +83,9 @@ export class DiskFile {
     this.unsynced = true;
     if (writeSmallSync(this.handle.fd, data, offset)) return; // small and whole pages
     // As QEMU's cache=none: the page-cache copy of a large write costs more CPU than the rest
-    // of its protection (util/direct-io.ts); the guest keeps its own cache.
-    if (await this.direct.write(data, offset)) {
+    // of its protection (util/direct-io.ts); the guest keeps its own cache. Tested here first,
+    // in this tick: any other write reaches the thread pool before requests parsed after it.
+    if (directWritable(data, offset) && (await this.direct.write(data, offset))) {
       this.unsynced = true;
       return;
     }
