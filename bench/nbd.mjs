@@ -14,7 +14,8 @@
 // same jobs in the same order. Each job runs on both servers back to back, alternating which
 // goes first from round to round; before every run the agent's replication backlog has
 // drained (no sender or journal work competes with the next run). Figures are the median over
-// the rounds. The agent's CPU (source + recovery agent) and qemu-nbd's are per run, per I/O.
+// the rounds. The agent's CPU (source + recovery agent) and qemu-nbd's are per run, per I/O;
+// the agents' counts until the run's backlog is replicated (the drain after the run included).
 //
 // Usage: npm run build && npm run bench:nbd -- [--runtime 10] [--rounds 3] [--quick]
 //          [--only randwrite-qd1,...] [--skip-fill] [--skip-anchor] [--profile DIR]
@@ -153,14 +154,19 @@ async function main() {
             windows += 1;
             await keepProfiles(profileDir, agentPids, windows, `${job.name}-round${round + 1}`);
           }
+          let status = '';
+          if (server.name === 'agent') {
+            // The agents' CPU counts until what the run queued is replicated: a write's cost
+            // includes sending it and journaling it, also when that happens after the run.
+            const state = await sites.vpgState(hq, vpg.vpgId);
+            const drainStarted = performance.now();
+            await drained();
+            const drainSeconds = (performance.now() - drainStarted) / 1000;
+            status = `${state.status}, backlog ${(state.backlogBytes / MiB).toFixed(0)} MiB, replicated ${drainSeconds.toFixed(1)} s after the run`;
+          }
           const cpus = pids.map((pid, i) => processCpuSeconds(pid) - cpuBefore[i]);
           const cpu = cpus.reduce((n, c) => n + c, 0);
           const perIo = (c) => ((c / result.ios) * 1e6).toFixed(0);
-          let status = '';
-          if (server.name === 'agent') {
-            const state = await sites.vpgState(hq, vpg.vpgId);
-            status = `${state.status}, backlog ${(state.backlogBytes / MiB).toFixed(0)} MiB`;
-          }
           const key = `${job.name}/${server.name}`;
           results.set(key, [...(results.get(key) ?? []), { ...result, cpu }]);
           console.log(
@@ -263,9 +269,13 @@ function run(command, args) {
   });
 }
 
+/** The middle run by IOPS; of an even number, the mean of the two middle ones (not the upper). */
 function median(runs) {
   const sorted = [...runs].sort((a, b) => a.iops - b.iops);
-  return sorted[Math.floor(sorted.length / 2)];
+  const upper = sorted[Math.floor(sorted.length / 2)];
+  if (sorted.length % 2 === 1) return upper;
+  const lower = sorted[sorted.length / 2 - 1];
+  return { iops: (lower.iops + upper.iops) / 2, bw: (lower.bw + upper.bw) / 2 };
 }
 
 function fmtIops(x) {

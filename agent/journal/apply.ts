@@ -1,9 +1,24 @@
-import type { StreamRecord } from '../replication/record';
+import { CorruptRecordError, decodeRecord, type StreamRecord } from '../replication/record';
 import { assertNever } from '../util/assert-never';
+import { BufferPool } from '../util/buffer-pool';
 import { JournalCorruptError } from './errors';
 import type { ReplicaDisk } from './replica';
 import type { SegmentFile } from './segment-file';
-import { scanRecords } from './segment-scan';
+
+/**
+ * Records are read in ranges of whole records of up to this size (a larger record alone),
+ * through O_DIRECT into page-aligned buffers: the journal was written around the page cache,
+ * and reading it back through it would cost what the append saved (bench/README.md § 13).
+ */
+const CHUNK_BYTES = 8 * 1024 * 1024;
+/** The chunks of every journal's apply (one at a time per journal; a larger record: fresh). */
+const CHUNKS = new BufferPool({
+  minBytes: 256 * 1024,
+  // A range read covers whole blocks around its records: up to 8 KiB more.
+  maxBytes: CHUNK_BYTES + 64 * 1024,
+  idleBytes: 2 * (CHUNK_BYTES + 64 * 1024),
+  aligned: true,
+});
 
 /**
  * Writes the records with seq in [from, to] to the replica files, in seq order, reading the
@@ -49,27 +64,41 @@ export async function applyRecords(input: {
   for (const segment of segments) {
     if (expected > to) break;
     if (segment.lastSeq < expected) continue;
-    const start = segment.records.recordPos[segment.row(expected)] as number;
-    const outcome = await scanRecords(
-      await segment.file(),
-      start,
-      segment.bytes,
-      async (record, position) => {
-        if (record.seq !== expected || record.vpgId !== vpgId) {
-          throw new JournalCorruptError(
-            vpgId,
-            segment.name,
-            position,
-            `found record ${record.seq} where record ${expected} belongs`,
-          );
+    const last = Math.min(to, segment.lastSeq);
+    const { recordPos } = segment.records;
+    const endOf = (seq: number): number =>
+      seq >= segment.lastSeq ? segment.bytes : (recordPos[segment.row(seq + 1)] as number);
+    while (expected <= last) {
+      // Whole records, up to CHUNK_BYTES (at least one): the table knows where each ends.
+      const start = recordPos[segment.row(expected)] as number;
+      let upto = expected;
+      while (upto < last && endOf(upto + 1) - start <= CHUNK_BYTES) upto += 1;
+      const end = endOf(upto);
+      const { buf, at } = await segment.readRange(start, end, (bytes) => CHUNKS.take(bytes));
+      try {
+        for (let pos = at; expected <= upto;) {
+          const position = start + pos - at;
+          const bad = (reason: string): JournalCorruptError =>
+            new JournalCorruptError(vpgId, segment.name, position, reason);
+          let decoded: ReturnType<typeof decodeRecord>;
+          try {
+            decoded = decodeRecord(buf.subarray(0, at + end - start), pos);
+          } catch (err) {
+            if (err instanceof CorruptRecordError) throw bad(err.message);
+            throw err;
+          }
+          if (decoded.status !== 'ok') throw bad('incomplete record');
+          const { record } = decoded;
+          if (record.seq !== expected || record.vpgId !== vpgId) {
+            throw bad(`found record ${record.seq} where record ${expected} belongs`);
+          }
+          await apply(record);
+          expected += 1;
+          pos += decoded.bytes;
         }
-        await apply(record);
-        expected += 1;
-        return expected <= to;
-      },
-    );
-    if (outcome.bad !== undefined) {
-      throw new JournalCorruptError(vpgId, segment.name, outcome.bad.position, outcome.bad.reason);
+      } finally {
+        CHUNKS.give(buf);
+      }
     }
   }
   if (expected <= to) {

@@ -10,7 +10,7 @@ import {
   type Piece,
 } from './extent-index';
 import type { ReplicaDisk } from './replica';
-import { readFully, writeAll, type SegmentFile } from './segment-file';
+import { readZeroFilled, writeAll, type SegmentFile } from './segment-file';
 
 /**
  * Fills `target` with the view's bytes from disk offset `from`: one replica read for the
@@ -50,14 +50,14 @@ export async function fillFromView(
     }
     const segment = first.ref as SegmentFile;
     if (j === i + 1) {
-      await readFully(
+      await readZeroFilled(
         await segment.file(),
         target.subarray(first.start - from, first.end - from),
         first.position,
       );
     } else {
       const span = Buffer.allocUnsafe(spanEnd - first.position);
-      await readFully(await segment.file(), span, first.position);
+      await readZeroFilled(await segment.file(), span, first.position);
       for (let k = i; k < j; k += 1) {
         const p = journal[k] as Piece<SegmentFile>;
         const at = p.position - first.position;

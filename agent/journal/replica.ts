@@ -5,8 +5,10 @@ import { promisify } from 'node:util';
 import { fsyncDirectory } from '../store/atomic-file';
 import { isErrno } from '../store/json-file';
 import { formatBytes } from '../util/bytes';
+import { DirectWriter, directWritable } from '../util/direct-io';
+import { writeSmallSync } from '../util/sync-write';
 import { JournalConfigError } from './errors';
-import { readFully, writeAll } from './segment-file';
+import { readZeroFilled, writeAll } from './segment-file';
 
 const run = promisify(execFile);
 
@@ -28,8 +30,12 @@ export class ReplicaDisk {
   private handle: FileHandle | undefined;
   /** Node has no fallocate(); the first failure of the util-linux tool turns punching off. */
   private canPunch = true;
+  /** Large aligned writes around the page cache (the replica is read rarely: failovers). */
+  private readonly direct: DirectWriter;
 
-  constructor(readonly spec: ReplicaDiskSpec) {}
+  constructor(readonly spec: ReplicaDiskSpec) {
+    this.direct = new DirectWriter(spec.replicaPath);
+  }
 
   get diskId(): string {
     return this.spec.diskId;
@@ -76,7 +82,11 @@ export class ReplicaDisk {
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
-    await writeAll(this.file(), data, offset);
+    const file = this.file();
+    if (writeSmallSync(file.fd, data, offset)) return; // small and whole pages
+    if (!(directWritable(data, offset) && (await this.direct.write(data, offset)))) {
+      await writeAll(file, data, offset); // in this tick when small: as the tap's DiskFile
+    }
   }
 
   /** Makes [offset, offset + length) read as zeros. */
@@ -98,12 +108,15 @@ export class ReplicaDisk {
     }
     for (let at = offset; at < offset + length; at += ZERO_CHUNK.length) {
       const n = Math.min(ZERO_CHUNK.length, offset + length - at);
-      await writeAll(this.file(), ZERO_CHUNK.subarray(0, n), at);
+      const zeros = ZERO_CHUNK.subarray(0, n);
+      if (!(directWritable(zeros, at) && (await this.direct.write(zeros, at)))) {
+        await writeAll(this.file(), zeros, at);
+      }
     }
   }
 
   async read(target: Buffer, position: number): Promise<void> {
-    await readFully(this.file(), target, position);
+    await readZeroFilled(this.file(), target, position);
   }
 
   /** fsync (not fdatasync): punched holes are metadata that must be durable too. */
@@ -114,6 +127,7 @@ export class ReplicaDisk {
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
+    await this.direct.close();
     await handle?.close();
   }
 

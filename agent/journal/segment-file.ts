@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectAppender } from '../util/direct-io';
+import { readFully } from '../util/read-fully';
 import { segmentFileName } from './layout';
 import { RecordTable } from './record-table';
 
@@ -52,6 +53,15 @@ export class SegmentFile {
     if (!(await this.direct.append(file, this.bytes, buffers, bytes))) {
       await writeAllv(file, buffers, this.bytes);
     }
+  }
+
+  /** The file's bytes [start, end), at `at` in a buffer from `alloc` (DirectAppender). */
+  async readRange(
+    start: number,
+    end: number,
+    alloc: (bytes: number) => Buffer,
+  ): Promise<{ buf: Buffer; at: number }> {
+    return this.direct.readRange(await this.file(), start, end, alloc);
   }
 
   /** Cuts the zeros an O_DIRECT append left past the last record (the segment is done). */
@@ -115,18 +125,10 @@ export async function writeAll(handle: FileHandle, data: Buffer, position: numbe
 }
 
 /** Fills `target` from `position`; bytes past the end of the file read as zeros. */
-export async function readFully(
+export async function readZeroFilled(
   handle: FileHandle,
   target: Buffer,
   position: number,
 ): Promise<void> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-    if (bytesRead === 0) {
-      target.fill(0, done);
-      return;
-    }
-    done += bytesRead;
-  }
+  target.fill(0, await readFully(handle, target, position));
 }

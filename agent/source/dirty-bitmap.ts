@@ -4,7 +4,7 @@ import { TidelineError } from '../../app/errors';
 import { writeFileAtomic } from '../store/atomic-file';
 import { errnoMessage, isErrno } from '../store/json-file';
 import { drop } from '../util/drop';
-import { readFully } from './outbox-segment';
+import { readFully } from '../util/read-fully';
 
 export const DEFAULT_REGION_BYTES = 64 * 1024;
 /** Bits are written back a page at a time; the header has a page of its own. */
@@ -285,7 +285,7 @@ async function readBits(
   try {
     const { size } = await handle.stat();
     const buf = Buffer.alloc(size);
-    if ((await readFully(handle, buf, 0, size, 0)) !== size) return { state: 'damaged' };
+    if ((await readFully(handle, buf, 0)) !== size) return { state: 'damaged' };
     if (size < PAGE || buf.readUInt32LE(0) !== MAGIC || buf.readUInt32LE(4) !== VERSION) {
       return { state: 'damaged' };
     }

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptRecordError, decodeRecord, type StreamRecord } from '../replication/record';
 import { DirectAppender } from '../util/direct-io';
+import { readFully } from '../util/read-fully';
 
 /** Segment files are named by the seq of their first record, zero-padded so names sort. */
 const SEGMENT_PATTERN = /^(\d{20})\.seg$/;
@@ -154,7 +155,7 @@ export async function scanSegment(
     const want = Math.min(Math.max(CHUNK_BYTES, needed - leftover), fileSize - filePos);
     const next = Buffer.allocUnsafe(leftover + want);
     buf.copy(next, 0, at);
-    const got = await readFully(handle, next, leftover, want, filePos);
+    const got = await readFully(handle, next.subarray(leftover, leftover + want), filePos);
     base += at;
     buf = next.subarray(0, leftover + got);
     at = 0;
@@ -164,21 +165,4 @@ export async function scanSegment(
   function corrupt(position: number, reason: string): ScanResult {
     return { validBytes: position, outcome: { kind: 'corrupt', position, reason } };
   }
-}
-
-/** pread until `length` bytes or end of file; returns the bytes read. */
-export async function readFully(
-  handle: FileHandle,
-  into: Buffer,
-  offset: number,
-  length: number,
-  position: number,
-): Promise<number> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(into, offset + done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }

@@ -6,6 +6,7 @@ import { TidelineError } from '../../app/errors';
 import { encodeRecordParts, type StreamRecord } from '../replication/record';
 import { fsyncDirectory, removeStaleTempFiles } from '../store/atomic-file';
 import { errnoMessage, isErrno } from '../store/json-file';
+import { AppendRing } from '../util/append-ring';
 import { isNoSpaceError } from '../util/disk-space';
 import { drop } from '../util/drop';
 import { loadSegments, segmentDamaged } from './outbox-load';
@@ -58,6 +59,11 @@ export interface OutboxOptions {
    * it, a host crash after the deletion could lose a write that only the page cache held.
    */
   readonly syncData?: () => Promise<number>;
+  /**
+   * Memory that keeps the last appended bytes for the sender's reads (default 32 MiB, within
+   * a process-wide budget: util/append-ring.ts); 0 for none.
+   */
+  readonly ringBytes?: number;
 }
 
 export interface OutboxOpenReport {
@@ -113,6 +119,12 @@ const MAX_BATCH_RECORDS = 1024;
 const SYNC_WRITE_BYTES = 256 * 1024;
 /** 'background' mode: delay from a group commit to the fdatasync that covers it. */
 const BACKGROUND_SYNC_DELAY_MS = 20;
+/**
+ * Recent appends kept in memory: the sender reads a few MiB behind the appends (a batch of up
+ * to MAX_BATCH_BYTES, one background fdatasync, its reads in flight), so it reads from memory,
+ * not from the disk (bench/README.md § 13).
+ */
+const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
 
 /**
  * A VPG's persistent queue of encoded records (the one codec of record.ts) waiting for the
@@ -151,6 +163,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private readonly closeWhenIdle: Segment[] = [];
   private pumpDone: Promise<void> = Promise.resolve();
   private commits = 0;
+  /** Taken at the first commit, given back at close (undefined also when none was left). */
+  private ring: AppendRing | undefined;
+  private ringTaken = false;
 
   constructor(private readonly options: OutboxOptions) {
     super();
@@ -544,6 +559,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.closeWhenIdle.length = 0;
     this.opened = false;
     await Promise.allSettled(segments.map((s) => s.close()));
+    this.ring?.release();
+    this.ring = undefined;
+    this.ringTaken = false;
   }
 
   // ---- group commit ----
@@ -595,6 +613,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     // cuts back to `segment.size`.
     const position = segment.size;
     const bufs = batch.length === 1 ? first.bufs : batch.flatMap((p) => p.bufs);
+    segment.direct.useRing(this.takeRing());
     if (await segment.direct.append(segment.handle, position, bufs, bytes)) {
       // Through O_DIRECT: no page-cache copy (util/direct-io.ts).
     } else if (bytes <= SYNC_WRITE_BYTES) {
@@ -761,6 +780,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       await unlink(path).catch(() => undefined);
       return false;
     }
+  }
+
+  private takeRing(): AppendRing | undefined {
+    if (!this.ringTaken) {
+      this.ringTaken = true;
+      const bytes = this.options.ringBytes ?? DEFAULT_RING_BYTES;
+      this.ring = bytes > 0 ? AppendRing.take(bytes) : undefined;
+    }
+    return this.ring;
   }
 
   private lastSegment(): Segment | undefined {

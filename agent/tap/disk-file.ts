@@ -1,19 +1,11 @@
-import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { TidelineError } from '../../app/errors';
 import { errnoMessage } from '../store/json-file';
-import { directWritable, openDirect, writeDirect } from '../util/direct-io';
+import { DirectWriter, directWritable } from '../util/direct-io';
+import { writeSmallSync } from '../util/sync-write';
 
 /** Zeros for write-zeroes; shared and never written to. */
 const ZEROS = Buffer.alloc(1024 * 1024);
-/**
- * Whole-page writes up to this size are written synchronously on the event loop: copying them
- * into the page cache (no read-modify-write, so no disk read) costs less than a thread-pool
- * round trip, which would be most of a small write's latency. Larger or unaligned ones go to
- * the thread pool.
- */
-const SYNC_WRITE_BYTES = 64 * 1024;
-const PAGE = 4096;
 
 /**
  * Who writes a disk's file. `owned`: the tap does (the sim's workloads, a VM whose disk is the
@@ -34,8 +26,8 @@ export class DiskFile {
   private unsynced = false;
   /** The datasync in progress: a flush that finds the disk clean still waits for it. */
   private syncing: Promise<void> | undefined;
-  /** O_DIRECT handle for large aligned writes (undefined inside: refused here). */
-  private direct: Promise<FileHandle | undefined> | undefined;
+  /** Large aligned writes around the page cache. */
+  private readonly direct: DirectWriter;
 
   private constructor(
     readonly diskId: string,
@@ -46,7 +38,9 @@ export class DiskFile {
     /** The hypervisor writes the file (DiskAccess 'mirror'): writes and syncs here are no-ops. */
     readonly mirrored: boolean,
     private readonly blockDevice: boolean,
-  ) {}
+  ) {
+    this.direct = new DirectWriter(path);
+  }
 
   static async open(
     diskId: string,
@@ -87,24 +81,16 @@ export class DiskFile {
     // The hypervisor wrote these bytes into its file before mirroring them here.
     if (this.mirrored) return;
     this.unsynced = true;
-    let done = 0;
-    if (data.length <= SYNC_WRITE_BYTES && offset % PAGE === 0 && data.length % PAGE === 0) {
-      while (done < data.length) {
-        done += writeSync(this.handle.fd, data, done, data.length - done, offset + done);
-      }
+    if (writeSmallSync(this.handle.fd, data, offset)) return; // small and whole pages
+    // As QEMU's cache=none: the page-cache copy of a large write costs more CPU than the rest
+    // of its protection (util/direct-io.ts); the guest keeps its own cache. Tested here first,
+    // in this tick: any other write reaches the thread pool before requests parsed after it.
+    if (directWritable(data, offset) && (await this.direct.write(data, offset))) {
+      this.unsynced = true;
       return;
     }
-    if (directWritable(data, offset)) {
-      // As QEMU's cache=none: the page-cache copy of a large write costs more CPU than the
-      // rest of its protection (util/direct-io.ts); the guest keeps its own cache.
-      this.direct ??= openDirect(this.path);
-      const direct = await this.direct;
-      if (direct !== undefined && (await writeDirect(direct, data, offset))) {
-        this.unsynced = true;
-        return;
-      }
-    }
-    while (done < data.length) {
+    // The rest (larger or unaligned) on the thread pool.
+    for (let done = 0; done < data.length;) {
       const { bytesWritten } = await this.handle.write(
         data,
         done,
@@ -174,9 +160,7 @@ export class DiskFile {
   }
 
   async close(): Promise<void> {
-    const direct = this.direct;
-    this.direct = undefined;
-    await (await direct?.catch(() => undefined))?.close();
+    await this.direct.close();
     await this.handle.close();
   }
 }

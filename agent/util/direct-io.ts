@@ -1,5 +1,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { AppendRing } from './append-ring';
+import { readFully } from './read-fully';
 
 /**
  * Appending through O_DIRECT. On the machines measured (bench/direct-io.mjs, bench/README.md
@@ -114,6 +116,8 @@ export class DirectAppender {
   private tail: Buffer | undefined;
   /** An O_DIRECT append left zeros past the valid bytes (a buffered one may not cover them). */
   private padded = false;
+  /** Recent appends in memory (useRing): the staging of large appends, and read from. */
+  private ring: AppendRing | undefined;
 
   /** `empty`: the file was just created (nothing to read back). */
   constructor(
@@ -123,6 +127,14 @@ export class DirectAppender {
     if (empty) this.tail = Buffer.alloc(0);
     // A file opened again may still end in the padding of an append before a crash.
     else this.padded = true;
+  }
+
+  /**
+   * Keeps this file's recent appends in `ring` (shared with the files appended before and
+   * after it: the one appending holds it) and serves reads of them from there.
+   */
+  useRing(ring: AppendRing | undefined): void {
+    this.ring = ring;
   }
 
   /**
@@ -138,26 +150,56 @@ export class DirectAppender {
     buffers: readonly Buffer[],
     bytes: number,
   ): Promise<boolean> {
+    const ring = this.ring;
     if (bytes < DIRECT_MIN_BYTES) {
       this.tail = undefined; // the buffered write changes it: read back when next needed
+      ring?.put(this, end, buffers, bytes);
       return false;
     }
     const direct = await this.handle();
-    if (direct === undefined) return false;
-    if (this.tail?.length !== end - blockStart(end)) {
-      const tail = Buffer.alloc(end - blockStart(end));
-      const { bytesRead } = await file.read(tail, 0, tail.length, blockStart(end));
-      if (bytesRead !== tail.length) throw new Error(`short read of the last block at ${end}`);
-      this.tail = tail;
+    if (direct === undefined) {
+      ring?.put(this, end, buffers, bytes);
+      return false;
     }
+    const from = blockStart(end);
+    const stop = roundUp(end + bytes);
+    if (ring !== undefined && stop - from <= ring.size) {
+      // The ring is the staging buffer: the bytes it keeps cost no copy of their own.
+      if (!ring.holds(this, from, end)) {
+        const tail = await this.knownTail(file, end);
+        ring.put(this, from, [tail], tail.length);
+      }
+      ring.put(this, end, buffers, bytes);
+      ring.zero(end + bytes, stop);
+      this.tail = undefined;
+      await writeAligned(direct, ring.slices(from, stop), from);
+      this.padded = stop !== end + bytes;
+      return true;
+    }
+    ring?.forget(this);
+    this.tail = await this.knownTail(file, end);
     const staging = takeStaging();
     if (staging === undefined) {
-      this.tail = undefined;
+      this.tail = undefined; // as for a small append
       return false;
     }
     this.tail = await appendDirect(direct, end, this.tail, buffers, bytes, staging);
     this.padded = (end + bytes) % DIRECT_BLOCK !== 0;
     return true;
+  }
+
+  /** The file's bytes from blockStart(end) to end: known, held by the ring, or read back. */
+  private async knownTail(file: FileHandle, end: number): Promise<Buffer> {
+    const from = blockStart(end);
+    if (this.tail?.length === end - from) return this.tail;
+    const tail = Buffer.alloc(end - from);
+    if (this.ring?.holds(this, from, end)) {
+      this.ring.copyOut(from, end, tail);
+      return tail;
+    }
+    const { bytesRead } = await file.read(tail, 0, tail.length, from);
+    if (bytesRead !== tail.length) throw new Error(`short read of the last block at ${end}`);
+    return tail;
   }
 
   /**
@@ -184,6 +226,11 @@ export class DirectAppender {
     end: number,
     alloc: (bytes: number) => Buffer,
   ): Promise<{ buf: Buffer; at: number }> {
+    if (this.ring?.holds(this, start, end)) {
+      const buf = alloc(end - start);
+      this.ring.copyOut(start, end, buf);
+      return { buf, at: 0 };
+    }
     const direct = end - start >= DIRECT_MIN_BYTES ? await this.handle() : undefined;
     if (direct !== undefined) {
       const from = blockStart(start);
@@ -204,11 +251,8 @@ export class DirectAppender {
 
   private async readInto(file: FileHandle, into: Buffer, position: number): Promise<void> {
     if (await this.read(into, position)) return;
-    for (let done = 0; done < into.length;) {
-      const { bytesRead } = await file.read(into, done, into.length - done, position + done);
-      if (bytesRead === 0) throw new Error(`short read at ${position + done}`);
-      done += bytesRead;
-    }
+    const done = await readFully(file, into, position);
+    if (done < into.length) throw new Error(`short read at ${position + done}`);
   }
 
   /** Cuts the padding of the last append (the file is done, or closing): `end` is its length. */
@@ -222,6 +266,8 @@ export class DirectAppender {
     const direct = this.direct;
     this.direct = undefined;
     this.tail = undefined;
+    this.ring?.forget(this);
+    this.ring = undefined;
     await (await direct?.catch(() => undefined))?.close();
   }
 
@@ -282,6 +328,36 @@ async function readDirect(
     }
   } finally {
     for (const chunk of chunks) giveStaging(chunk);
+  }
+}
+
+/**
+ * Large aligned writes to a file around the page cache, as QEMU's cache=none (a disk the tap
+ * writes, a replica the journal applies to): a second, O_DIRECT handle, opened on first use.
+ * The kernel keeps it coherent with the buffered handle the owner writes everything else
+ * through, and an fsync of that handle covers both.
+ */
+export class DirectWriter {
+  private direct: Promise<FileHandle | undefined> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  /**
+   * Writes `data` at `offset` through O_DIRECT when it is large and block-aligned
+   * (directWritable); false, with nothing written, otherwise, where O_DIRECT is refused, or
+   * while staging buffers are short: the caller writes it buffered.
+   */
+  async write(data: Buffer, offset: number): Promise<boolean> {
+    if (!directWritable(data, offset)) return false;
+    this.direct ??= openDirect(this.path);
+    const direct = await this.direct;
+    return direct !== undefined && (await writeDirect(direct, data, offset));
+  }
+
+  async close(): Promise<void> {
+    const direct = this.direct;
+    this.direct = undefined;
+    await (await direct?.catch(() => undefined))?.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { DiskFile } from '../../agent/tap/disk-file';
+import { AppendRing } from '../../agent/util/append-ring';
 import { BufferPool } from '../../agent/util/buffer-pool';
 import {
   allocAligned,
@@ -64,6 +65,11 @@ class AppendFile {
   }
 }
 
+/** The sizes of one batch's buffers. */
+function batchSizes(maxBytes: number, maxBuffers: number): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: 1, max: maxBytes }), { minLength: 1, maxLength: maxBuffers });
+}
+
 /** Pages of `path` in the page cache (util-linux fincore). */
 async function cachedPages(path: string): Promise<number> {
   const { stdout } = await run('fincore', ['--bytes', '--noheadings', '--output', 'PAGES', path]);
@@ -78,7 +84,7 @@ describe('DirectAppender', () => {
       fc.asyncProperty(
         fc.array(
           fc.record({
-            sizes: fc.array(fc.integer({ min: 1, max: 700 * KiB }), { minLength: 1, maxLength: 4 }),
+            sizes: batchSizes(700 * KiB, 4),
             reopen: fc.boolean(),
           }),
           { minLength: 1, maxLength: 8 },
@@ -265,5 +271,97 @@ describe('DirectAppender', () => {
       assert.ok(got.subarray(at, at + data.length - 100).equals(data.subarray(100)));
     }
     await f.close();
+  });
+
+  it('serves reads of recent appends from its ring, and the rest from the file, across rolls and undone writes', async (t) => {
+    const dir = await tempDir();
+    const ring = AppendRing.take(1024 * KiB) as AppendRing;
+    assert.ok(ring !== undefined);
+    t.after(() => ring.release());
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            sizes: batchSizes(600 * KiB, 3),
+            // roll: a new file takes the ring; undo: the append failed and is cut back.
+            then: fc.constantFrom('none', 'none', 'roll', 'undo'),
+          }),
+          { minLength: 1, maxLength: 10 },
+        ),
+        async (steps) => {
+          const files: { f: AppendFile; data: Buffer[] }[] = [];
+          const roll = async (): Promise<void> => {
+            const f = await AppendFile.create(join(dir, `r${(n += 1)}`));
+            f.direct.useRing(ring);
+            files.push({ f, data: [] });
+          };
+          await roll();
+          const check = async (): Promise<void> => {
+            for (const { f, data } of files) {
+              const whole = Buffer.concat(data);
+              // Recent bytes (the ring's, or the file's once the ring moved on), the oldest the
+              // ring may hold (the padding of the last append overwrote them), and all of it.
+              const starts = [700 * KiB, ring.size - 1, ring.size - DIRECT_BLOCK + 1];
+              for (const from of [...starts.map((s) => Math.max(0, whole.length - s)), 0]) {
+                const { buf, at } = await f.direct.readRange(f.file, from, whole.length, (bytes) =>
+                  Buffer.alloc(bytes),
+                );
+                const got = buf.subarray(at, at + whole.length - from);
+                assert.ok(got.equals(whole.subarray(from)), `${f.path} from ${from}`);
+              }
+            }
+          };
+          for (const { sizes, then } of steps) {
+            const current = files[files.length - 1] as { f: AppendFile; data: Buffer[] };
+            const buffers = sizes.map((size) => randomBytes(size));
+            const end = current.f.end;
+            await current.f.append(buffers);
+            const bytes = current.f.end - end;
+            // A failed append leaves the appender as a successful one that is then cut back;
+            // one larger than the ring is not (its tail is kept only when it succeeds).
+            if (then === 'undo' && bytes + 2 * DIRECT_BLOCK <= ring.size) {
+              await current.f.file.truncate(end); // as the outbox after a failed commit
+              current.f.end = end;
+            } else {
+              current.data.push(...buffers);
+            }
+            await check();
+            if (then === 'roll') await roll();
+          }
+          for (const { f, data } of files) {
+            await f.close();
+            assert.ok((await readFile(f.path)).equals(Buffer.concat(data)), f.path);
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('reads what its ring holds from memory, not from the file', async (t) => {
+    const dir = await tempDir();
+    const ring = AppendRing.take(4 * 1024 * KiB) as AppendRing;
+    t.after(() => ring.release());
+    const f = await AppendFile.create(join(dir, 'segment'));
+    f.direct.useRing(ring);
+    const data = [randomBytes(1000), randomBytes(DIRECT_MIN_BYTES + 3), randomBytes(2000)];
+    for (const b of data) await f.append([b]);
+    const whole = Buffer.concat(data);
+    // Overwrite the file behind the appender's back: a read from the ring cannot see it.
+    const other = await open(f.path, 'r+');
+    await other.write(Buffer.alloc(whole.length, 0xee), 0, whole.length, 0);
+    await other.close();
+    const { buf, at } = await f.direct.readRange(f.file, 500, whole.length, (b) => Buffer.alloc(b));
+    assert.ok(buf.subarray(at, at + whole.length - 500).equals(whole.subarray(500)));
+    // Two appenders share one ring: the one appending holds it, the other reads its file.
+    const g = await AppendFile.create(join(dir, 'next'));
+    g.direct.useRing(ring);
+    await g.append([randomBytes(DIRECT_MIN_BYTES)]);
+    const before = await f.direct.readRange(f.file, 0, 100, (b) => Buffer.alloc(b));
+    assert.ok(before.buf.subarray(before.at, before.at + 100).equals(Buffer.alloc(100, 0xee)));
+    await f.close();
+    await g.close();
+    assert.equal(AppendRing.take(64 * 1024 * 1024), undefined, 'the budget bounds all rings');
   });
 });

@@ -367,3 +367,57 @@ async function assertReplica(
     );
   }
 }
+
+describe('journal apply of large records', () => {
+  it('applies records larger than its read chunk and aligned ones around the page cache, byte for byte, and refuses a segment damaged since open', async () => {
+    const root = await tempDir();
+    const specs = diskSpecs(root, [48 * MiB]);
+    const records: StreamRecord[] = [];
+    let fill = 0;
+    const write = (offset: number, length: number): StreamRecord => {
+      const data = Buffer.alloc(length, (fill += 1) & 0xff);
+      data.writeUInt32LE(fill, length >> 1);
+      const seq = records.length + 1;
+      return {
+        vpgId: VPG,
+        seq,
+        sourceTime: T0 + seq,
+        kind: 'write',
+        diskId: 'disk-0',
+        offset,
+        data,
+      };
+    };
+    for (let i = 0; i < 40; i += 1) {
+      const seq = records.length + 1;
+      if (i % 5 === 4) records.push({ vpgId: VPG, seq, sourceTime: T0 + seq, kind: 'checkpoint' });
+      else if (i === 7)
+        records.push(write(3 * MiB, 12 * MiB)); // more than a read chunk
+      else if (i % 2 === 0)
+        records.push(write((i % 40) * MiB, MiB)); // aligned: O_DIRECT
+      else records.push(write(i * 1000 + 7, 300 * 1024)); // unaligned: buffered
+    }
+    records.push(write(47 * MiB, MiB));
+    const journal = await openJournal(root, specs, { segmentBytes: 16 * MiB });
+    for (let i = 0; i < records.length; i += 4) await journal.append(records.slice(i, i + 4));
+    const middle = 25;
+    await journal.applyUpTo(middle);
+    await assertReplica(specs, records, middle);
+
+    // Damage the last record's data behind the journal's back (past it: < 4 KiB of padding
+    // and the trailer); apply reads it again.
+    const [last] = (await segmentFiles(root)).slice(-1);
+    const file = await open(last as string, 'r+');
+    const { size } = await file.stat();
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, size - 8192);
+    flipBit(byte, 0);
+    await file.write(byte, 0, 1, size - 8192);
+    await file.close();
+    await assert.rejects(journal.applyUpTo(journal.lastSeq), JournalCorruptError);
+    assert.equal(journal.appliedSeq, middle, 'appliedSeq did not move');
+    await journal.applyUpTo(records.length - 1);
+    await assertReplica(specs, records, records.length - 1);
+    await journal.close();
+  });
+});
