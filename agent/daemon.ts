@@ -38,6 +38,7 @@ import { readTlsIdentity } from './security/certificate';
 import { SiteStore } from './site/site-store';
 import { removeStaleTempFiles } from './store/atomic-file';
 import { drop } from './util/drop';
+import { LoopWatch } from './util/loop-watch';
 import { AGENT_VERSION } from './version';
 
 export interface DaemonOptions {
@@ -107,11 +108,14 @@ export class Daemon {
   private failovers: FailoverManager | undefined;
   private support: SupportService | undefined;
   private ownLock: DataDirLock | undefined;
+  private loopWatch: LoopWatch | undefined;
 
   constructor(private readonly options: DaemonOptions) {}
 
   async start(): Promise<DaemonInfo> {
     const { log } = this.options;
+    this.loopWatch = new LoopWatch(log);
+    this.loopWatch.start();
     const layout = dataDirLayout(this.options.dataDir);
     const config = await loadAgentConfig(layout);
     // Before anything is written, recovered or removed: a second agent changes nothing.
@@ -429,6 +433,8 @@ export class Daemon {
     this.hypervisor = undefined;
     this.ownLock?.release();
     this.ownLock = undefined;
+    this.loopWatch?.stop();
+    this.loopWatch = undefined;
   }
 
   private async stopPart(name: string, part: { stop(): Promise<void> } | undefined): Promise<void> {

@@ -9,6 +9,7 @@ import {
   createVpg,
   isStatus,
   launchSite,
+  loopStalls,
   pickVms,
   pairSites,
   recordTicks,
@@ -181,5 +182,10 @@ test('predicted worst RPO per minute against rpo.tick, from the measured 1-minut
   );
   say('|---|---|---|---|---|---|---|---|');
   for (const row of rows) say(row);
+  // A stalled agent (no ticks, nothing sent) is the host's doing, not the planner's: say so.
+  for (const site of [hq, dr]) {
+    const stalls = loopStalls(site);
+    say(`${site.name}: ${stalls.length === 0 ? 'no event loop stalls' : stalls.join(', ')}`);
+  }
   assert.deepEqual(misses, [], rows.join('\n'));
 });

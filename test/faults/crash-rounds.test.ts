@@ -73,15 +73,18 @@ describe('kill -9 at random moments, 20 rounds', { timeout: 900_000 }, () => {
 
   /**
    * Both agents up, the VPG Protecting with the link up (a source that has just restarted
-   * says Protecting, with "the link is down", from the checkpoints it knows), no task left
-   * Running on either side.
+   * says Protecting, with "the link is down", from the checkpoints it knows) and the backlog
+   * of the time away sent, no task left Running on either side. Protecting with the link just
+   * up is not enough: the backlog may still stand near the 4 MiB limit, and the workloads'
+   * 4 MiB/s can overflow it before the restarted recovery agent acknowledges (then the VPG
+   * resyncs, rightly, and the oracle's checkpoint is inconsistent).
    */
   async function settled(round: number, started: number): Promise<void> {
     await untilVpg(
       hq,
       vpgId,
-      (s) => s.status === 'Protecting' && s.statusMessage === undefined,
-      `round ${round}: Protecting, link up`,
+      (s) => s.status === 'Protecting' && s.statusMessage === undefined && s.backlogBytes <= MiB,
+      `round ${round}: Protecting, link up, backlog sent`,
       120_000,
     );
     recoveries.push(Date.now() - started);
@@ -162,7 +165,9 @@ describe('kill -9 at random moments, 20 rounds', { timeout: 900_000 }, () => {
       await settled(round, killed);
       // The last one with the workloads left paused: verify() compares the disks with it.
       await oracle.checkpoint(`round ${round}`, { resume: round < ROUNDS });
-      say(`round ${round}: ${phase}, killed ${victim.name} ${delay} ms in`);
+      say(
+        `round ${round}: ${phase}, killed ${victim.name} ${delay} ms in, Protecting again after ${((recoveries.at(-1) ?? 0) / 1000).toFixed(2)} s`,
+      );
     }
   });
 

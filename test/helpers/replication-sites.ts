@@ -440,6 +440,21 @@ export function recordTicks(site: Site, vpgId: string): TickRecorder {
   };
 }
 
+/**
+ * The agent's 'event loop stalled' warnings (agent/util/loop-watch.ts) since it started, as
+ * "stalled N ms at HH:MM:SS": what a test whose timing failed prints to tell a stalled agent
+ * from a slow pipeline.
+ */
+export function loopStalls(site: Site): string[] {
+  return site.agent
+    .logLines()
+    .filter((line) => line.msg === 'event loop stalled')
+    .map((line) => {
+      const at = typeof line['time'] === 'string' ? line['time'].slice(11, 19) : '?';
+      return `stalled ${String(line['stalledMs'])} ms at ${at}`;
+    });
+}
+
 /** The first log line at index `from` or later that matches (or waits for it). */
 export async function waitForLogSince(
   site: Site,
