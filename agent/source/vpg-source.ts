@@ -348,6 +348,20 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
           'reopen the VPG source before resuming replication',
       );
     }
+    // Requests arriving meanwhile wait for the switch, as for enterBitmapMode. A bitmap-mode
+    // write is in no region gate: one still in flight once the mode says queue could land
+    // after the resync read its region, found it equal and cleared its mark, and be lost.
+    const switching = this.switchToQueue();
+    this.transition = switching
+      .catch(() => undefined) // the caller gets the error; waiting requests go on in bitmap mode
+      .finally(() => {
+        this.transition = undefined;
+        this.applyFlags();
+      });
+    await switching;
+  }
+
+  private async switchToQueue(): Promise<void> {
     await this.drained();
     await writeSourceMode(this.options.dir, 'queue');
     this.engineInconsistent = true;
@@ -600,6 +614,9 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
         this.requestDone();
         await this.enterBitmapMode('outbox failed');
         if (this.broken !== undefined) throw this.broken;
+        // In flight again, as a bitmap-mode write: a resume waits for it (resumeStreaming).
+        this.inFlight += 1;
+        counted = true;
         if (ticket.ready !== undefined) await ticket.ready;
         const length = record.kind === 'write' ? record.data.length : record.length;
         await this.bitmap(disk.diskId).mark(record.offset, length);

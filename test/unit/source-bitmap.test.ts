@@ -369,3 +369,32 @@ test('a failed fdatasync is not undone in place: the outbox waits for a restart'
   await rig.source.close();
   await rig.tap.close();
 });
+
+test('a write arriving while streaming resumes waits for the switch: it is sequenced, not a bitmap-mode write a resync could miss', async () => {
+  const dir = await tempDir();
+  for (const id of ['d0', 'd1']) await createSparseFile(join(dir, `${id}.raw`), 8 * MiB);
+  const rig = await openRig(dir);
+  for (let n = 0; rig.source.mode === 'queue'; n += 1) {
+    await rig.tap.write('d0', (n % 16) * 64 * KiB, randomBytes(64 * KiB));
+  }
+  await rig.source.release(rig.source.outbox.readableSeq());
+  const lastSeq = rig.source.outbox.lastSeq;
+  // In the same tick as the resume: before, this write went to the bitmap (marked, written,
+  // no record) while the mode file was being saved, so it could still be in flight when the
+  // resync read its region; the resync then cleared the mark and the write was never sent.
+  const resumed = rig.source.resumeStreaming();
+  const data = randomBytes(4096);
+  const written = rig.tap.write('d1', 5 * MiB, data);
+  await Promise.all([resumed, written]);
+  assert.equal(rig.source.mode, 'queue');
+  assert.equal(rig.source.outbox.lastSeq, lastSeq + 1, 'the write is a record');
+  assert.equal(rig.source.bitmap('d1').count, 0, 'and marked nothing');
+  const [record] = (await rig.source.outbox.read(lastSeq + 1, MiB)).map(
+    (b) => (decodeRecord(b) as { record: StreamRecord }).record,
+  );
+  assert.ok(record?.kind === 'write' && record.data.equals(data));
+  // Checkpoints are taken again once the switch is over (still inconsistent: the resync).
+  assert.equal(rig.source.insertCheckpoint('after'), lastSeq + 2);
+  await rig.source.close();
+  await rig.tap.close();
+});
