@@ -2,8 +2,8 @@
  * The replication oracle: the image of every disk at checkpoint C exported at the recovery
  * site equals, byte for byte, the source disk as it was at C.
  *
- * "As it was at C" is known by taking C with the workloads paused: pause, insert a named
- * checkpoint, wait until the recovery site has it (so every write before C is on the source
+ * "As it was at C" is known by taking C with the workloads paused: pause, wait for any resync
+ * the last writes caused (an overflowed outbox) to end, insert a named checkpoint, wait until the recovery site has it (so every write before C is on the source
  * disk: the sender only sends records whose disk write completed), hash the source disk
  * files, resume. The exports are made at the end, from the stopped recovery agent.
  *
@@ -22,6 +22,7 @@ import {
   setWorkload,
   sha256File,
   stopSite,
+  untilVpg,
   waitForCheckpoint,
   type Site,
 } from './replication-sites';
@@ -61,6 +62,15 @@ export class Oracle {
   async checkpoint(name: string, options: { resume?: boolean } = {}): Promise<CheckpointInfo> {
     const started = Date.now();
     await this.setWorkloads(true);
+    // The last writes before the pause may have overflowed the outbox (a small one, on a busy
+    // host): that resync must end first. Paused, no new one can start.
+    await untilVpg(
+      this.source,
+      this.vpgId,
+      (s) => s.status !== 'Resyncing' && s.status !== 'Seeding',
+      `checkpoint "${name}": no resync under way`,
+      60_000,
+    );
     const inserted = await insertCheckpoint(this.source, this.vpgId, name);
     assert.equal(inserted.confirmed, false);
     const confirmed = await waitForCheckpoint(this.source, inserted);

@@ -202,6 +202,10 @@ test('an outbox overflow during a link outage is resynced from the dirty regions
   accepting.start();
   await until(hq.engine, vpgId, (s) => s.status === 'Protecting', 'Protecting after the resync');
   await hq.engine.setWorkload({ vmId: 'vm-1', bytesPerSecond: 4 * MiB, paused: true });
+  // 4 MiB/s against a 1 MiB outbox: a slow moment between "Protecting" and the pause may
+  // have overflowed it again (a busy CI host), and that resync must end before a checkpoint
+  // can be consistent. Paused, nothing can overflow it any more.
+  await until(hq.engine, vpgId, (s) => s.status === 'Protecting', 'Protecting, paused');
   // The resync compared block hashes with the recovery site (delta sync).
   const resync = sourceLines.find((l) => l.msg === 'resync done');
   assert.ok(resync, 'the resync finished');
