@@ -6,7 +6,6 @@ import { fsyncDirectory } from '../store/atomic-file';
 import { isErrno } from '../store/json-file';
 import { formatBytes } from '../util/bytes';
 import { DirectWriter, directWritable } from '../util/direct-io';
-import { writeSmallSync } from '../util/sync-write';
 import { JournalConfigError } from './errors';
 import { readZeroFilled, writeAll } from './segment-file';
 
@@ -81,11 +80,15 @@ export class ReplicaDisk {
     }
   }
 
+  /**
+   * Never a synchronous write, unlike the tap's small ones: apply writes thousands of records
+   * back to back, and a kernel throttling dirty pages would hold the loop (acks, receives,
+   * ticks) for each of them. On the thread pool only the write waits.
+   */
   async write(offset: number, data: Buffer): Promise<void> {
     const file = this.file();
-    if (writeSmallSync(file.fd, data, offset)) return; // small and whole pages
     if (!(directWritable(data, offset) && (await this.direct.write(data, offset)))) {
-      await writeAll(file, data, offset); // in this tick when small: as the tap's DiskFile
+      await writeAll(file, data, offset);
     }
   }
 

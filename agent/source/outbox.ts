@@ -9,7 +9,6 @@ import { errnoMessage, isErrno } from '../store/json-file';
 import { AppendRing } from '../util/append-ring';
 import { isNoSpaceError } from '../util/disk-space';
 import { drop } from '../util/drop';
-import { runSmallSync } from '../util/sync-write';
 import { loadSegments, segmentDamaged } from './outbox-load';
 import { Segment, scanSegment, segmentFileName } from './outbox-segment';
 import {
@@ -115,8 +114,7 @@ const MAX_BATCH_RECORDS = 1024;
 /**
  * Batches up to this size are written with one synchronous writev on the event loop: copying
  * a few pages into the page cache costs less than a thread-pool round trip, which would
- * otherwise double the latency of a small write (the disk write is a second one). Not while
- * the kernel holds writes (util/sync-write.ts).
+ * otherwise double the latency of a small write (the disk write is a second one).
  */
 const SYNC_WRITE_BYTES = 256 * 1024;
 /** 'background' mode: delay from a group commit to the fdatasync that covers it. */
@@ -618,14 +616,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     segment.direct.useRing(this.takeRing());
     if (await segment.direct.append(segment.handle, position, bufs, bytes)) {
       // Through O_DIRECT: no page-cache copy (util/direct-io.ts).
-    } else if (
-      bytes <= SYNC_WRITE_BYTES &&
-      runSmallSync(() => {
-        const written = writevSync(segment.handle.fd, bufs, position);
-        if (written !== bytes) throw shortWrite(written, bytes);
-      })
-    ) {
-      // On the loop: small, and no write was held by the kernel of late (util/sync-write.ts).
+    } else if (bytes <= SYNC_WRITE_BYTES) {
+      const written = writevSync(segment.handle.fd, bufs, position);
+      if (written !== bytes) throw shortWrite(written, bytes);
     } else {
       await writeAll(segment.handle, bufs, position, bytes);
     }

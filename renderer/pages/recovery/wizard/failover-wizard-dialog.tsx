@@ -36,6 +36,7 @@ export function FailoverWizardDialog({ snapshot }: { snapshot: EstateSnapshot })
   const form = useRecoveryStore((s) => s.form);
   const stepError = useRecoveryStore((s) => s.stepError);
   const checkpoints = useRecoveryStore((s) => s.checkpoints);
+  const checkpointsLoading = useRecoveryStore((s) => s.checkpointsLoading);
   const starting = useRecoveryStore((s) => s.starting);
   const startError = useRecoveryStore((s) => s.startError);
   const failoverMap = useRecoveryStore((s) => s.failovers);
@@ -57,8 +58,12 @@ export function FailoverWizardDialog({ snapshot }: { snapshot: EstateSnapshot })
   const recoverySite = vpg ? siteName(snapshot, vpg.recoverySiteId) : '';
   const danger = form.mode !== 'test';
 
+  // Until the recovery site has answered, "no checkpoint" would be a guess, not a fact.
+  const waitingForCheckpoints = step === 2 && form.mode !== 'move' && checkpointsLoading;
+
   const submit = (event: FormEvent): void => {
     event.preventDefault();
+    if (waitingForCheckpoints) return;
     for (let s = 0; s <= step; s += 1) {
       const error = failoverStepError(s, form, offers, checkpoints);
       if (error !== undefined) {
@@ -144,7 +149,7 @@ export function FailoverWizardDialog({ snapshot }: { snapshot: EstateSnapshot })
             Back
           </Button>
           {step < LAST_FAILOVER_STEP ? (
-            <Button type="submit" variant="contained">
+            <Button type="submit" variant="contained" disabled={waitingForCheckpoints}>
               Next
             </Button>
           ) : (
