@@ -17,6 +17,12 @@
 //
 // Usage: npm run build && node --import tsx bench/replication.mjs [--seconds 20] [--warmup 6]
 //          [--vms all|N] [--sim-vms N] [--rate-mib 2048] [--anchor-runs 3] [--pin] [--profile DIR]
+//          [--content random|text] [--compression off|lz4] [--link-mbit N]
+//   --content: what the sim VMs write (random by default; text compresses to ≈ 1/3 with lz4).
+//   --compression: the source agent's site.setLinkCompression; the bytes on the wire and their
+//          share of the record bytes are printed.
+//   --link-mbit: a bandwidth policy on the site link (the agents' own limit, counted on the
+//          wire), as a WAN would hold it.
 //   --pin: the source agent (and the anchor's sender) on CPU 0, the recovery agent (and the
 //          anchor's receiver) on CPU 1 (taskset), so each side's cost is its own core's.
 //   --profile: CPU profiles of both agents (bench/cpu-profile.mjs); summarize with
@@ -39,6 +45,9 @@ const { values } = parseArgs({
     'disk-mib': { type: 'string', default: '1024' },
     'sim-vms': { type: 'string' },
     pin: { type: 'boolean', default: false },
+    content: { type: 'string', default: 'random' },
+    compression: { type: 'string', default: 'off' },
+    'link-mbit': { type: 'string' },
     profile: { type: 'string' },
     // Internal: the anchor's child processes.
     role: { type: 'string' },
@@ -159,6 +168,29 @@ function lines(child) {
     out.length > 0 ? Promise.resolve(out.shift()) : new Promise((ok) => waiters.push(ok));
 }
 
+/** A site-link bandwidth policy of `mbit` Mbit/s for replication and seeding, at all times. */
+async function limitLink(site, mbit) {
+  const { call } = await import('../test/helpers/replication-sites.ts');
+  const peer = (await call(site, 'site.peers', {}))[0];
+  const target = { kind: 'link', peerAgentId: peer.agentId };
+  const current = await call(site, 'policy.get', { target });
+  const bits = mbit * 1_000_000;
+  await call(site, 'policy.set', {
+    target,
+    policy: {
+      schemaVersion: 1,
+      version: current.policy?.version ?? 0,
+      timeZone: 'UTC',
+      default: {
+        rpoTargetSeconds: 600,
+        replicationBitsPerSecond: bits,
+        seedingBitsPerSecond: bits,
+      },
+      timeframes: [],
+    },
+  });
+}
+
 /** [program, args] of a Node child, on one CPU with --pin. */
 function pinned(cpu, args) {
   return values.pin
@@ -237,7 +269,20 @@ async function main() {
       rpoTargetSeconds: 30,
     });
     await sites.untilVpg(hq, vpg.vpgId, sites.isStatus('Protecting', 'RpoNotMet'), 'protecting');
-    for (const vmId of vmIds) await setWorkload(hq, vmId, ratePerVm);
+    const drAgentId = (await call(hq, 'site.peers', {}))[0].agentId;
+    await call(hq, 'site.setLinkCompression', {
+      agentId: drAgentId,
+      compression: values.compression,
+    });
+    if (values['link-mbit'] !== undefined) await limitLink(hq, Number(values['link-mbit']));
+    for (const vmId of vmIds) {
+      await setWorkload(hq, vmId, ratePerVm, { content: values.content });
+    }
+    const traffic = async () =>
+      (await call(hq, 'site.peers', {})).find((p) => p.agentId === drAgentId)?.traffic ?? {
+        recordBytes: 0,
+        wireBytes: 0,
+      };
 
     const sample = async () => {
       const [target, source] = await Promise.all([
@@ -254,6 +299,7 @@ async function main() {
     const cpuOf = () => [hq, dr].map((site) => processCpuSeconds(site.agent.process.pid));
     const firstCpu = cpuOf();
     const first = await sample();
+    const firstTraffic = await traffic();
     const firstWritten = await workloadBytes().catch(() => undefined);
     const rpos = [];
     while (performance.now() - first.at < windowSeconds * 1000) {
@@ -261,6 +307,7 @@ async function main() {
       rpos.push((await vpgState(hq, vpg.vpgId)).rpoSeconds ?? NaN);
     }
     const last = await sample();
+    const lastTraffic = await traffic();
     const lastCpu = cpuOf();
     const lastWritten = await workloadBytes().catch(() => undefined);
     const rss = [hq, dr].map((site) => processRssMiB(site.agent.process.pid));
@@ -302,7 +349,12 @@ async function main() {
 
     const mibs = (r) => `${(r / MiB).toFixed(1)} MiB/s`;
     console.log(
-      `replication: ${vmIds.length} VMs (8 writes in flight each) at ${values['rate-mib']} MiB/s each (default mix), ${seconds.toFixed(1)} s window after ${warmupSeconds} s warm-up`,
+      `replication: ${vmIds.length} VMs (8 writes in flight each) at ${values['rate-mib']} MiB/s each (default mix, ${values.content} data), ${seconds.toFixed(1)} s window after ${warmupSeconds} s warm-up`,
+    );
+    const recordBytes = lastTraffic.recordBytes - firstTraffic.recordBytes;
+    const wireBytes = lastTraffic.wireBytes - firstTraffic.wireBytes;
+    console.log(
+      `  link: compression ${values.compression}${values['link-mbit'] === undefined ? '' : `, limited to ${values['link-mbit']} Mbit/s`}; on the wire ${mibs(wireBytes / seconds)}, ${recordBytes > 0 ? ((100 * wireBytes) / recordBytes).toFixed(1) : '—'} % of the record bytes sent`,
     );
     if (values.pin)
       console.log(

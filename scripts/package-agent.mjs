@@ -7,6 +7,7 @@
 // Inside, under tideline-agent-<version>-linux-<arch>/:
 //   bin/tideline-agent      sh wrapper: runs lib/cli.mjs on runtime/node
 //   lib/cli.mjs             the bundled agent (npm run build)
+//   lib/native/lz4.node     lz4-napi's binary for the architecture (agent/util/lz4.ts)
 //   lib/native/crc32.node   @node-rs/crc32's binary for the architecture (agent/util/crc32.ts;
 //                           from the npm registry, at the lockfile's version)
 //   runtime/node            the pinned Node runtime (package.json "agentRuntime"), taken from the
@@ -146,6 +147,21 @@ function nativeCrc32(arch, unpackInto) {
   return join(unpackInto, binary);
 }
 
+/** LZ4 (lz4-napi, agent/util/lz4.ts) for `arch`, the same way as nativeCrc32. */
+function nativeLz4(arch, unpackInto) {
+  const { version } = JSON.parse(
+    readFileSync(join(root, 'node_modules', 'lz4-napi', 'package.json'), 'utf8'),
+  );
+  const platform = `lz4-napi-linux-${arch}-gnu`;
+  const file = cachedPack(
+    `@antoniomuso/${platform}@${version}`,
+    `antoniomuso-${platform}-${version}.tgz`,
+  );
+  const binary = `package/lz4-napi.linux-${arch}-gnu.node`;
+  sh('tar', ['-xzf', file, '-C', unpackInto, binary]);
+  return join(unpackInto, binary);
+}
+
 if (!values['no-build']) {
   sh(process.execPath, [join(root, 'scripts', 'build.mjs'), '--only', 'agent', '--quiet'], {
     cwd: root,
@@ -182,6 +198,7 @@ for (const arch of arches) {
   chmodSync(join(top, 'runtime', 'node'), 0o755);
   copyFileSync(join(unpack, 'package', 'LICENSE'), join(top, 'runtime', 'LICENSE'));
   copyFileSync(nativeCrc32(arch, unpack), join(top, 'lib', 'native', 'crc32.node'));
+  copyFileSync(nativeLz4(arch, unpack), join(top, 'lib', 'native', 'lz4.node'));
   rmSync(unpack, { recursive: true });
 
   writeFileSync(join(top, 'bin', 'tideline-agent'), WRAPPER, { mode: 0o755 });
@@ -196,6 +213,7 @@ for (const arch of arches) {
     'bin/tideline-agent',
     'lib/cli.mjs',
     'lib/native/crc32.node',
+    'lib/native/lz4.node',
     'runtime/LICENSE',
     'runtime/node',
     'systemd/tideline-agent.service',

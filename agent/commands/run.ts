@@ -9,6 +9,7 @@ import { Daemon } from '../daemon';
 import { createAgentLog } from '../log';
 import { SdNotify } from '../systemd/sd-notify';
 import { CRC32_IMPLEMENTATION } from '../util/crc32';
+import { LZ4 } from '../util/lz4';
 import { tuneHeapForStreaming } from '../util/heap-tuning';
 import { AGENT_VERSION } from '../version';
 
@@ -73,6 +74,7 @@ async function runLocked(
       dataDir: layout.root,
       node: process.version,
       crc32: CRC32_IMPLEMENTATION,
+      lz4: LZ4 !== undefined,
     },
     'starting',
   );

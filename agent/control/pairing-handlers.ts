@@ -1,5 +1,12 @@
 import { TidelineError } from '../../app/errors';
-import type { AgentMethods, Handlers, PairParams, PairingToken, Peer } from '../../app/protocol';
+import type {
+  AgentMethods,
+  Handlers,
+  PairParams,
+  PairingToken,
+  Peer,
+  SetLinkCompressionParams,
+} from '../../app/protocol';
 import type { Session } from './session';
 
 /** What the console's pairing methods need (the daemon's PeerService provides it). */
@@ -8,12 +15,14 @@ export interface PairingOperations {
   pair(params: PairParams): Promise<Peer>;
   unpair(agentId: string): Promise<void>;
   list(): Peer[];
+  setCompression(params: SetLinkCompressionParams): Promise<Peer>;
 }
 
-type PairingMethods = 'site.pairingToken' | 'site.pair' | 'site.unpair' | 'site.peers';
+type PairingMethods =
+  'site.pairingToken' | 'site.pair' | 'site.unpair' | 'site.peers' | 'site.setLinkCompression';
 
 /**
- * site.pairingToken, site.pair, site.unpair, site.peers. The peer service notifies
+ * site.pairingToken, site.pair, site.unpair, site.peers, site.setLinkCompression. The peer service notifies
  * inventory.changed {kinds: ['peer']} itself, for changes a console asked for and for those
  * a peer made (it unpaired us, a link went up or down). Without a peer service (unit tests of
  * the other handlers) every method answers UNAVAILABLE.
@@ -35,5 +44,6 @@ export function createPairingHandlers(
       return { unpaired: true as const };
     },
     'site.peers': () => service().list(),
+    'site.setLinkCompression': (params) => service().setCompression(params),
   };
 }

@@ -182,6 +182,7 @@ export async function acceptPairing(
     address: pair.address,
     fingerprint,
     pairedAt: Date.now(),
+    compression: 'off',
   };
   try {
     await store.add(record);
@@ -306,6 +307,7 @@ export async function requestPairing(
       address: params.address,
       fingerprint: dialed.fingerprint,
       pairedAt: Date.now(),
+      compression: 'off',
     };
     try {
       await store.add(record);

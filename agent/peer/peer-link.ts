@@ -4,6 +4,7 @@ import { TidelineError, isTidelineError } from '../../app/errors';
 import type { Peer, PeerLinkState, Unsubscribe } from '../../app/protocol';
 import type { Logger } from '../log';
 import { drop } from '../util/drop';
+import { LZ4 } from '../util/lz4';
 import {
   ControlChannel,
   DEFAULT_CONTROL_TIMEOUT_MS,
@@ -21,11 +22,14 @@ import {
   type ReceivedRecord,
 } from './records-frame';
 import { RecordWindow } from './record-window';
+import { RecordsCompressor, unpackRecords } from './records-lz4';
 import type { TlsKeyPair } from './tls-dial';
 import {
   FrameType,
+  FRAME_HEADER_BYTES,
   MAX_FRAME_PAYLOAD,
   PEER_PROTOCOL,
+  PEER_PROTOCOL_LZ4,
   RECORDS_BATCH_BYTES,
   decodeVpgRef,
   decodeVpgSeq,
@@ -161,6 +165,11 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
   private readonly ackListeners = new Set<SeqListener>();
   private readonly positionListeners = new Set<SeqListener>();
   private readonly positionWaiters = new Map<string, PositionWaiter[]>();
+  /** The peer protocol version agreed on the current connection. */
+  private version = 1;
+  private readonly compressor = LZ4 === undefined ? undefined : new RecordsCompressor(LZ4);
+  /** RECORDS bytes sent on the current connection, uncompressed and as framed on the wire. */
+  private traffic = { recordBytes: 0, wireBytes: 0 };
 
   constructor(private readonly options: PeerLinkOptions) {
     super();
@@ -195,6 +204,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       ...this.peer,
       link: this.linkState,
       ...(this.linkState !== 'connected' && this.error !== undefined && { lastError: this.error }),
+      ...(this.linkState === 'connected' && { traffic: { ...this.traffic } }),
     };
   }
 
@@ -247,7 +257,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       return;
     }
     conn.sendJson(FrameType.HELLO, this.hello(version, version));
-    this.attach(conn, hello);
+    this.attach(conn, hello, version);
   }
 
   // ───────────────────────── source side ─────────────────────────
@@ -258,10 +268,11 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
    * caller may reuse the records' memory) and within the VPG's window (so a caller that
    * awaits each call never holds more than the window in flight); rejects with
    * CONNECTION_CLOSED or UNAVAILABLE when the link is or goes down. Calls for one VPG are
-   * sent in call order.
+   * sent in call order. Resolves with the bytes the frames took on the wire (less than the
+   * records' when the link compresses): what bandwidth limits count.
    */
-  sendRecords(vpgId: string, encoded: readonly Buffer[]): Promise<void> {
-    const run = (): Promise<void> => this.sendNow(vpgId, encoded);
+  sendRecords(vpgId: string, encoded: readonly Buffer[]): Promise<number> {
+    const run = (): Promise<number> => this.sendNow(vpgId, encoded);
     const previous = this.sendChains.get(vpgId) ?? Promise.resolve();
     const result = previous.then(run, run);
     const tail = result.then(
@@ -389,7 +400,8 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
         conn.refuse('shutting-down', 'UNAVAILABLE', 'The agent is shutting down');
         return;
       }
-      this.attach(conn, hello);
+      // The acceptor's answer names the agreed version (min = max).
+      this.attach(conn, hello, hello.max);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.error = message;
@@ -412,7 +424,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     }
   }
 
-  private attach(conn: FrameConnection, hello: Hello): void {
+  private attach(conn: FrameConnection, hello: Hello, version: number): void {
     const { log, tuning, control } = this.options;
     const old = this.conn;
     if (old !== undefined) {
@@ -424,6 +436,8 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       );
     }
     this.conn = conn;
+    this.version = version;
+    this.traffic = { recordBytes: 0, wireBytes: 0 };
     conn.setMaxPayload(MAX_FRAME_PAYLOAD);
     this.control = new ControlChannel(
       control,
@@ -444,7 +458,10 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (address !== this.peer.address || hello.siteName !== this.peer.siteName) {
       this.options.onPeerInfo({ address, siteName: hello.siteName });
     }
-    log.info({ site: hello.siteName, remote: conn.remote, role: this.role }, 'peer link connected');
+    log.info(
+      { site: hello.siteName, remote: conn.remote, role: this.role, version },
+      'peer link connected',
+    );
     this.setState('connected');
     this.emit('up');
     conn.setHandler((frame) => this.onFrame(conn, frame));
@@ -500,19 +517,31 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     if (wasConnected || state === 'connected') this.options.onStateChange(state);
   }
 
-  private async sendNow(vpgId: string, encoded: readonly Buffer[]): Promise<void> {
+  private async sendNow(vpgId: string, encoded: readonly Buffer[]): Promise<number> {
     let written: Promise<void> = Promise.resolve();
+    let wire = 0;
     for (const batch of batchRecords(vpgId, encoded, this.options.tuning.batchBytes)) {
       const conn = this.conn;
       if (conn === undefined) throw this.downError();
       await this.window.acquire(vpgId, batch.lastSeq, batch.bytes);
       if (this.conn !== conn) throw this.downError();
+      const raw = batch.parts.reduce((n, part) => n + part.length, 0);
+      const packed = this.compress(conn)
+        ? await this.compressor?.pack(batch.parts, raw)
+        : undefined;
       await conn.writable();
       if (this.conn !== conn) throw this.downError();
+      const parts = packed ?? batch.parts;
+      const bytes = FRAME_HEADER_BYTES + parts.reduce((n, part) => n + part.length, 0);
+      this.traffic.recordBytes += FRAME_HEADER_BYTES + raw;
+      this.traffic.wireBytes += bytes;
+      wire += bytes;
       // A socket destroyed with writes pending calls their callbacks with an error.
       written = new Promise<void>((resolve, reject) => {
-        conn.sendParts(FrameType.RECORDS, batch.parts, (err) =>
-          err ? reject(this.downError()) : resolve(),
+        conn.sendParts(
+          packed === undefined ? FrameType.RECORDS : FrameType.RECORDS_LZ4,
+          parts,
+          (err) => (err ? reject(this.downError()) : resolve()),
         );
       });
       // A rejection is awaited below (or superseded by the next frame's, which comes after it).
@@ -520,6 +549,14 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     }
     // The caller may reuse the records' memory once this resolves.
     await written;
+    return wire;
+  }
+
+  /** The admin asked for compression and the peer reads it (protocol 2 on `conn`). */
+  private compress(conn: FrameConnection): boolean {
+    return (
+      this.peer.compression === 'lz4' && this.version >= PEER_PROTOCOL_LZ4 && this.conn === conn
+    );
   }
 
   private onFrame(conn: FrameConnection, frame: Frame): void {
@@ -527,6 +564,15 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       case FrameType.RECORDS:
         this.onRecordsFrame(conn, frame.payload);
         return;
+      case FrameType.RECORDS_LZ4: {
+        if (LZ4 === undefined || this.version < PEER_PROTOCOL_LZ4) {
+          throw protocolError(`RECORDS_LZ4 on a link of peer protocol ${this.version}`);
+        }
+        const payload = unpackRecords(frame.payload, LZ4, (n) => RECEIVE_POOL.take(n));
+        RECEIVE_POOL.give(frame.payload);
+        this.onRecordsFrame(conn, payload);
+        return;
+      }
       case FrameType.ACK: {
         const { vpgId, seq } = decodeVpgSeq(frame.payload, 'ACK');
         this.window.release(vpgId, seq);

@@ -7,6 +7,7 @@ import {
   type PairParams,
   type PairingToken,
   type Peer,
+  type SetLinkCompressionParams,
   type Unsubscribe,
 } from '../../app/protocol';
 import { formatAddress } from '../config/listen';
@@ -14,6 +15,7 @@ import type { ListenAddress } from '../control/control-server';
 import type { Logger } from '../log';
 import { AuthThrottle } from '../security/auth-throttle';
 import { drop } from '../util/drop';
+import { LZ4 } from '../util/lz4';
 import { ControlRegistry, type ControlHandler } from './control-channel';
 import type { FrameConnection } from './frame-connection';
 import { HelloSchema, agreeVersion, type Hello } from './messages';
@@ -235,6 +237,31 @@ export class PeerService {
       });
     }
     await this.forget(agentId, 'unpaired by the admin', true);
+  }
+
+  /** The admin's compression setting of what this agent sends to a peer (persisted). */
+  async setCompression({ agentId, compression }: SetLinkCompressionParams): Promise<Peer> {
+    this.ensureRunning();
+    if (this.store.byAgentId(agentId) === undefined) {
+      throw new TidelineError('NOT_FOUND', `This agent is not paired with agent ${agentId}`, {
+        agentId,
+      });
+    }
+    if (compression === 'lz4' && LZ4 === undefined) {
+      throw new TidelineError(
+        'UNAVAILABLE',
+        'This agent build has no LZ4 (its native binary did not load): reinstall the agent package to compress',
+      );
+    }
+    if (await this.store.update(agentId, { compression })) {
+      const record = this.store.byAgentId(agentId);
+      if (record !== undefined) this.linksById.get(agentId)?.updatePeer(record);
+      this.options.log.info({ peer: agentId, compression }, 'link compression set');
+      this.options.onPeersChanged();
+    }
+    const peer = this.list().find((p) => p.agentId === agentId);
+    if (peer === undefined) throw new TidelineError('NOT_FOUND', `Agent ${agentId} was unpaired`);
+    return peer;
   }
 
   list(): Peer[] {

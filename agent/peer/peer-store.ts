@@ -5,7 +5,7 @@ import { writeJsonAtomic } from '../store/atomic-file';
 import { readJsonFile } from '../store/json-file';
 
 /** A paired agent as persisted: the protocol's Peer without the live link state. */
-export const PeerRecordSchema = PeerSchema.omit({ link: true, lastError: true });
+export const PeerRecordSchema = PeerSchema.omit({ link: true, lastError: true, traffic: true });
 export type PeerRecord = z.infer<typeof PeerRecordSchema>;
 
 export const PeersFileSchema = z.strictObject({
@@ -75,10 +75,13 @@ export class PeerStore {
     return removed;
   }
 
-  /** Updates what a peer told about itself (address, site name); true if anything changed. */
+  /**
+   * Updates what a peer told about itself (address, site name) or the admin's settings of
+   * the link; true if anything changed.
+   */
   async update(
     agentId: string,
-    patch: Partial<Pick<PeerRecord, 'address' | 'siteName'>>,
+    patch: Partial<Pick<PeerRecord, 'address' | 'siteName' | 'compression'>>,
   ): Promise<boolean> {
     let changed = false;
     await this.mutate((peers) => {
@@ -86,7 +89,13 @@ export class PeerStore {
       const peer = peers[index];
       if (peer === undefined) return undefined;
       const next = PeerRecordSchema.parse({ ...peer, ...patch });
-      if (next.address === peer.address && next.siteName === peer.siteName) return undefined;
+      if (
+        next.address === peer.address &&
+        next.siteName === peer.siteName &&
+        next.compression === peer.compression
+      ) {
+        return undefined;
+      }
       changed = true;
       return peers.map((p, i) => (i === index ? next : p));
     });

@@ -1,4 +1,5 @@
 import { TidelineError } from '../../app/errors';
+import { LZ4 } from '../util/lz4';
 
 /**
  * The peer link's frames: `[u32 payload length][u8 type][payload]`, big-endian (network
@@ -18,6 +19,8 @@ export const FrameType = {
   PING: 10,
   PONG: 11,
   UNPAIR: 12,
+  /** Peer protocol 2: a RECORDS payload compressed with LZ4 (records-lz4.ts). */
+  RECORDS_LZ4: 13,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
@@ -39,8 +42,13 @@ export const MAX_HANDSHAKE_PAYLOAD = 64 * 1024;
 /** Records are batched into RECORDS frames of about this size (one bigger record goes alone). */
 export const RECORDS_BATCH_BYTES = 1024 * 1024;
 
-/** Peer protocol versions this agent speaks (HELLO and PAIR negotiate the highest common). */
-export const PEER_PROTOCOL = { min: 1, max: 1 } as const;
+/**
+ * Peer protocol versions this agent speaks (HELLO and PAIR negotiate the highest common).
+ * 2 adds RECORDS_LZ4; an agent whose LZ4 binary does not load speaks 1 only.
+ */
+export const PEER_PROTOCOL = { min: 1, max: LZ4 === undefined ? 1 : 2 } as const;
+/** The first peer protocol version with RECORDS_LZ4. */
+export const PEER_PROTOCOL_LZ4 = 2;
 
 export interface Frame {
   readonly type: number;

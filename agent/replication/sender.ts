@@ -248,7 +248,9 @@ export class VpgSender {
   /**
    * Hands records to the link, through the throttle when there is one: in slices, seed and
    * zero records (initial sync, resync) through the seeding bucket, the rest through the
-   * replication bucket.
+   * replication bucket. A slice pays for the bytes it took on the wire once it is sent (a
+   * compressing link sends fewer than the records hold), so a limit caps the link's use and
+   * the next slice waits for what this one cost.
    */
   private async send(generation: number, link: PeerLink, records: Buffer[]): Promise<void> {
     const { vpgId, throttle } = this.options;
@@ -268,11 +270,10 @@ export class VpgSender {
         bytes += buf.length;
         end += 1;
       }
-      await throttle.take(seeding ? 'seeding' : 'replication', bytes);
-      if (!this.current(generation)) return;
-      await link.sendRecords(vpgId, records.slice(start, end));
+      const wire = await link.sendRecords(vpgId, records.slice(start, end));
       this.sentBytes += bytes;
       start = end;
+      await throttle.take(seeding ? 'seeding' : 'replication', wire);
     }
   }
 

@@ -8,7 +8,12 @@ import {
   VmSchema,
 } from './inventory';
 import { NoParams, method, type NotificationTable } from './method-table';
-import { PairParamsSchema, PairingTokenSchema, PeerSchema } from './pairing';
+import {
+  PairParamsSchema,
+  PairingTokenSchema,
+  PeerSchema,
+  SetLinkCompressionParamsSchema,
+} from './pairing';
 import { replicationMethods, replicationNotifications } from './replication-api';
 import { taskMethods, taskNotifications } from './task-api';
 import { policyMethods, policyNotifications } from './policy-api';
@@ -82,6 +87,11 @@ export const agentMethods = {
     'Forget a paired agent; its certificate is no longer accepted.',
   ),
   'site.peers': method(NoParams, z.array(PeerSchema), 'Paired agents and the state of each link.'),
+  'site.setLinkCompression': method(
+    SetLinkCompressionParamsSchema,
+    PeerSchema,
+    'Compress (lz4) or not the replication traffic this agent sends to a paired agent.',
+  ),
   'host.list': method(NoParams, z.array(HostSchema), 'Hypervisor hosts this agent manages.'),
   'vm.list': method(
     z.strictObject({ hostId: IdSchema.optional() }).optional(),

@@ -34,6 +34,23 @@ export type PairParams = z.infer<typeof PairParamsSchema>;
 export const PeerLinkStateSchema = z.enum(['connected', 'connecting', 'disconnected']);
 export type PeerLinkState = z.infer<typeof PeerLinkStateSchema>;
 
+/**
+ * How this agent sends replication traffic to a peer: `lz4` compresses RECORDS frames (agent
+ * peer protocol 2; a frame that does not shrink goes as it is). Each agent decides for what it
+ * sends, so the two directions of a link are set on their own.
+ */
+export const LinkCompressionSchema = z.enum(['off', 'lz4']);
+export type LinkCompression = z.infer<typeof LinkCompressionSchema>;
+
+/** Replication traffic this agent sent over the link since it came up. */
+export const LinkTrafficSchema = z.object({
+  /** Bytes of RECORDS payloads, as they would go uncompressed. */
+  recordBytes: z.number().int().nonnegative(),
+  /** Bytes of those frames on the wire (smaller than recordBytes when compression pays). */
+  wireBytes: z.number().int().nonnegative(),
+});
+export type LinkTraffic = z.infer<typeof LinkTrafficSchema>;
+
 export const PeerSchema = z.object({
   agentId: IdSchema,
   siteId: IdSchema,
@@ -43,7 +60,16 @@ export const PeerSchema = z.object({
   /** The peer's pinned certificate fingerprint. */
   fingerprint: FingerprintSchema,
   pairedAt: z.number().int(),
+  /** Compression of what this agent sends to the peer (absent in files before it: off). */
+  compression: LinkCompressionSchema.default('off'),
   link: PeerLinkStateSchema,
   lastError: z.string().optional(),
+  traffic: LinkTrafficSchema.optional(),
 });
 export type Peer = z.infer<typeof PeerSchema>;
+
+export const SetLinkCompressionParamsSchema = z.strictObject({
+  agentId: IdSchema,
+  compression: LinkCompressionSchema,
+});
+export type SetLinkCompressionParams = z.infer<typeof SetLinkCompressionParamsSchema>;

@@ -130,6 +130,7 @@ function peer(agent: FakeAgent, pairedAt: number): Peer {
     address: `127.0.0.1:${agent.port + 1}`,
     fingerprint: agent.fingerprint,
     pairedAt,
+    compression: 'off',
     link: 'connected',
   };
 }

@@ -25,6 +25,7 @@ import {
   VmSchema,
   VpgStateSchema,
   WorkloadStatusSchema,
+  type WorkloadContent,
   type CheckpointInfo,
   type RpoTick,
   type Vm,
@@ -260,7 +261,12 @@ export async function setWorkload(
   site: Site,
   vmId: string,
   bytesPerSecond: number,
-  extra: { paused?: boolean; locality?: number; mix?: Record<string, number> } = {},
+  extra: {
+    paused?: boolean;
+    locality?: number;
+    mix?: Record<string, number>;
+    content?: WorkloadContent;
+  } = {},
 ): Promise<WorkloadStatus> {
   return WorkloadStatusSchema.parse(
     await call(site, 'vm.setWorkload', { vmId, bytesPerSecond, ...extra }),

@@ -80,6 +80,8 @@ describe('the agent package', { timeout: 300_000 }, () => {
     assert.equal(elf.readUInt16LE(18), 0xb7, 'e_machine is AArch64');
     const crc = await readFile(join(dir, arm, 'lib', 'native', 'crc32.node'));
     assert.equal(crc.readUInt16LE(18), 0xb7, 'the native CRC-32 is built for AArch64 too');
+    const lz4 = await readFile(join(dir, arm, 'lib', 'native', 'lz4.node'));
+    assert.equal(lz4.readUInt16LE(18), 0xb7, 'LZ4 is built for AArch64 too');
     const version = JSON.parse(await readFile(join(dir, arm, 'VERSION'), 'utf8')) as {
       arch: string;
     };
@@ -99,12 +101,13 @@ describe('the agent package', { timeout: 300_000 }, () => {
       'bin/tideline-agent',
       'lib/cli.mjs',
       'lib/native/crc32.node',
+      'lib/native/lz4.node',
       'runtime/LICENSE',
       'runtime/node',
       'systemd/tideline-agent.service',
     ]);
     const { stdout } = await run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: top });
-    assert.equal(stdout.trim().split('\n').length, 6);
+    assert.equal(stdout.trim().split('\n').length, 7);
     assert.ok(((await stat(join(top, 'runtime', 'node'))).mode & 0o111) !== 0, 'node runs');
   });
 
@@ -138,6 +141,7 @@ describe('the agent package', { timeout: 300_000 }, () => {
     const started = agent.logLines().find((l) => l.msg === 'starting');
     assert.equal(started?.['node'], `v${pkg.agentRuntime.node}`);
     assert.equal(started?.['crc32'], 'native', 'the CRC-32 binary shipped beside the bundle');
+    assert.equal(started?.['lz4'], true, 'the LZ4 binary shipped beside the bundle');
     assert.equal(await agent.stop('SIGTERM'), 0);
   });
 });

@@ -38,10 +38,13 @@ describe('the agent bundle', () => {
       },
     );
     let crc32: unknown;
+    let lz4: unknown;
     try {
       const url = await new Promise<string>((resolve, reject) => {
         createInterface({ input: agent.stdout }).on('line', (line) => {
-          if (line.includes('"starting"')) crc32 = (JSON.parse(line) as { crc32: unknown }).crc32;
+          if (line.includes('"starting"')) {
+            ({ crc32, lz4 } = JSON.parse(line) as { crc32: unknown; lz4: unknown });
+          }
           if (line.includes('"listening"')) resolve((JSON.parse(line) as { url: string }).url);
         });
         agent.once('exit', (code) => reject(new Error(`agent exited ${code}`)));
@@ -51,6 +54,8 @@ describe('the agent bundle', () => {
       assert.equal((hello as { agent: { siteName: string } }).agent.siteName, 'Lone');
       // No native CRC-32 beside a lone bundle: zlib's, which gives the same values.
       assert.equal(crc32, 'zlib');
+      // Nor LZ4: the agent then speaks peer protocol 1 and sends uncompressed.
+      assert.equal(lz4, false);
       await client.close();
     } finally {
       agent.kill('SIGTERM');

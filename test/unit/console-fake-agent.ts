@@ -263,6 +263,7 @@ export class FakeAgent {
       'site.pair': () => unavailable('site.pair'),
       'site.unpair': () => unavailable('site.unpair'),
       'site.peers': () => this.peers ?? unavailable('site.peers'),
+      'site.setLinkCompression': () => unavailable('site.setLinkCompression'),
       'host.list': () => this.hosts,
       'vm.list': () => this.vms,
       'vpg.create': () => unavailable('vpg.create'),

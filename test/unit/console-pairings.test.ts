@@ -18,6 +18,7 @@ function peer(siteId: string, siteName: string, link: PeerLinkState, pairedAt = 
     address: '127.0.0.1:7444',
     fingerprint: FP,
     pairedAt,
+    compression: 'off',
     link,
     ...(link === 'connected' ? {} : { lastError: `${siteName} is unreachable` }),
   };

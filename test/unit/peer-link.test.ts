@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -415,6 +416,54 @@ describe('peer link (two in-process agents over real TLS on 127.0.0.1)', () => {
     const tooLarge = await big.refused();
     assert.equal(tooLarge.reason, 'frame-too-large');
     assert.equal(tooLarge.code, 'FRAME_TOO_LARGE');
+  });
+
+  it('compresses what it sends with lz4 when the admin sets it, and only what pays', async () => {
+    const ab = await connected(a.node.service.link('agent-b'));
+    const peer = await a.node.service.setCompression({ agentId: 'agent-b', compression: 'lz4' });
+    assert.equal(peer.compression, 'lz4');
+    const saved = PeersFileSchema.parse(
+      JSON.parse(await readFile(join(a.node.dir, 'peers.json'), 'utf8')),
+    );
+    assert.equal(saved.peers[0]?.compression, 'lz4', 'persisted');
+    const traffic = (): { recordBytes: number; wireBytes: number } =>
+      ab.describe().traffic ?? assert.fail('traffic of a connected link');
+    const first = journal.persisted + 1;
+    const before = traffic();
+    // Filled records (as zeroed or repeated guest blocks): they shrink to almost nothing.
+    const filled = Array.from({ length: 20 }, (_, i) => record(first + i, 8000));
+    const wire = await ab.sendRecords('vpg-1', filled);
+    await waitFor(() => journal.persisted === first + 19, 'the compressed records persisted');
+    const sent = traffic();
+    assert.ok(sent.recordBytes - before.recordBytes > 160_000);
+    assert.equal(sent.wireBytes - before.wireBytes, wire, 'sendRecords tells the wire bytes');
+    assert.ok(wire < (sent.recordBytes - before.recordBytes) / 10, `${wire} on the wire`);
+    for (const [i, r] of journal.records.slice(-20).entries()) {
+      assert.equal(r.seq, first + i);
+      assert.ok(r.kind === 'write' && r.data.equals(Buffer.alloc(8000, (first + i) & 0xff)));
+    }
+    // Random data does not shrink: it goes as it is.
+    const random = encodeRecord({
+      kind: 'write',
+      vpgId: 'vpg-1',
+      seq: first + 20,
+      sourceTime: 1_700_000_000_000,
+      diskId: 'disk-1',
+      offset: 0,
+      data: randomBytes(12_000),
+    });
+    const randomWire = await ab.sendRecords('vpg-1', [random]);
+    assert.ok(randomWire >= random.length, `${randomWire} ≥ ${random.length}`);
+    await waitFor(() => journal.persisted === first + 20, 'the random record persisted');
+    await a.node.service.setCompression({ agentId: 'agent-b', compression: 'off' });
+    assert.equal(a.node.service.list()[0]?.compression, 'off');
+  });
+
+  it('refuses to set compression for an agent it is not paired with', async () => {
+    await assert.rejects(
+      a.node.service.setCompression({ agentId: 'agent-z', compression: 'lz4' }),
+      (err: TidelineError) => err.code === 'NOT_FOUND' && /not paired/.test(err.message),
+    );
   });
 
   it('unpair: both sides forget, the link closes, and the old certificate is refused', async () => {

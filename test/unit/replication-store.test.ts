@@ -68,6 +68,7 @@ const peer: Peer = {
   address: '127.0.0.1:7444',
   fingerprint: `${'AB:'.repeat(31)}AB`,
   pairedAt: 1,
+  compression: 'off',
   link: 'connected',
 };
 
