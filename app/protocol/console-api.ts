@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AgentIdentitySchema } from './agent-api';
 import { AddressSchema, FingerprintSchema, IdSchema } from './common';
 import { HostSchema, SiteDetailsPatchSchema, SiteDetailsSchema, VmSchema } from './inventory';
-import { PeerLinkStateSchema } from './pairing';
+import { LinkCompressionSchema, PeerLinkStateSchema } from './pairing';
 import { VpgStateSchema, WorkloadSettingsSchema, WorkloadStatusSchema } from './replication-api';
 import { CheckpointInfoSchema, RpoTickSchema, VpgSettingsSchema } from '../vpg/vpg-schemas';
 import { ProtectionTaskSchema, tasksConsoleMethods } from './console-tasks-api';
@@ -95,6 +95,13 @@ export const SitePairingSchema = z.object({
   lastError: z.string().optional(),
   /** Epoch ms. */
   pairedAt: z.number().int(),
+  /**
+   * What the reporting agents of both sides send with: `lz4` when every one compresses, `off`
+   * when none does, `mixed` otherwise (set one way only, or an agent left out).
+   */
+  compression: z.enum(['off', 'lz4', 'mixed']).default('off'),
+  /** Of the record bytes sent over the connected links, the share that went on the wire. */
+  wireShare: z.number().min(0).optional(),
 });
 export type SitePairing = z.infer<typeof SitePairingSchema>;
 
@@ -146,6 +153,13 @@ export const SitePairParamsSchema = z.strictObject({
   peerSiteId: IdSchema,
 });
 export type SitePairParams = z.infer<typeof SitePairParamsSchema>;
+
+export const SitesSetCompressionParamsSchema = z.strictObject({
+  siteId: IdSchema,
+  peerSiteId: IdSchema,
+  compression: LinkCompressionSchema,
+});
+export type SitesSetCompressionParams = z.infer<typeof SitesSetCompressionParamsSchema>;
 
 export const SitesUnpairResultSchema = z.object({
   /** Sites whose connected agents no longer list the other site as a peer. */
@@ -312,6 +326,11 @@ export const consoleMethods = {
     SitePairParamsSchema,
     SitesUnpairResultSchema,
     'Unpair two sites on every connected agent of either; an offline side is reported, not fatal.',
+  ),
+  'sites.setLinkCompression': method(
+    SitesSetCompressionParamsSchema,
+    SitePairingSchema,
+    'Compress (lz4) or not the replication traffic both ways between two paired sites.',
   ),
   'vpgs.create': method(
     VpgCreateParamsSchema,

@@ -29,12 +29,26 @@ test('pairing Headquarters with Recovery DC shows the pair connected, and unpair
 
   await expect(estate.pairingLink('Headquarters', 'Recovery DC')).toHaveText('Connected');
   await expect(estate.pairing('Headquarters', 'Recovery DC')).toContainText('Paired since');
+
+  // LZ4 both ways: the switch shows what both sites' agents report back.
+  const compress = estate
+    .pairing('Headquarters', 'Recovery DC')
+    .getByRole('switch', { name: 'Compress (LZ4)' });
+  await expect(compress).not.toBeChecked();
+  await expect(estate.pairing('Headquarters', 'Recovery DC')).toContainText(
+    'Saves bandwidth on WAN links',
+  );
+  await compress.click();
+  await expect(compress).toBeChecked();
+  await expect(compress).toBeEnabled();
   await expect(estate.site('Headquarters')).toContainText('Paired with Recovery DC');
   await expect(estate.site('Recovery DC')).toContainText('Paired with Headquarters');
 
   const path = repoPath('artifacts/e2e/pairing.png');
   await page.screenshot({ path, fullPage: true });
   await testInfo.attach('pairing', { path, contentType: 'image/png' });
+  await compress.click();
+  await expect(compress).not.toBeChecked();
 
   // The dialog knows they are paired already and offers nothing to do.
   const again = await estate.openPairSites();

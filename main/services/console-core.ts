@@ -17,6 +17,7 @@ import type {
   ProtectionTicks,
   SiteDetailsPatch,
   SitePairing,
+  SitesSetCompressionParams,
   SitesUnpairResult,
   SiteView,
   VpgSettings,
@@ -36,7 +37,7 @@ import { probeCertificate } from './agents/tls';
 import { createConsoleHandlers } from './console-handlers';
 import { EstateCache } from './estate/estate-cache';
 import type { SeedEntry } from './settings/seed';
-import { pairSites, unpairSites, type SiteAccess } from './sites/site-pairing';
+import { pairSites, setLinkCompression, unpairSites, type SiteAccess } from './sites/site-pairing';
 import { TickStore, type TickStoreOptions } from './protection/tick-store';
 import { TaskStore } from './protection/task-store';
 import { abortTask, taskHistory } from './protection/task-operations';
@@ -330,6 +331,11 @@ export class ConsoleCore {
   /** sites.unpair: both sides' connected agents forget each other; an offline side is reported. */
   unpairSites(siteId: string, peerSiteId: string): Promise<SitesUnpairResult> {
     return unpairSites(this.siteAccess(), siteId, peerSiteId);
+  }
+
+  /** sites.setLinkCompression: every connected agent of both sites, for its peers at the other. */
+  setLinkCompression(params: SitesSetCompressionParams): Promise<SitePairing> {
+    return setLinkCompression(this.siteAccess(), params);
   }
 
   /** vpgs.create through a connected agent of the protected site. */

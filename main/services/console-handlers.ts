@@ -51,6 +51,10 @@ export function createConsoleHandlers(
     'sites.unpair': guard('sites.unpair', (p: SitePairParams) =>
       core.unpairSites(p.siteId, p.peerSiteId),
     ),
+    'sites.setLinkCompression': guard(
+      'sites.setLinkCompression',
+      (p: Params<'sites.setLinkCompression'>) => core.setLinkCompression(p),
+    ),
     'vpgs.create': guard('vpgs.create', (p: Params<'vpgs.create'>) =>
       core.createVpg(p.siteId, p.settings),
     ),

@@ -28,6 +28,17 @@ interface PairingStore {
   askUnpair(pairing: SitePairing): void;
   closeUnpair(): void;
   unpair(): Promise<void>;
+
+  /** Pairings (by pairingKey) whose compression is being set. */
+  readonly compressing: ReadonlySet<string>;
+  /** Why setting a pairing's compression failed, by pairingKey. */
+  readonly compressionErrors: ReadonlyMap<string, ErrorView>;
+  setCompression(pairing: SitePairing, on: boolean): Promise<void>;
+}
+
+/** One pairing's key, the same whichever site comes first. */
+export function pairingKey(pairing: Pick<SitePairing, 'siteId' | 'peerSiteId'>): string {
+  return [pairing.siteId, pairing.peerSiteId].sort().join('\u0000');
 }
 
 const pairInitial = {
@@ -50,6 +61,8 @@ const unpairInitial = {
 export const usePairingStore = create<PairingStore>()((set, get) => ({
   ...pairInitial,
   ...unpairInitial,
+  compressing: new Set<string>(),
+  compressionErrors: new Map<string, ErrorView>(),
 
   openPair: () => set({ ...pairInitial, pairOpen: true }),
   closePair: () => {
@@ -98,6 +111,25 @@ export const usePairingStore = create<PairingStore>()((set, get) => ({
     else if (outcome.value.unreachable.length > 0)
       set({ unpairing: false, unpairResult: outcome.value });
     else set({ ...unpairInitial });
+  },
+
+  async setCompression(pairing, on) {
+    const key = pairingKey(pairing);
+    if (get().compressing.has(key)) return;
+    const errors = new Map(get().compressionErrors);
+    errors.delete(key);
+    set({ compressing: new Set(get().compressing).add(key), compressionErrors: errors });
+    const outcome = await attempt(() =>
+      consoleConnection().api.sites.setLinkCompression({
+        siteId: pairing.siteId,
+        peerSiteId: pairing.peerSiteId,
+        compression: on ? 'lz4' : 'off',
+      }),
+    );
+    const compressing = new Set(get().compressing);
+    compressing.delete(key);
+    if (outcome.ok) set({ compressing });
+    else set({ compressing, compressionErrors: new Map(errors).set(key, outcome.error) });
   },
 }));
 

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { isError } from '../helpers/console-call';
 import { after, before, describe, it } from 'node:test';
-import type { EstateSnapshot, Peer, SitePairing, SitesUnpairResult } from '../../app/protocol';
+import {
+  SitePairingSchema,
+  type EstateSnapshot,
+  type LinkCompression,
+  type Peer,
+  type SitePairing,
+  type SitesUnpairResult,
+} from '../../app/protocol';
 import { ConsoleCore } from '../../main/services/console-core';
 import { openNodeSettings } from '../../main/services/settings/node-settings';
 import {
@@ -40,7 +47,21 @@ const siteConnected = (s: EstateSnapshot, address: string): boolean =>
 
 /** Through the ConsoleApi handlers, as the renderer calls them. */
 async function pair(siteId: string, peerSiteId: string): Promise<SitePairing> {
-  return lab.core.handlers['sites.pair']({ siteId, peerSiteId }, undefined);
+  return SitePairingSchema.parse(
+    await lab.core.handlers['sites.pair']({ siteId, peerSiteId }, undefined),
+  );
+}
+async function compress(
+  siteId: string,
+  peerSiteId: string,
+  compression: LinkCompression,
+): Promise<SitePairing> {
+  return SitePairingSchema.parse(
+    await lab.core.handlers['sites.setLinkCompression'](
+      { siteId, peerSiteId, compression },
+      undefined,
+    ),
+  );
 }
 async function unpair(siteId: string, peerSiteId: string): Promise<SitesUnpairResult> {
   return lab.core.handlers['sites.unpair']({ siteId, peerSiteId }, undefined);
@@ -154,6 +175,30 @@ describe('console core pairs and unpairs sites through real agents', () => {
       isError('ALREADY_EXISTS', 'Recovery DC', 'Headquarters', 'lready paired'),
     );
     assert.equal(lab.core.snapshot().pairings.length, 1, 'the pairing is untouched');
+  });
+
+  it('compresses both ways: each site’s agent sends with lz4, and the estate says so', async () => {
+    const on = await compress(lab.rdc.siteId, lab.hq.siteId, 'lz4');
+    assert.equal(on.compression, 'lz4');
+    assert.equal(pairingOf(lab.core.snapshot())?.compression, 'lz4');
+    const [hqPeers, rdcPeers] = await Promise.all([
+      peersOf(lab.hq.agent, lab.hq.init),
+      peersOf(lab.rdc.agent, lab.rdc.init),
+    ]);
+    assert.deepEqual(
+      [...hqPeers, ...rdcPeers].map((p) => p.compression),
+      ['lz4', 'lz4'],
+    );
+    await assert.rejects(
+      compress(lab.hq.siteId, lab.hq.siteId, 'off'),
+      isError('INVALID_PARAMS', 'itself'),
+    );
+    const off = await compress(lab.hq.siteId, lab.rdc.siteId, 'off');
+    assert.equal(off.compression, 'off');
+    assert.deepEqual(
+      (await peersOf(lab.hq.agent, lab.hq.init)).map((p) => p.compression),
+      ['off'],
+    );
   });
 
   it('unpairs both sides: the pairing is gone from the estate and from both agents', async () => {

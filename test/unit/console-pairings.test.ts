@@ -55,8 +55,40 @@ describe('site pairings in the estate', () => {
         link: 'connecting',
         lastError: 'Recovery DC is unreachable',
         pairedAt: 1500,
+        compression: 'off',
       },
     ]);
+  });
+
+  it('compression: lz4 when every agent of both sides sends with it, mixed when some do', () => {
+    const lz4 = (p: Peer, recordBytes: number, wireBytes: number): Peer => ({
+      ...p,
+      compression: 'lz4',
+      traffic: { recordBytes, wireBytes },
+    });
+    const both = mergePairings(
+      [
+        { siteId: 'rdc', peers: [lz4(peer('hq', 'Headquarters', 'connected'), 1000, 600)] },
+        { siteId: 'hq', peers: [lz4(peer('rdc', 'Recovery DC', 'connected'), 3000, 1000)] },
+      ],
+      names,
+    );
+    assert.equal(both[0]?.compression, 'lz4');
+    assert.equal(both[0]?.wireShare, 0.4, 'all wire bytes over all record bytes');
+    const oneWay = mergePairings(
+      [
+        { siteId: 'rdc', peers: [peer('hq', 'Headquarters', 'connected')] },
+        { siteId: 'hq', peers: [lz4(peer('rdc', 'Recovery DC', 'connected'), 10, 5)] },
+      ],
+      names,
+    );
+    assert.equal(oneWay[0]?.compression, 'mixed');
+    const none = mergePairings(
+      [{ siteId: 'hq', peers: [peer('rdc', 'Recovery DC', 'connected')] }],
+      names,
+    );
+    assert.equal(none[0]?.compression, 'off');
+    assert.equal(none[0]?.wireShare, undefined, 'no traffic reported, no share');
   });
 
   it('names a site the console does not know as its peer record does; skips same-site peers', () => {

@@ -12,6 +12,11 @@ interface Pair {
   link: PeerLinkState;
   lastError: string | undefined;
   pairedAt: number;
+  /** Peer records that compress, and all of them. */
+  lz4: number;
+  reports: number;
+  recordBytes: number;
+  wireBytes: number;
 }
 
 const SEVERITY: Readonly<Record<PeerLinkState, number>> = {
@@ -27,7 +32,7 @@ export function worstLink(a: PeerLinkState, b: PeerLinkState): PeerLinkState {
 
 /**
  * One entry per pair of sites from what each side's agents report: the worst link state, the
- * earliest pairing time. A pair is ordered by site name (then id), so it reads the same
+ * earliest pairing time, whether they compress what they send, and the traffic's wire share. A pair is ordered by site name (then id), so it reads the same
  * whichever side reported it. `names` are the console's site names; a site it does not know
  * is named as the peer record names it.
  */
@@ -44,25 +49,32 @@ export function mergePairings(
       const [a, b] = siteId < peer.siteId ? [siteId, peer.siteId] : [peer.siteId, siteId];
       const key = `${a}\u0000${b}`;
       const known = pairs.get(key);
-      if (known === undefined) {
-        pairs.set(key, {
-          a,
-          b,
-          link: peer.link,
-          lastError: peer.lastError,
-          pairedAt: peer.pairedAt,
-        });
-        continue;
-      }
-      if (worstLink(known.link, peer.link) !== known.link) {
+      const pair = known ?? {
+        a,
+        b,
+        link: peer.link,
+        lastError: peer.lastError,
+        pairedAt: peer.pairedAt,
+        lz4: 0,
+        reports: 0,
+        recordBytes: 0,
+        wireBytes: 0,
+      };
+      if (known === undefined) pairs.set(key, pair);
+      else if (worstLink(known.link, peer.link) !== known.link) {
         known.link = peer.link;
         known.lastError = peer.lastError;
       }
-      known.pairedAt = Math.min(known.pairedAt, peer.pairedAt);
+      pair.pairedAt = Math.min(pair.pairedAt, peer.pairedAt);
+      pair.reports += 1;
+      if (peer.compression === 'lz4') pair.lz4 += 1;
+      pair.recordBytes += peer.traffic?.recordBytes ?? 0;
+      pair.wireBytes += peer.traffic?.wireBytes ?? 0;
     }
   }
   const nameOf = (siteId: string): string => names.get(siteId) ?? peerNames.get(siteId) ?? siteId;
-  const result = [...pairs.values()].map(({ a, b, link, lastError, pairedAt }): SitePairing => {
+  const result = [...pairs.values()].map((pair): SitePairing => {
+    const { a, b, link, lastError, pairedAt } = pair;
     const [siteId, peerSiteId] = byName(a, b, nameOf) ? [a, b] : [b, a];
     const pairing: SitePairing = {
       siteId,
@@ -71,8 +83,10 @@ export function mergePairings(
       peerSiteName: nameOf(peerSiteId),
       link,
       pairedAt,
+      compression: pair.lz4 === 0 ? 'off' : pair.lz4 === pair.reports ? 'lz4' : 'mixed',
     };
     if (link !== 'connected' && lastError !== undefined) pairing.lastError = lastError;
+    if (pair.recordBytes > 0) pairing.wireShare = pair.wireBytes / pair.recordBytes;
     return pairing;
   });
   result.sort(

@@ -2,6 +2,7 @@ import { TidelineError, toTidelineError } from '../../../app/errors';
 import type {
   EstateSnapshot,
   SitePairing,
+  SitesSetCompressionParams,
   SitesUnpairResult,
   SiteView,
 } from '../../../app/protocol';
@@ -61,6 +62,7 @@ export async function pairSites(
     peerSiteName: peerSite.name,
     link: merged?.link ?? peer.link,
     pairedAt: merged?.pairedAt ?? peer.pairedAt,
+    compression: merged?.compression ?? 'off',
   };
   const lastError = merged === undefined ? peer.lastError : merged.lastError;
   if (result.link !== 'connected' && lastError !== undefined) result.lastError = lastError;
@@ -119,6 +121,53 @@ export async function unpairSites(
     unreachable: unreachable.map((s) => s.id),
     message: unpairMessage(a.name, b.name, unreachable[0]?.name, forgotten),
   };
+}
+
+/**
+ * sites.setLinkCompression: every connected agent of either site sets it for its peers at the
+ * other, so both directions of the link agree. Both sites need a connected agent: set one way
+ * only, the pairing would say `mixed` with no way to tell the admin which way.
+ */
+export async function setLinkCompression(
+  access: SiteAccess,
+  { siteId, peerSiteId, compression }: SitesSetCompressionParams,
+): Promise<SitePairing> {
+  if (siteId === peerSiteId) throw sameSite(access.snapshot(), siteId);
+  const snapshot = access.snapshot();
+  const sides = [knownSite(snapshot, siteId), knownSite(snapshot, peerSiteId)];
+  const before = findPairing(snapshot.pairings, siteId, peerSiteId);
+  if (before === undefined) {
+    throw new TidelineError(
+      'NOT_FOUND',
+      `Sites "${sides[0]?.name}" and "${sides[1]?.name}" are not paired.`,
+      { siteId, peerSiteId },
+    );
+  }
+  const agents = sides.map((site) => {
+    firstConnected(access, site);
+    return access.connectedAgents(site);
+  });
+  for (const [i, site] of sides.entries()) {
+    const other = sides[1 - i] as SiteView;
+    for (const agent of agents[i] ?? []) {
+      const peers = await agent.call('site.peers').catch((err: unknown) => {
+        throw refused(err, `Site "${site.name}" could not list its peers`);
+      });
+      for (const peer of peers.filter((p) => p.siteId === other.siteId)) {
+        await agent
+          .call('site.setLinkCompression', { agentId: peer.agentId, compression })
+          .catch((err: unknown) => {
+            throw refused(
+              err,
+              `Site "${site.name}" could not set compression towards "${other.name}"`,
+            );
+          });
+      }
+    }
+  }
+  access.logger.info({ siteId, peerSiteId, compression }, 'link compression set');
+  await access.refreshPeers(agents.flat().map((agent) => agent.key));
+  return findPairing(access.snapshot().pairings, siteId, peerSiteId) ?? before;
 }
 
 /** site.unpair on one agent for each of its peers at `otherSiteId`; returns how many. */
