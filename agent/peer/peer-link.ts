@@ -22,7 +22,7 @@ import {
   type ReceivedRecord,
 } from './records-frame';
 import { RecordWindow } from './record-window';
-import { RecordsCompressor, unpackRecords } from './records-lz4';
+import { RecordsCompressor, unpackRecords, type PackedRecords } from './records-lz4';
 import type { TlsKeyPair } from './tls-dial';
 import {
   FrameType,
@@ -99,10 +99,9 @@ interface ReceiveGroup {
  * while the 20 Mbit/s link of the WAN test was a third idle). At least a quarter of its record
  * bytes, so what a window lets in flight stays within 4 windows uncompressed whatever the ratio.
  */
-function windowCharge(recordBytes: number, packed: readonly Buffer[] | undefined): number {
+function windowCharge(recordBytes: number, packed: PackedRecords | undefined): number {
   if (packed === undefined) return recordBytes;
-  const wire = packed.reduce((n, part) => n + part.length, 0);
-  return Math.max(wire, Math.ceil(recordBytes / 4));
+  return Math.max(packed.bytes, Math.ceil(recordBytes / 4));
 }
 
 /** A group stops taking frames at this size (a bound on one journal write). */
@@ -535,17 +534,16 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     for (const batch of batchRecords(vpgId, encoded, this.options.tuning.batchBytes)) {
       const conn = this.conn;
       if (conn === undefined) throw this.downError();
-      const raw = batch.parts.reduce((n, part) => n + part.length, 0);
       const packed = this.compress(conn)
-        ? await this.compressor?.pack(batch.parts, raw)
+        ? await this.compressor?.pack(batch.parts, batch.payloadBytes)
         : undefined;
       await this.window.acquire(vpgId, batch.lastSeq, windowCharge(batch.bytes, packed));
       if (this.conn !== conn) throw this.downError();
       await conn.writable();
       if (this.conn !== conn) throw this.downError();
-      const parts = packed ?? batch.parts;
-      const bytes = FRAME_HEADER_BYTES + parts.reduce((n, part) => n + part.length, 0);
-      this.traffic.recordBytes += FRAME_HEADER_BYTES + raw;
+      const parts = packed?.parts ?? batch.parts;
+      const bytes = FRAME_HEADER_BYTES + (packed?.bytes ?? batch.payloadBytes);
+      this.traffic.recordBytes += FRAME_HEADER_BYTES + batch.payloadBytes;
       this.traffic.wireBytes += bytes;
       wire += bytes;
       // A socket destroyed with writes pending calls their callbacks with an error.

@@ -89,13 +89,8 @@ export class PeerStore {
       const peer = peers[index];
       if (peer === undefined) return undefined;
       const next = PeerRecordSchema.parse({ ...peer, ...patch });
-      if (
-        next.address === peer.address &&
-        next.siteName === peer.siteName &&
-        next.compression === peer.compression
-      ) {
-        return undefined;
-      }
+      const keys = Object.keys(patch) as (keyof typeof patch)[];
+      if (keys.every((key) => next[key] === peer[key])) return undefined;
       changed = true;
       return peers.map((p, i) => (i === index ? next : p));
     });

@@ -19,7 +19,10 @@ export interface ReceivedRecord {
 export interface RecordBatch {
   /** The RECORDS payload: its fixed header, then the records, written without copying. */
   readonly parts: Buffer[];
+  /** The records' bytes. */
   readonly bytes: number;
+  /** The payload's: the records' and the header's. */
+  readonly payloadBytes: number;
   readonly lastSeq: number;
 }
 
@@ -39,9 +42,11 @@ export function batchRecords(
   let lastSeq = 0;
   const flush = (): void => {
     if (records.length === 0) return;
+    const header = encodeRecordsHeader(vpgId, records.length);
     batches.push({
-      parts: [encodeRecordsHeader(vpgId, records.length), ...records],
+      parts: [header, ...records],
       bytes,
+      payloadBytes: header.length + bytes,
       lastSeq,
     });
     records = [];

@@ -36,6 +36,12 @@ const STAGING_POOL = new BufferPool({
   idleBytes: 4 * 1024 * 1024,
 });
 
+/** A RECORDS_LZ4 payload: its parts, to write without copying, and their length. */
+export interface PackedRecords {
+  readonly parts: Buffer[];
+  readonly bytes: number;
+}
+
 /**
  * Compresses a link's RECORDS payloads. Incompressible data (encrypted or compressed guest
  * disks) costs a try now and then only: after a frame that did not pay, the next 1, 2, 4 …
@@ -47,33 +53,38 @@ export class RecordsCompressor {
 
   constructor(private readonly lz4: Lz4) {}
 
-  /** The RECORDS_LZ4 payload's parts, or undefined: send the RECORDS payload as it is. */
-  async pack(parts: readonly Buffer[], rawLength: number): Promise<Buffer[] | undefined> {
+  /** The RECORDS_LZ4 payload, or undefined: send the RECORDS payload as it is. */
+  async pack(parts: readonly Buffer[], rawLength: number): Promise<PackedRecords | undefined> {
     if (this.skip > 0) {
       this.skip -= 1;
       return undefined;
     }
     const staged = new Set<Buffer>();
     const chunks = splitChunks(parts, rawLength, staged);
-    const packed = await Promise.all(chunks.map((chunk) => this.lz4.compress(chunk)));
-    const out: Buffer[] = [u32(rawLength)];
-    let bytes = 4;
-    chunks.forEach((chunk, i) => {
-      const block = packed[i] as Buffer;
-      const stored = block.length >= chunk.length;
-      const body = stored ? chunk : block;
-      out.push(u32(stored ? STORED + chunk.length : block.length), body);
-      bytes += 4 + body.length;
-      // A stored staging chunk goes on the wire itself: the pool does not get it back.
-      if (!stored && staged.has(chunk)) STAGING_POOL.give(chunk);
+    const blocks = await Promise.all(chunks.map((chunk) => this.lz4.compress(chunk)));
+    // A chunk that does not shrink goes as it is.
+    const bodies = chunks.map((chunk, i) => {
+      const block = blocks[i] as Buffer;
+      return block.length < chunk.length ? block : chunk;
     });
-    if (bytes > rawLength * (1 - MIN_SAVING)) {
+    const bytes = bodies.reduce((n, body) => n + 4 + body.length, 4);
+    const pays = bytes <= rawLength * (1 - MIN_SAVING);
+    // A staging chunk stored in a frame that goes on the wire stays out of the pool.
+    for (const [i, chunk] of chunks.entries()) {
+      if (staged.has(chunk) && !(pays && bodies[i] === chunk)) STAGING_POOL.give(chunk);
+    }
+    if (!pays) {
       this.backoff = Math.min(MAX_SKIP_FRAMES, Math.max(1, this.backoff * 2));
       this.skip = this.backoff;
       return undefined;
     }
     this.backoff = 0;
-    return out;
+    const out: Buffer[] = [u32(rawLength)];
+    chunks.forEach((chunk, i) => {
+      const body = bodies[i] as Buffer;
+      out.push(u32(body === chunk ? STORED + chunk.length : body.length), body);
+    });
+    return { parts: out, bytes };
   }
 }
 

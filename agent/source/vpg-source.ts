@@ -352,12 +352,15 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
     // write is in no region gate: one still in flight once the mode says queue could land
     // after the resync read its region, found it equal and cleared its mark, and be lost.
     const switching = this.switchToQueue();
-    this.transition = switching
-      .catch(() => undefined) // the caller gets the error; waiting requests go on in bitmap mode
-      .finally(() => {
-        this.transition = undefined;
-        this.applyFlags();
-      });
+    // The caller gets the error; waiting requests go on in bitmap mode.
+    drop(
+      this.runTransition(
+        switching,
+        () => undefined,
+        () => this.applyFlags(),
+      ),
+      () => undefined,
+    );
     await switching;
   }
 
@@ -675,17 +678,28 @@ export class VpgSource extends EventEmitter<VpgSourceEvents> implements Protecte
     if (this.modeValue === 'bitmap') return Promise.resolve();
     if (this.transition !== undefined) return this.transition;
     if (this.sequencerValue !== undefined) this.sequencerValue.automaticCheckpoints = false;
-    this.transition = this.switchToBitmap(reason)
-      .catch((err: unknown) => {
-        this.fail(
-          `VPG ${this.options.vpgId} could not switch to dirty-region tracking ` +
-            `(${toTidelineError(err, errnoMessage(err)).message}); writes are refused until ` +
-            'its source is reopened',
-        );
-      })
-      .finally(() => {
-        this.transition = undefined;
-      });
+    return this.runTransition(this.switchToBitmap(reason), (err) => {
+      this.fail(
+        `VPG ${this.options.vpgId} could not switch to dirty-region tracking ` +
+          `(${toTidelineError(err, errnoMessage(err)).message}); writes are refused until ` +
+          'its source is reopened',
+      );
+    });
+  }
+
+  /**
+   * A mode switch that requests wait for (`transition`): `onError` settles its failure for
+   * them, `after` runs once it is over, whichever way.
+   */
+  private runTransition(
+    work: Promise<void>,
+    onError: (err: unknown) => void,
+    after?: () => void,
+  ): Promise<void> {
+    this.transition = work.catch(onError).finally(() => {
+      this.transition = undefined;
+      after?.();
+    });
     return this.transition;
   }
 

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { loadNative } from './native-module';
 
 /** CRC-32 (IEEE, as zlib and gzip), continuing from `initial` (a previous part's CRC). */
 export type Crc32 = (data: Uint8Array, initial?: number) => number;
@@ -20,17 +20,13 @@ interface NativeCrc32 {
  * used. The values are the same, so an agent of either kind reads the other's records.
  */
 function load(): { crc32: Crc32; implementation: Crc32Implementation } {
-  const require = createRequire(import.meta.url);
-  for (const id of ['./native/crc32.node', '@node-rs/crc32']) {
-    try {
-      const native = require(id) as NativeCrc32;
-      if (typeof native.crc32 === 'function')
-        return { crc32: native.crc32, implementation: 'native' };
-    } catch {
-      // Not there (or not loadable on this host): the next one.
-    }
-  }
-  return { crc32: zlibCrc32, implementation: 'zlib' };
+  const native = loadNative<NativeCrc32>(
+    ['./native/crc32.node', '@node-rs/crc32'],
+    (m) => typeof m.crc32 === 'function',
+  );
+  return native !== undefined
+    ? { crc32: native.crc32, implementation: 'native' }
+    : { crc32: zlibCrc32, implementation: 'zlib' };
 }
 
 const loaded = load();

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadNative } from './native-module';
 
 /**
  * LZ4 block compression (lz4-napi, the Rust lz4_flex crate behind N-API). Its block format
@@ -11,24 +11,10 @@ export interface Lz4 {
 }
 
 /**
- * The agent package ships the binary beside the bundle (lib/native/lz4.node,
- * scripts/package-agent.mjs), a checkout loads it from node_modules; where neither loads (a
- * lone bundle, another libc) the agent has no LZ4: it then speaks peer protocol 1 and sends
- * everything uncompressed.
+ * The package's binary (lib/native/lz4.node) or node_modules'. Where neither loads the agent
+ * has no LZ4: it then speaks peer protocol 1 and sends everything uncompressed.
  */
-function load(): Lz4 | undefined {
-  const require = createRequire(import.meta.url);
-  for (const id of ['./native/lz4.node', 'lz4-napi']) {
-    try {
-      const native = require(id) as Partial<Lz4>;
-      if (typeof native.compress === 'function' && typeof native.uncompressSync === 'function') {
-        return native as Lz4;
-      }
-    } catch {
-      // Not there (or not loadable on this host): the next one.
-    }
-  }
-  return undefined;
-}
-
-export const LZ4: Lz4 | undefined = load();
+export const LZ4: Lz4 | undefined = loadNative<Lz4>(
+  ['./native/lz4.node', 'lz4-napi'],
+  (m) => typeof m.compress === 'function' && typeof m.uncompressSync === 'function',
+);

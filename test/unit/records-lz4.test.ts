@@ -25,7 +25,10 @@ function text(bytes: number, seed = 1): Buffer {
 async function pack(parts: Buffer[]): Promise<Buffer | undefined> {
   const raw = parts.reduce((n, p) => n + p.length, 0);
   const packed = await new RecordsCompressor(lz4).pack(parts, raw);
-  return packed === undefined ? undefined : Buffer.concat(packed);
+  if (packed === undefined) return undefined;
+  const payload = Buffer.concat(packed.parts);
+  assert.equal(packed.bytes, payload.length, 'the payload length it reports');
+  return payload;
 }
 
 describe('RECORDS_LZ4 codec', () => {

@@ -1,6 +1,7 @@
 import { TidelineError, toTidelineError } from '../../../app/errors';
 import type {
   EstateSnapshot,
+  Peer,
   SitePairing,
   SitesSetCompressionParams,
   SitesUnpairResult,
@@ -34,8 +35,8 @@ export async function pairSites(
   const snapshot = access.snapshot();
   const site = knownSite(snapshot, siteId);
   const peerSite = knownSite(snapshot, peerSiteId);
-  const via = firstConnected(access, site);
-  const peerVia = firstConnected(access, peerSite);
+  const [via] = requireConnected(access, site);
+  const [peerVia] = requireConnected(access, peerSite);
 
   const token = await via.call('site.pairingToken').catch((err: unknown) => {
     throw refused(err, `Site "${site.name}" could not issue a pairing token`);
@@ -143,17 +144,11 @@ export async function setLinkCompression(
       { siteId, peerSiteId },
     );
   }
-  const agents = sides.map((site) => {
-    firstConnected(access, site);
-    return access.connectedAgents(site);
-  });
+  const agents = sides.map((site) => requireConnected(access, site));
   for (const [i, site] of sides.entries()) {
     const other = sides[1 - i] as SiteView;
     for (const agent of agents[i] ?? []) {
-      const peers = await agent.call('site.peers').catch((err: unknown) => {
-        throw refused(err, `Site "${site.name}" could not list its peers`);
-      });
-      for (const peer of peers.filter((p) => p.siteId === other.siteId)) {
+      for (const peer of await peersAt(agent, other.siteId, site.name)) {
         await agent
           .call('site.setLinkCompression', { agentId: peer.agentId, compression })
           .catch((err: unknown) => {
@@ -176,11 +171,8 @@ async function forgetPeersAt(
   otherSiteId: string,
   siteName: string,
 ): Promise<number> {
-  const peers = await agent.call('site.peers').catch((err: unknown) => {
-    throw refused(err, `Site "${siteName}" could not list its peers`);
-  });
   let count = 0;
-  for (const peer of peers.filter((p) => p.siteId === otherSiteId)) {
+  for (const peer of await peersAt(agent, otherSiteId, siteName)) {
     try {
       await agent.call('site.unpair', { agentId: peer.agentId });
       count += 1;
@@ -211,8 +203,24 @@ function unpairMessage(
   );
 }
 
-function firstConnected(access: SiteAccess, site: SiteView): AgentConnection {
-  const via = access.connectedAgents(site)[0];
+/** One agent's peers at `otherSiteId` (site.peers, filtered). */
+async function peersAt(
+  agent: AgentConnection,
+  otherSiteId: string,
+  siteName: string,
+): Promise<Peer[]> {
+  const peers = await agent.call('site.peers').catch((err: unknown) => {
+    throw refused(err, `Site "${siteName}" could not list its peers`);
+  });
+  return peers.filter((p) => p.siteId === otherSiteId);
+}
+
+/** The site's connected agents (at least one), in settings order. */
+function requireConnected(
+  access: SiteAccess,
+  site: SiteView,
+): [AgentConnection, ...AgentConnection[]] {
+  const [via, ...rest] = access.connectedAgents(site);
   if (via === undefined) {
     throw new TidelineError(
       'UNAVAILABLE',
@@ -221,7 +229,7 @@ function firstConnected(access: SiteAccess, site: SiteView): AgentConnection {
       { siteId: site.siteId },
     );
   }
-  return via;
+  return [via, ...rest];
 }
 
 function sameSite(snapshot: EstateSnapshot, siteId: string): TidelineError {
