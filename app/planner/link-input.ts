@@ -26,6 +26,7 @@ export interface LinkPlanRequest {
     readonly linkPolicy?: Policy | undefined;
     readonly vpgs: readonly PlanningVpg[];
     readonly graceSeconds: number;
+    readonly wireShare?: number | undefined;
   };
   /** A draft in place of the applied policy of its target (the link, or one of its VPGs). */
   readonly draft?: { readonly target: PolicyTarget; readonly policy: Policy };
@@ -100,6 +101,7 @@ export function linkPlanInput(request: LinkPlanRequest): LinkPlanInput {
       ...(linkPolicy !== undefined && { linkPolicy }),
       vpgs,
       graceSeconds: context.graceSeconds,
+      ...(context.wireShare !== undefined && { wireShare: context.wireShare }),
     },
     timeZone,
     measuredMinutes,

@@ -34,8 +34,11 @@ export function planLink(input: PlanInput): Plan {
     );
   }
   const limits = resolveLimits(input, steps);
+  const share = wireShare(input);
+  // The model runs in bytes on the wire, what the limits count and the advice is given in;
+  // backlogs and journals are in the bytes written.
   const model = new FluidModel({
-    rates: input.vpgs.map((v) => v.rates),
+    rates: input.vpgs.map((v) => (share === 1 ? v.rates : scaled(v.rates, share))),
     vpgBytesPerSecond: limits.vpgBytesPerSecond,
     checkpointIntervalSeconds: input.vpgs.map((v) => v.checkpointIntervalSeconds),
     stepSeconds,
@@ -77,7 +80,7 @@ export function planLink(input: PlanInput): Plan {
       vpgId: vpg.vpgId,
       name: vpg.name,
       rpoSeconds: rpo,
-      backlogBytes: sim.backlogBytes[v] as Float64Array,
+      backlogBytes: scaled(sim.backlogBytes[v] as Float64Array, 1 / share),
       endRpoSeconds: sim.endRpoSeconds[v] as Float64Array,
       rpoTargetSeconds: limits.rpoTargetSeconds[v] as Float64Array,
       timeframes,
@@ -92,6 +95,25 @@ export function planLink(input: PlanInput): Plan {
     leastBandwidth(model, limits, enough, f, frame),
   );
   return { start: input.start, stepSeconds, vpgs, bandwidth };
+}
+
+function wireShare(input: PlanInput): number {
+  const share = input.wireShare ?? 1;
+  if (!(share > 0 && share <= 1)) {
+    throw new TidelineError(
+      'INVALID_PARAMS',
+      `The share of written bytes on the wire must be above 0 and at most 1, not ${share}`,
+    );
+  }
+  return share;
+}
+
+/** `values` times `factor` (the same array when the factor is 1). */
+function scaled<T extends ArrayLike<number>>(values: T, factor: number): T | Float64Array {
+  if (factor === 1) return values;
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * factor;
+  return out;
 }
 
 /**

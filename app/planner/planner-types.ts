@@ -28,6 +28,11 @@ export interface PlanInput {
   readonly vpgs: readonly PlanVpg[];
   /** An RPO alert is raised once the RPO has been above target this long (agent's grace). */
   readonly graceSeconds: number;
+  /**
+   * Bytes on the wire per byte written (0 < share ≤ 1; default 1): a compressing link sends
+   * fewer bytes than its VPGs write, and bandwidth limits count the wire.
+   */
+  readonly wireShare?: number;
 }
 
 /** What a policy has in force over the plan's steps, resolved once (VPGs may share arrays). */

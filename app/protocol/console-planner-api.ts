@@ -50,6 +50,12 @@ export const PlanningContextSchema = z.object({
   vpgs: z.array(PlanningVpgSchema),
   /** The agent's RPO alert grace: an alert is raised after this long above target. */
   graceSeconds: z.number().int().nonnegative(),
+  /**
+   * The link compresses (site.setLinkCompression): bytes on the wire per record byte, as
+   * measured on its current connection. Bandwidth limits count the wire, so the planner
+   * carries the writes at this share. Absent: uncompressed, or too little measured yet.
+   */
+  wireShare: z.number().gt(0).lte(1).optional(),
 });
 export type PlanningContext = z.infer<typeof PlanningContextSchema>;
 

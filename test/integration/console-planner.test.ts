@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { isTidelineError } from '../../app/errors';
 import { linkPlanInput, planLink } from '../../app/planner';
 import type { Policy } from '../../app/policy/policy-schemas';
-import type { VpgState } from '../../app/protocol';
+import { PeerSchema, type VpgState } from '../../app/protocol';
 import { ConsoleCore } from '../../main/services/console-core';
 import { openNodeSettings } from '../../main/services/settings/node-settings';
 import { cleanupAgents } from '../helpers/agents';
@@ -17,6 +17,7 @@ import {
   isStatus,
   launchSite,
   pairSites,
+  setWorkload,
   startSite,
   stopSite,
   untilVpg,
@@ -230,6 +231,67 @@ describe('planner.context from a real agent', { timeout: 120_000 }, () => {
       );
     } finally {
       await restarted?.stop();
+      await core.stop();
+    }
+  });
+
+  it('plans a compressing link on the share of the writes it puts on the wire', async () => {
+    await startSite(hq);
+    const core = newCore();
+    core.start();
+    try {
+      await untilConnected(core);
+      await callAgent(hq, 'site.setLinkCompression', {
+        agentId: dr.agentId,
+        compression: 'lz4',
+      });
+      // Text compresses to about half: 24 MiB of it, more than the 16 MiB measured first.
+      const vm = (await vms(hq))[0] ?? assert.fail('no VM');
+      await setWorkload(hq, vm.vmId, 8 * 1024 * 1024, { content: 'text' });
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const peer = PeerSchema.array()
+          .parse(await callAgent(hq, 'site.peers', {}))
+          .find((p) => p.agentId === dr.agentId);
+        if ((peer?.traffic?.recordBytes ?? 0) > 24 * 1024 * 1024) break;
+        assert.ok(Date.now() < deadline, 'the link carried 24 MiB of records within a minute');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      await setWorkload(hq, vm.vmId, 0);
+      const context = await consoleCall(core, 'planner.context', {
+        agentId: hq.agentId,
+        target: { kind: 'link', peerAgentId: dr.agentId },
+        refresh: true,
+      });
+      const share = context.wireShare ?? assert.fail('a compressing link has a wire share');
+      assert.ok(share > 0.2 && share < 0.7, `text on the wire at ${share}`);
+
+      // The same writes need `share` of the bandwidth (the model is linear in bytes), and
+      // the journal is sized on what is written.
+      const now = Date.now();
+      const plan = planLink(linkPlanInput({ context, now }).input);
+      const plain = planLink(linkPlanInput({ context: { ...context, wireShare: 1 }, now }).input);
+      const least = (p: typeof plan): number =>
+        p.bandwidth.find((b) => b.frame.timeframeId === 'business')?.leastBitsPerSecond ??
+        assert.fail('no least bandwidth');
+      assert.ok(
+        Math.abs(least(plan) / (least(plain) * share) - 1) < 0.015, // each within 0.5 %
+        `least bandwidth ${least(plan)}, not ${share} × ${least(plain)}`,
+      );
+      assert.equal(plan.vpgs[0]?.journal?.neededBytes, plain.vpgs[0]?.journal?.neededBytes);
+
+      // Uncompressed again: planned on the writes as they are.
+      await callAgent(hq, 'site.setLinkCompression', {
+        agentId: dr.agentId,
+        compression: 'off',
+      });
+      const off = await consoleCall(core, 'planner.context', {
+        agentId: hq.agentId,
+        target: { kind: 'link', peerAgentId: dr.agentId },
+        refresh: true,
+      });
+      assert.equal(off.wireShare, undefined);
+    } finally {
       await core.stop();
     }
   });

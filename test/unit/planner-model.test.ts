@@ -155,14 +155,13 @@ test('a timeframe boundary mid-burst: the limit starts at its minute, the foreca
   assert.equal(rest?.verdict, 'met');
 });
 
-test('least bandwidth: the smallest link rate that keeps the target, found over the same model', () => {
-  // The 3-minute burst of 2 MB/s against a 65 s target (age ≤ 60 s): at L MB/s the age at
-  // minute k is 60·k·(1 − L/2) while a backlog is left; L = 1.5 drains it exactly at minute 4
-  // with 45 s at minute 3, anything less leaves minute 4 above 60 s. So 12 Mbit/s.
-  const plan = planLink({
+/** A 3-minute burst of 2 MB/s against a 65 s target over a link limited to `bits`. */
+function burstPlan(bits: number, wireShare?: number) {
+  return planLink({
     start: MONDAY,
-    linkPolicy: policy({ default: { rpoTargetSeconds: 65, replicationBitsPerSecond: 8_000_000 } }),
+    linkPolicy: policy({ default: { rpoTargetSeconds: 65, replicationBitsPerSecond: bits } }),
     graceSeconds: 60,
+    ...(wireShare !== undefined && { wireShare }),
     vpgs: [
       {
         vpgId: 'v',
@@ -170,13 +169,47 @@ test('least bandwidth: the smallest link rate that keeps the target, found over 
         rates: [2, 2, 2, 0, 0, 0, 0, 0, 0, 0].map((r) => r * MB),
         rpoTargetSeconds: 300,
         checkpointIntervalSeconds: I,
+        journal: { historySeconds: 120, hardLimitBytes: 1e12 },
       },
     ],
   });
+}
+
+test('least bandwidth: the smallest link rate that keeps the target, found over the same model', () => {
+  // The 3-minute burst of 2 MB/s against a 65 s target (age ≤ 60 s): at L MB/s the age at
+  // minute k is 60·k·(1 − L/2) while a backlog is left; L = 1.5 drains it exactly at minute 4
+  // with 45 s at minute 3, anything less leaves minute 4 above 60 s. So 12 Mbit/s.
+  const plan = burstPlan(8_000_000);
   const [advice] = plan.bandwidth;
   assert.equal(advice?.currentBitsPerSecond, 8_000_000);
   const least = advice?.leastBitsPerSecond ?? 0;
   assert.ok(least >= 12_000_000 && least <= 12_000_000 * 1.01, `12 Mbit/s (got ${least})`);
+});
+
+test('a compressing link: limits and advice in bytes on the wire, backlog and journal in bytes written', () => {
+  // The 3-minute burst of 2 MB/s over a link that sends half the bytes it is given. A 4 Mbit/s
+  // limit (0.5 MB/s on the wire) carries 1 MB/s of writes: the burst above the limit as
+  // uncompressed over 8 Mbit/s, with its backlog in bytes written. The least bandwidth for a
+  // 65 s target is half the uncompressed 12 Mbit/s.
+  const plan = (wireShare?: number, bits = 4_000_000) => burstPlan(bits, wireShare);
+  const half = plan(0.5);
+  const plain = plan(undefined, 8_000_000);
+  assert.deepEqual(
+    rounded(half.vpgs[0]?.rpoSeconds ?? []),
+    rounded(plain.vpgs[0]?.rpoSeconds ?? []),
+  );
+  assert.deepEqual(
+    rounded(half.vpgs[0]?.backlogBytes ?? []),
+    [60, 120, 180, 120, 60, 0, 0, 0, 0, 0].map((b) => b * MB),
+  );
+  assert.equal(half.vpgs[0]?.journal?.neededBytes, 240 * MB, 'the busiest 2 minutes, as written');
+  assert.equal(half.vpgs[0]?.journal?.neededBytes, plain.vpgs[0]?.journal?.neededBytes);
+  const [advice] = half.bandwidth;
+  assert.equal(advice?.currentBitsPerSecond, 4_000_000, 'the limit as set, on the wire');
+  const least = advice?.leastBitsPerSecond ?? 0;
+  assert.ok(least >= 6_000_000 && least <= 6_000_000 * 1.01, `6 Mbit/s (got ${least})`);
+  assert.throws(() => plan(0), /above 0 and at most 1/);
+  assert.throws(() => plan(1.5), /above 0 and at most 1/);
 });
 
 test('no bandwidth helps when the checkpoint interval alone exceeds the target', () => {

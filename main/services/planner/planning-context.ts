@@ -4,6 +4,7 @@ import { METRICS_MINUTE_RETENTION_MS } from '../../../app/metrics/metrics-schema
 import {
   PLANNING_HISTORY_MINUTES,
   type MetricsHistory,
+  type Peer,
   type PlanningContext,
   type PlanningContextParams,
   type PlanningVpg,
@@ -135,7 +136,22 @@ async function fetchContext(
     ...(linkRecord.policy !== undefined && { linkPolicy: linkRecord.policy }),
     vpgs: planned,
     graceSeconds: DEFAULT_RPO_GRACE_SECONDS,
+    ...wireShareOf(peer),
   };
+}
+
+/** Records sent over a compressing link before its wire share is planned on. */
+const MIN_MEASURED_RECORD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The share of the record bytes a compressing link put on the wire since it came up; none
+ * for an uncompressed link, or one that has carried too little to tell.
+ */
+export function wireShareOf(peer: Peer): { wireShare?: number } {
+  const traffic = peer.traffic;
+  if (peer.compression !== 'lz4' || traffic === undefined) return {};
+  if (traffic.recordBytes < MIN_MEASURED_RECORD_BYTES || traffic.wireBytes <= 0) return {};
+  return { wireShare: Math.min(1, traffic.wireBytes / traffic.recordBytes) };
 }
 
 async function planningVpg(

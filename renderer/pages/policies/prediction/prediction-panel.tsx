@@ -87,7 +87,10 @@ export function PredictionPanel({ policyKey, predictions, onUseBandwidth, now }:
               ? 'Fetching the measured rates…'
               : 'No measured rates: planning the VPGs you add below'
             : `Rates measured by the agent, fetched ${formatAge(now - context.fetchedAt)}` +
-              (context.source === 'cache' ? ' · kept by the console' : '')}
+              (context.source === 'cache' ? ' · kept by the console' : '') +
+              (context.wireShare === undefined
+                ? ''
+                : ` · LZ4: ${Math.round(context.wireShare * 100)} % of the writes on the wire`)}
         </Typography>
         <Button
           size="small"
