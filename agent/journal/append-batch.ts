@@ -7,6 +7,7 @@ import {
 } from '../replication/record';
 import { rm } from 'node:fs/promises';
 import { fsyncDirectory } from '../store/atomic-file';
+import type { SpareFiles } from '../util/spare-files';
 import { SegmentFile } from './segment-file';
 
 /** A record to append, with its encoding when the caller already has it (the link's frame). */
@@ -50,6 +51,8 @@ export async function writeBatch(input: {
   readonly tail: SegmentFile | undefined;
   readonly segmentBytes: number;
   readonly batch: readonly BatchItem[];
+  /** Released segment files to write new segments over (util/spare-files.ts). */
+  readonly spares?: SpareFiles;
 }): Promise<WrittenGroup[]> {
   const groups: WrittenGroup[] = [];
   let segment = input.tail;
@@ -71,7 +74,7 @@ export async function writeBatch(input: {
   }
   try {
     for (const g of groups) {
-      const handle = g.isNew ? await g.segment.create() : await g.segment.file();
+      const handle = g.isNew ? await g.segment.create(input.spares) : await g.segment.file();
       await g.segment.append(g.buffers, g.bytes);
       await handle.datasync();
     }

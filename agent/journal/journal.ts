@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StreamRecord } from '../replication/record';
 import { fsyncDirectory, removeStaleTempFiles } from '../store/atomic-file';
-import { isErrno } from '../store/json-file';
 import { isNoSpaceError } from '../util/disk-space';
+import { SpareFiles } from '../util/spare-files';
 import { decodeFrame, writeBatch, type BatchItem } from './append-batch';
 import { applyRecords } from './apply';
 import { AsyncRwLock } from './async-lock';
@@ -68,6 +68,9 @@ export { DEFAULT_SEGMENT_BYTES } from './options';
 export const MAX_READ_BYTES = 64 * 1024 * 1024;
 const VIEW_CACHE_ENTRIES = 8;
 
+/** Released segments kept to be written over: apply releases about as often as appends roll. */
+const MAX_SPARE_SEGMENTS = 2;
+
 /**
  * One VPG's journal at the target: append-only segments of records (record.ts encoding), the
  * replica disks as of `appliedSeq`, and point-in-time views at every retained checkpoint.
@@ -83,6 +86,8 @@ export class Journal extends EventEmitter<JournalEventMap> {
   readonly vpgId: string;
   readonly dir: string;
   private readonly segmentBytes: number;
+  /** Released segment files that new segments are written over (util/spare-files.ts). */
+  private readonly spares: SpareFiles;
   private readonly historyMs: number;
   private readonly hardLimitBytes: number;
   private readonly warningBytes: number;
@@ -120,6 +125,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
     this.vpgId = options.vpgId;
     this.dir = options.dir;
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.spares = new SpareFiles(options.dir, MAX_SPARE_SEGMENTS);
     this.historyMs = options.historyMs;
     this.hardLimitBytes = options.hardLimitBytes;
     this.warningBytes = options.warningBytes;
@@ -285,6 +291,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
         } catch (err) {
           // A full disk leaves the journal as it was (writeBatch undid the batch): retryable.
           if (isNoSpaceError(err)) {
+            await this.spares.dispose().catch(() => undefined); // their room, for the retry
             throw new JournalDiskFullError(this.vpgId, this.dir);
           }
           this.failure = err;
@@ -526,6 +533,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
         const results = await Promise.allSettled([
           ...this.segments.map((s) => s.trimPadding().finally(() => s.close())),
           ...this.replicas.map((r) => r.close()),
+          this.spares.dispose(),
         ]);
         await this.lock?.release();
         const failed = results.find((r) => r.status === 'rejected');
@@ -555,6 +563,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
 
   private async load(): Promise<void> {
     await removeStaleTempFiles(this.dir);
+    await this.spares.clear();
     await this.checkConfigOwner();
     await saveJournalConfig(this.dir, this.config());
     const state = await readReplicaState(this.dir);
@@ -682,6 +691,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
       tail: this.segments.at(-1),
       segmentBytes: this.segmentBytes,
       batch,
+      spares: this.spares,
     });
     for (const g of groups) {
       if (g.isNew) this.segments.push(g.segment);
@@ -768,11 +778,8 @@ export class Journal extends EventEmitter<JournalEventMap> {
         s = this.segments[0]
       ) {
         await s.close();
-        try {
-          await unlink(s.path);
-        } catch (err) {
-          if (!isErrno(err, 'ENOENT')) throw err;
-        }
+        // Nobody reads it now (the locks): a spare is usable at once.
+        (await this.spares.retire(s.path))?.usable();
         this.segments.shift();
         released += 1;
       }

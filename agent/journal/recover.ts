@@ -99,7 +99,13 @@ async function scanAll(
     }
     const handle = await segment.file();
     const { size } = await handle.stat();
-    const onRecord = (record: StreamRecord, position: number, bytes: number): void => {
+    let older: number | undefined;
+    const onRecord = (record: StreamRecord, position: number, bytes: number): boolean => {
+      if (record.vpgId === vpgId && record.seq < segment.firstSeq) {
+        // Older than the segment: what a reused file held before (util/spare-files.ts).
+        older = position;
+        return false;
+      }
       if (record.seq !== expected || record.vpgId !== vpgId) {
         throw new JournalCorruptError(
           vpgId,
@@ -117,8 +123,16 @@ async function scanAll(
       }
       addRecordRow(segment.records, record, position, bytes, disk);
       expected += 1;
+      return true;
     };
-    const outcome = await scanRecords(handle, 0, size, onRecord);
+    const scanned = await scanRecords(handle, 0, size, onRecord);
+    const outcome =
+      older === undefined
+        ? scanned
+        : {
+            end: older,
+            bad: { position: older, reason: 'an older record past the last one (a reused file)' },
+          };
     segment.bytes = outcome.end;
     if (outcome.bad === undefined) continue;
     if (await endsInPadding(handle, outcome.end, size)) {
@@ -127,6 +141,12 @@ async function scanAll(
       continue;
     }
     if (i < segments.length - 1) {
+      if (segments[i + 1]?.firstSeq === expected) {
+        // Every record up to the next segment's first is here: what follows belongs to no
+        // record (a reused file's old bytes, util/spare-files.ts, its cut cut short by a crash).
+        await handle.truncate(outcome.end);
+        continue;
+      }
       throw new JournalCorruptError(vpgId, segment.name, outcome.bad.position, outcome.bad.reason);
     }
     await handle.truncate(outcome.end);

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectAppender } from '../util/direct-io';
 import { readFully } from '../util/read-fully';
+import type { SpareFiles } from '../util/spare-files';
 import { segmentFileName } from './layout';
 import { RecordTable } from './record-table';
 
@@ -18,6 +19,8 @@ export class SegmentFile {
   readonly path: string;
   private handle: Promise<FileHandle> | undefined;
   private direct: DirectAppender;
+  /** A spare written over from its start: its old bytes lie past `bytes` until trimmed. */
+  private reused = false;
 
   constructor(
     dir: string,
@@ -37,9 +40,14 @@ export class SegmentFile {
     return this.firstSeq + this.records.count - 1;
   }
 
-  /** Creates the file (it must not exist) and keeps the handle. */
-  create(): Promise<FileHandle> {
-    this.handle = open(this.path, 'wx+', 0o600);
+  /**
+   * Creates the file (it must not exist), from one of `spares` when there is one, and keeps
+   * the handle.
+   */
+  async create(spares?: SpareFiles): Promise<FileHandle> {
+    const reused = await spares?.take(this.path);
+    this.reused = reused !== undefined;
+    this.handle = reused !== undefined ? Promise.resolve(reused) : open(this.path, 'wx+', 0o600);
     this.direct = new DirectAppender(this.path, true);
     return this.handle;
   }
@@ -64,9 +72,16 @@ export class SegmentFile {
     return this.direct.readRange(await this.file(), start, end, alloc);
   }
 
-  /** Cuts the zeros an O_DIRECT append left past the last record (the segment is done). */
+  /**
+   * Cuts what lies past the last record (the segment is done): the zeros an O_DIRECT append
+   * left, or a reused file's old bytes.
+   */
   async trimPadding(): Promise<void> {
-    if (this.handle !== undefined) await this.direct.trim(await this.handle, this.bytes);
+    if (this.handle === undefined) return;
+    if (this.reused) {
+      await (await this.handle).truncate(this.bytes);
+      this.reused = false;
+    } else await this.direct.trim(await this.handle, this.bytes);
   }
 
   file(): Promise<FileHandle> {

@@ -41,14 +41,13 @@ export async function loadSegments(
         await unlink(path);
         continue;
       }
-      const last = next === undefined;
       // Read-write even when not the last file: an empty last file (a crash between a roll and
       // its first write) is removed below, and the one before it is then appended to.
       const segment = new Segment(entry.firstSeq, path, await open(path, 'r+'));
       const previous = segments[segments.length - 1];
       let cut: { bytes: number; reason: string } | undefined;
       try {
-        cut = await indexSegment(vpgId, segment, previous, last);
+        cut = await indexSegment(vpgId, segment, previous, next?.firstSeq);
       } catch (err) {
         await segment.close();
         throw err;
@@ -76,8 +75,10 @@ async function indexSegment(
   vpgId: string,
   segment: Segment,
   previous: Segment | undefined,
-  last: boolean,
+  /** The next segment's first seq; undefined for the last segment. */
+  nextFirstSeq: number | undefined,
 ): Promise<{ bytes: number; reason: string } | undefined> {
+  const last = nextFirstSeq === undefined;
   const { size } = await segment.handle.stat();
   const result = await scanSegment(segment.handle, size, (record, _position, bytes) => {
     if (record.vpgId !== vpgId) return `record of another VPG (${record.vpgId})`;
@@ -99,6 +100,12 @@ async function indexSegment(
   if (await endsInPadding(segment.handle, result.validBytes, size)) {
     // Zeros an O_DIRECT append left past the last record (util/direct-io.ts), not damage.
     if (last) await segment.handle.truncate(result.validBytes);
+    return undefined;
+  }
+  if (!last && segment.lastSeq === nextFirstSeq - 1) {
+    // Every record up to the next segment's first is here: what follows belongs to no record
+    // (a reused file's old bytes, util/spare-files.ts, its cut cut short by a crash).
+    await segment.handle.truncate(result.validBytes);
     return undefined;
   }
   const reason =

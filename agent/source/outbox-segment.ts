@@ -32,18 +32,26 @@ export class Segment {
   /** Appends, and reads, go through O_DIRECT where the file system allows it. */
   readonly direct: DirectAppender;
 
-  /** `empty`: the file was just created. */
+  /**
+   * `empty`: the file was just created, or `reused`: a spare written over from its start
+   * (util/spare-files.ts), whose old bytes lie past the new records.
+   */
   constructor(
     readonly firstSeq: number,
     readonly path: string,
     readonly handle: FileHandle,
     empty = false,
+    private readonly reused = false,
   ) {
     this.direct = new DirectAppender(path, empty);
   }
 
-  /** Cuts the zeros an O_DIRECT append left past the last record (the segment is done). */
+  /**
+   * Cuts what lies past the last record (the segment is done): the zeros an O_DIRECT append
+   * left, or a reused file's old bytes.
+   */
   trimPadding(): Promise<void> {
+    if (this.reused) return this.handle.truncate(this.size);
     return this.direct.trim(this.handle, this.size);
   }
 

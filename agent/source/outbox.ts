@@ -19,6 +19,7 @@ import {
   type OutboxState,
 } from './outbox-state';
 import { SeqWatermark } from './seq-watermark';
+import { SpareFiles } from '../util/spare-files';
 
 /**
  * When an append counts as done:
@@ -125,6 +126,11 @@ const BACKGROUND_SYNC_DELAY_MS = 20;
  * not from the disk (bench/README.md § 13).
  */
 const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
+/**
+ * Released segment files kept to be written over by the next ones (util/spare-files.ts): the
+ * stream releases a segment about as often as it rolls one, so two carry it.
+ */
+const MAX_SPARE_SEGMENTS = 2;
 
 /**
  * A VPG's persistent queue of encoded records (the one codec of record.ts) waiting for the
@@ -161,6 +167,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private releasing: Promise<void> = Promise.resolve();
   private activeReads = 0;
   private readonly closeWhenIdle: Segment[] = [];
+  /** Spares made of the released segments in closeWhenIdle: usable once those are closed. */
+  private readonly sparesWhenIdle: { usable(): void }[] = [];
+  private readonly spares: SpareFiles;
   private pumpDone: Promise<void> = Promise.resolve();
   private commits = 0;
   /** Taken at the first commit, given back at close (undefined also when none was left). */
@@ -179,6 +188,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         Math.max(MIN_SEGMENT_BYTES, Math.floor(options.limitBytes / 8)),
       );
     this.commitMode = options.commit ?? 'fdatasync';
+    this.spares = new SpareFiles(options.dir, MAX_SPARE_SEGMENTS);
     if (this.segmentBytes > 1024 ** 3) throw new RangeError('segmentBytes above 1 GiB');
   }
 
@@ -191,6 +201,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const { dir } = this.options;
     await mkdir(dir, { recursive: true });
     await removeStaleTempFiles(dir);
+    await this.spares.clear();
     const saved = await readOutboxState(dir);
     const bootId = await currentBootId();
     this.state = saved ?? initialOutboxState();
@@ -557,8 +568,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const segments = [...this.segments, ...this.closeWhenIdle];
     this.segments = [];
     this.closeWhenIdle.length = 0;
+    this.sparesWhenIdle.length = 0;
     this.opened = false;
     await Promise.allSettled(segments.map((s) => s.close()));
+    // The next open would delete them: their space goes back now.
+    await this.spares.dispose().catch(() => undefined);
     this.ring?.release();
     this.ring = undefined;
     this.ringTaken = false;
@@ -652,12 +666,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       await datasync(previous.handle);
     }
     const path = join(this.options.dir, segmentFileName(firstSeq));
-    const handle = await open(path, 'wx+', 0o600);
+    const reused = await this.spares.take(path);
+    const handle = reused ?? (await open(path, 'wx+', 0o600));
     // The new name must survive a host crash, or an fdatasync of the file would mean nothing.
     await fsyncDirectory(this.options.dir);
-    // Harmless if it fails: an open takes the zeros for padding.
+    // Harmless if it fails: an open takes the zeros (or a reused file's old bytes past a
+    // segment that its successor follows) for what they are.
     await previous?.trimPadding().catch(() => undefined);
-    const segment = new Segment(firstSeq, path, handle, true);
+    const segment = new Segment(firstSeq, path, handle, true, reused !== undefined);
     this.segments.push(segment);
     if (previous !== undefined && this.commitMode !== 'fdatasync') {
       const before = this.readableSeq();
@@ -678,6 +694,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       } catch {
         // none was made (the disk was full at open)
       }
+      drop(this.spares.dispose(), () => undefined); // room for whatever comes next
     }
     const rejected = [...batch, ...this.queue];
     this.queue = [];
@@ -733,8 +750,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       for (const segment of deletable) this.heldBytes -= segment.size;
       this.recomputeAckedBytes();
       for (const segment of deletable) {
-        await unlink(segment.path);
+        const spare = await this.spares.retire(segment.path);
         this.closeWhenIdle.push(segment);
+        if (spare !== undefined) this.sparesWhenIdle.push(spare);
       }
       if (this.activeReads === 0) await this.closeIdleSegments();
     }
@@ -756,7 +774,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private async closeIdleSegments(): Promise<void> {
     const segments = this.closeWhenIdle.splice(0);
+    const spares = this.sparesWhenIdle.splice(0);
     await Promise.allSettled(segments.map((s) => s.close()));
+    for (const spare of spares) spare.usable();
   }
 
   // ---- helpers ----

@@ -83,6 +83,56 @@ describe('journal recovery on open', () => {
     await journal.close();
   });
 
+  it('writes new segments over released ones; after a crash their old bytes are cut, never read as records', async () => {
+    const root = await tempDir();
+    const specs = diskSpecs(root, [MiB, 512 * 1024]);
+    const workload = new Workload(
+      { disks: specs, records: 200, checkpointEvery: 10, maxWrite: 16 * 1024 },
+      'reuse',
+    );
+    const dir = join(root, 'journal', VPG);
+    const options = { segmentBytes: 32 * 1024 };
+    const journal = await openJournal(root, specs, options);
+    await appendAll(journal, workload, workload.next());
+    const inode = async (name: string): Promise<number> => (await stat(join(dir, name))).ino;
+    const spares = async (): Promise<string[]> =>
+      (await readdir(dir)).filter((n) => n.startsWith('spare-'));
+    await journal.applyUpTo(journal.checkpoints()[10]?.seq as number);
+    const kept = await spares();
+    assert.equal(kept.length, 2, 'two released files kept, the others deleted');
+    const spareInodes = await Promise.all(kept.map(inode));
+    // One record at a time until the rolls took both: the last segment is a reused file.
+    while ((await spares()).length > 0) await appendAll(journal, workload, workload.next(1));
+    const segments = (await segmentFiles(root)).map((p) => p.split('/').at(-1) as string);
+    assert.ok(spareInodes.includes(await inode(segments.at(-1) as string)), 'reused last');
+    assert.ok(spareInodes.includes(await inode(segments.at(-2) as string)), 'reused before it');
+
+    // A crash: the files as they are now, before close() cuts the last one to its records.
+    const backup = join(root, 'crash');
+    await mkdir(backup);
+    for (const name of await readdir(dir)) {
+      if (name !== 'journal.lock') await copyFile(join(dir, name), join(backup, name));
+    }
+    await journal.close();
+    for (const name of await readdir(backup)) await copyFile(join(backup, name), join(dir, name));
+    const reopened = await openJournal(root, specs, options);
+    assert.ok((reopened.recovery.tailCut?.bytesCut ?? 0) > 0, 'the old bytes were cut');
+    assert.equal(reopened.lastSeq, workload.lastSeq);
+    assert.deepEqual(await spares(), [], 'spares of the run before are deleted');
+    assert.ok((await verifyCheckpoints(reopened, workload.all, specs, workload.random())) > 5);
+    await reopened.close();
+
+    // Old bytes past a segment whose successor starts right after its last record belong to
+    // no record (a crash before the cut at its roll): cut, not damage.
+    const middle = (await segmentFiles(root))[0] as string;
+    const exact = (await stat(middle)).size;
+    await writeFile(middle, encodeRecord(workload.all[0] as StreamRecord), { flag: 'a' });
+    const third = await openJournal(root, specs, options);
+    assert.equal(third.recovery.tailCut, undefined);
+    assert.equal((await stat(middle)).size, exact);
+    await third.close();
+  });
+
   it('cuts a last record whose byte was flipped (checksum mismatch)', async () => {
     const { root, specs, workload, reopen } = await written(45);
     const [segment] = await segmentFiles(root);

@@ -239,6 +239,93 @@ test('an empty last segment (a crash between a roll and its first write) is remo
   await again.close();
 });
 
+test('released segment files are written over by the next ones; after a crash their old bytes are cut, never read as records', async () => {
+  const dir = await tempDir();
+  const box = outbox(dir);
+  await box.open();
+  const records = Array.from({ length: 400 }, (_, i) => makeRecord(i + 1));
+  for (const r of records.slice(0, 200)) await box.append(r);
+  for (let s = 1; s <= 200; s += 1) box.markApplied(s);
+  const inodes = async (): Promise<Map<number, string>> => {
+    const byInode = new Map<number, string>();
+    for (const name of await readdir(dir)) byInode.set((await stat(join(dir, name))).ino, name);
+    return byInode;
+  };
+  const before = await inodes();
+  await box.release(150);
+  const spares = (await readdir(dir)).filter((n) => n.startsWith('spare-'));
+  assert.equal(spares.length, 2, 'two released files kept, the others deleted');
+  const spareInodes = await Promise.all(spares.map(async (n) => (await stat(join(dir, n))).ino));
+  for (const ino of spareInodes)
+    assert.match(before.get(ino) ?? '', /\.seg$/, 'a released segment');
+
+  // The next two rolls take the spares: same files, new names, no spare left.
+  let appended = 200;
+  while ((await readdir(dir)).some((n) => n.startsWith('spare-'))) {
+    appended += 1;
+    await box.append(records[appended - 1] as StreamRecord);
+  }
+  const after = await inodes();
+  const reused = spareInodes.map((ino) => after.get(ino));
+  assert.ok(
+    reused.every((name) => name?.endsWith('.seg')),
+    `reused as ${reused.join(', ')}`,
+  );
+  const lastName = (await segmentFiles(dir)).at(-1) as string;
+  const lastPath = join(dir, lastName);
+  assert.ok(spareInodes.includes((await stat(lastPath)).ino), 'the last segment is a reused file');
+  const oldBytes = (await stat(lastPath)).size;
+
+  // A crash: no close. The reused last segment still holds the old records past the new ones.
+  const again = outbox(dir);
+  const report = await again.open();
+  assert.equal(report.lastSeq, appended);
+  assert.ok(report.cutBytes > 0, 'the old bytes past the last record are cut');
+  assert.ok((await stat(lastPath)).size < oldBytes);
+  for (let s = 151; s <= appended; s += 1) again.markApplied(s);
+  const read: StreamRecord[] = [];
+  for (let next = 151; next <= appended;) {
+    const page = decodeAll(await again.read(next, 1 << 20));
+    read.push(...page);
+    next = (page.at(-1) as StreamRecord).seq + 1;
+  }
+  assert.deepEqual(
+    read.map((r) => encodeRecord(r)),
+    records.slice(150, appended).map((r) => encodeRecord(r)),
+  );
+  await again.close();
+
+  // A crash between a roll and the cut of the segment before it: old bytes past a segment
+  // whose successor starts right after its last record belong to no record, and are cut.
+  const names = await segmentFiles(dir);
+  const middle = join(dir, names[0] as string);
+  const exact = (await stat(middle)).size;
+  await appendFile(middle, encodeRecord(makeRecord(3)));
+  const third = outbox(dir);
+  assert.equal((await third.open()).cutBytes, 0);
+  await third.close();
+  assert.equal((await stat(middle)).size, exact);
+  // The same bytes in place of the segment's last record are damage: refused.
+  const held = await readFile(middle);
+  let lastStart = 0;
+  for (let at = 0; at < held.length;) {
+    const decoded = decodeRecord(held, at);
+    assert.equal(decoded.status, 'ok');
+    lastStart = at;
+    at += (decoded as { bytes: number }).bytes;
+  }
+  await writeFile(
+    middle,
+    Buffer.concat([held.subarray(0, lastStart), encodeRecord(makeRecord(3))]),
+  );
+  await assert.rejects(
+    outbox(dir).open(),
+    (err: unknown) =>
+      err instanceof TidelineError && err.code === 'INTERNAL_ERROR' && /damaged/.test(err.message),
+  );
+  await box.close().catch(() => undefined); // the crashed one's handles
+});
+
 test('the limit: hasRoom turns false once the backlog would exceed it', async () => {
   const dir = await tempDir();
   const box = outbox(dir, { limitBytes: 64 * 1024 });
