@@ -2,9 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page, TestInfo } from '@playwright/test';
 import type { PolicyTarget } from '../../app/policy/policy-schemas';
+import type { Peer } from '../../app/protocol';
 import { agentIdOf, policyFromAgent, writeSeed } from '../fixtures/agent-sites';
 import { repoPath } from '../fixtures/paths';
-import { startRecoveryLab } from '../fixtures/recovery-lab';
+import { call, startRecoveryLab } from '../fixtures/recovery-lab';
 import { expect, test, type LabAgent } from '../fixtures/lab';
 import { EstatePage } from '../pages/estate-page';
 import { PoliciesPage } from '../pages/policies-page';
@@ -162,4 +163,27 @@ test('the planner: a draft predicted offline from measured rates, the suggested 
   expect(applied.policy?.timeframes.map((t) => [t.name, t.replicationBitsPerSecond])).toEqual([
     ['Business', 32_000_000],
   ]);
+
+  // The link set to compress, with text going over it: planned on its share of the writes.
+  const drId = await agentIdOf(dr);
+  const vmId = recovery.vms[0]?.vmId as string;
+  await call(hq, 'site.setLinkCompression', { agentId: drId, compression: 'lz4' });
+  await call(hq, 'vm.setWorkload', { vmId, bytesPerSecond: 8 * 2 ** 20, content: 'text' });
+  await expect
+    .poll(
+      async () =>
+        (await call<Peer[]>(hq, 'site.peers')).find((p) => p.agentId === drId)?.traffic
+          ?.recordBytes ?? 0,
+      { timeout: 60_000 },
+    )
+    .toBeGreaterThan(24 * 2 ** 20);
+  await call(hq, 'vm.setWorkload', { vmId, bytesPerSecond: 0 });
+  await page
+    .getByRole('region', { name: 'Predicted RPO' })
+    .getByRole('button', { name: 'Refresh' })
+    .click();
+  await expect(source).toContainText(/LZ4: [1-6]\d % of the writes on the wire/);
+  // Text goes on the wire at about half: so does the bandwidth the 32 Mbit/s of writes need.
+  await expect(card.getByTestId('least-bandwidth')).toContainText(/Needs at least 1[2-9] Mbit\/s/);
+  await keepShot(page, testInfo, 'lz4');
 });
