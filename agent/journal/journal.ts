@@ -588,7 +588,8 @@ export class Journal extends EventEmitter<JournalEventMap> {
     if (recovered.tailCut !== undefined) {
       this.log.warn(
         { vpgId: this.vpgId, ...recovered.tailCut, lastSeq: this.last },
-        `journal: cut ${recovered.tailCut.bytesCut} bytes of torn or corrupt tail`,
+        `journal: cut ${recovered.tailCut.bytesCut} bytes past the last whole record (a write ` +
+          'a crash cut short, or the old bytes of a reused segment file)',
       );
     }
     if (recovered.unknownDiskRecords > 0) {

@@ -568,9 +568,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const segments = [...this.segments, ...this.closeWhenIdle];
     this.segments = [];
     this.closeWhenIdle.length = 0;
-    this.sparesWhenIdle.length = 0;
+    const spares = this.sparesWhenIdle.splice(0);
     this.opened = false;
     await Promise.allSettled(segments.map((s) => s.close()));
+    for (const spare of spares) spare.usable();
     // The next open would delete them: their space goes back now.
     await this.spares.dispose().catch(() => undefined);
     this.ring?.release();
