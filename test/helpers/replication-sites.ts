@@ -200,6 +200,12 @@ export interface VpgOptions {
   readonly checkpointIntervalMs?: number;
   /** Default: the recovery host's first datastore. */
   readonly recoveryDatastore?: string;
+  /** Default: 1 h of history within 8 GiB. */
+  readonly journal?: {
+    readonly historySeconds: number;
+    readonly hardLimitBytes: number;
+    readonly warningBytes: number;
+  };
 }
 
 export async function createVpg(
@@ -218,7 +224,7 @@ export async function createVpg(
       recoverySiteId: target.siteId,
       recoveryHostId: hosts.hostId,
       recoveryDatastore: options.recoveryDatastore ?? hosts.datastores[0]?.name,
-      journal: {
+      journal: options.journal ?? {
         historySeconds: 3600,
         hardLimitBytes: 8 * 1024 * MiB,
         warningBytes: 6 * 1024 * MiB,
