@@ -101,6 +101,8 @@ export class Journal extends EventEmitter<JournalEventMap> {
   private readonly viewCache = new Map<string, ExtentMap<SegmentFile>>();
   /** Apply holds by id (pins.json): apply never goes past the lowest. */
   private pinned = new Map<string, number>();
+  /** exportDisk calls running: each holds apply back for as long as it copies. */
+  private exports = 0;
   /** Moves with every apply: CheckpointViews resolve their map again. */
   private applyGeneration = 0;
   private segments: SegmentFile[] = [];
@@ -510,17 +512,30 @@ export class Journal extends EventEmitter<JournalEventMap> {
   ): Promise<ImageResult> {
     this.assertOpen();
     const disk = this.diskNumber(diskId);
-    return this.replicaLock.shared(async () => {
-      this.assertOpen();
-      this.checkPointInTime(checkpointSeq, options);
-      return writeImage({
-        map: this.view(disk, checkpointSeq),
-        replica: this.replicas[disk] as ReplicaDisk,
-        outPath,
-        onProgress: options.onProgress,
-        sha256: options.sha256,
+    this.exports += 1;
+    try {
+      return await this.replicaLock.shared(async () => {
+        this.assertOpen();
+        this.checkPointInTime(checkpointSeq, options);
+        return writeImage({
+          map: this.view(disk, checkpointSeq),
+          replica: this.replicas[disk] as ReplicaDisk,
+          outPath,
+          onProgress: options.onProgress,
+          sha256: options.sha256,
+        });
       });
-    });
+    } finally {
+      this.exports -= 1;
+    }
+  }
+
+  /**
+   * Apply is held on purpose: a recovery pin (a test failover, a recovered disk) or an export
+   * that reads the replicas. History is then kept past the hard limit (enforceRetention).
+   */
+  applyHeld(): boolean {
+    return this.pinned.size > 0 || this.exports > 0;
   }
 
   /** Waits for running work, closes every file and releases the lock. Idempotent. */

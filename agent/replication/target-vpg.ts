@@ -52,6 +52,15 @@ interface Waiter {
 
 /** How often an append may look at the journal's size against its hard limit. */
 const LIMIT_CHECK_MS = 250;
+/** Past the hard limit by this much (at most), records wait for apply: see roomForRecords. */
+const HOLD_MARGIN_BYTES = 64 * 1024 * 1024;
+/** While records wait, how often the wait looks again whether apply was held meanwhile. */
+const HOLD_RECHECK_MS = 1000;
+
+/** How far past its hard limit a journal may grow before records wait for apply. */
+export function holdThreshold(hardLimitBytes: number): number {
+  return hardLimitBytes + Math.min(HOLD_MARGIN_BYTES, Math.floor(hardLimitBytes / 8));
+}
 
 /**
  * The recovery site's side of one VPG: its journal (records in seq order, durable before
@@ -64,6 +73,7 @@ export class TargetVpg {
   private retentionAgain = false;
   private lastLimitCheck = 0;
   private lastLimitWarning = 0;
+  private lastHoldWarning = 0;
   private failure: TidelineError | undefined;
   private waiters: Waiter[] = [];
   private closing = false;
@@ -170,6 +180,7 @@ export class TargetVpg {
     records: readonly ReceivedRecord[],
     sendPosition: (seq: number) => void,
   ): Promise<number> {
+    await this.roomForRecords();
     if (this.closing || this.failure !== undefined) return this.journal.lastSeq;
     if (this.diskFull !== undefined) {
       this.diskFull.resend = sendPosition;
@@ -382,6 +393,47 @@ export class TargetVpg {
     this.lastLimitCheck = now;
     const usage = this.journal.usage();
     if (usage.bytes > usage.hardLimitBytes) this.runRetention();
+  }
+
+  /**
+   * Back-pressure at the hard limit. Apply reads and writes every byte that append writes
+   * once, so it can fall behind: at 260 MiB/s of records it freed ≈ 100 and the journal ran
+   * GiBs past its limit (bench/README.md § 15). Past holdThreshold, records wait here for
+   * retention passes before they are appended. Their ACK waits with them, so the source's
+   * window stops its sender and the backlog stays in its outbox, where it counts as RPO and
+   * has its own limit (bitmap mode). Apply held on purpose (a recovery pin, an export) keeps
+   * history instead, as before: records are not held then, nor when a whole pass freed
+   * nothing.
+   */
+  private async roomForRecords(): Promise<void> {
+    for (;;) {
+      if (this.closing || this.failure !== undefined) return;
+      const usage = this.journal.usage();
+      if (usage.bytes <= holdThreshold(usage.hardLimitBytes) || this.journal.applyHeld()) return;
+      this.warnHeld(usage.bytes, usage.hardLimitBytes);
+      if (this.retentionRun === undefined) this.runRetention();
+      const run = this.retentionRun;
+      if (run === undefined) return;
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([
+        run.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), HOLD_RECHECK_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (done && this.journal.usage().appliedSeq === usage.appliedSeq) return;
+    }
+  }
+
+  private warnHeld(bytes: number, hardLimitBytes: number): void {
+    const now = Date.now();
+    if (now - this.lastHoldWarning < (this.options.retentionIntervalMs ?? 10_000)) return;
+    this.lastHoldWarning = now;
+    this.options.log.warn(
+      { bytes, hardLimitBytes },
+      'journal past its hard limit faster than apply frees it: records wait at the protected site',
+    );
   }
 
   /** A retention pass now, or once more after the one running. */
