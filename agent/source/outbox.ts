@@ -19,7 +19,7 @@ import {
   type OutboxState,
 } from './outbox-state';
 import { SeqWatermark } from './seq-watermark';
-import { SpareFiles } from '../util/spare-files';
+import { SpareFiles, type RetiredFile } from '../util/spare-files';
 
 /**
  * When an append counts as done:
@@ -132,6 +132,12 @@ const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
  */
 const MAX_SPARE_SEGMENTS = 2;
 
+/** A released segment a read may still hold, and its spare: usable once it is closed. */
+interface ReleasedSegment {
+  readonly segment: Segment;
+  readonly spare?: RetiredFile;
+}
+
 /**
  * A VPG's persistent queue of encoded records (the one codec of record.ts) waiting for the
  * target's acknowledgement: segment files named by first seq, appended by group commit (all
@@ -166,9 +172,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private backgroundSync: NodeJS.Timeout | undefined;
   private releasing: Promise<void> = Promise.resolve();
   private activeReads = 0;
-  private readonly closeWhenIdle: Segment[] = [];
-  /** Spares made of the released segments in closeWhenIdle: usable once those are closed. */
-  private readonly sparesWhenIdle: { usable(): void }[] = [];
+  private readonly closeWhenIdle: ReleasedSegment[] = [];
   private readonly spares: SpareFiles;
   private pumpDone: Promise<void> = Promise.resolve();
   private commits = 0;
@@ -565,13 +569,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     await this.lastSegment()
       ?.trimPadding()
       .catch(() => undefined); // zeros past the last record: the next open cuts them
-    const segments = [...this.segments, ...this.closeWhenIdle];
+    const segments = this.segments;
     this.segments = [];
-    this.closeWhenIdle.length = 0;
-    const spares = this.sparesWhenIdle.splice(0);
     this.opened = false;
-    await Promise.allSettled(segments.map((s) => s.close()));
-    for (const spare of spares) spare.usable();
+    await Promise.allSettled([...segments.map((s) => s.close()), this.closeIdleSegments()]);
     // The next open would delete them: their space goes back now.
     await this.spares.dispose().catch(() => undefined);
     this.ring?.release();
@@ -752,8 +753,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       this.recomputeAckedBytes();
       for (const segment of deletable) {
         const spare = await this.spares.retire(segment.path);
-        this.closeWhenIdle.push(segment);
-        if (spare !== undefined) this.sparesWhenIdle.push(spare);
+        this.closeWhenIdle.push(spare === undefined ? { segment } : { segment, spare });
       }
       if (this.activeReads === 0) await this.closeIdleSegments();
     }
@@ -774,10 +774,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   private async closeIdleSegments(): Promise<void> {
-    const segments = this.closeWhenIdle.splice(0);
-    const spares = this.sparesWhenIdle.splice(0);
-    await Promise.allSettled(segments.map((s) => s.close()));
-    for (const spare of spares) spare.usable();
+    const idle = this.closeWhenIdle.splice(0);
+    await Promise.allSettled(idle.map(({ segment }) => segment.close()));
+    for (const { spare } of idle) spare?.usable();
   }
 
   // ---- helpers ----

@@ -17,6 +17,11 @@ const SPARE_PATTERN = /^spare-\d+$/;
  * nothing else. Their seqs are all below the new segment's first, so none is ever taken for
  * the next record. Spares do not outlive the process: `clear` deletes those of an earlier run.
  */
+/** A retired file on its way to be a spare: handed out once `usable` was called. */
+export interface RetiredFile {
+  usable(): void;
+}
+
 export class SpareFiles {
   private readonly ready: string[] = [];
   private pending = 0;
@@ -41,7 +46,7 @@ export class SpareFiles {
    * deleted when enough are kept. A spare is handed out only once `usable` is called (a
    * reader may still have the file open).
    */
-  async retire(path: string): Promise<{ usable(): void } | undefined> {
+  async retire(path: string): Promise<RetiredFile | undefined> {
     if (this.ready.length + this.pending >= this.max) {
       await unlink(path).catch(ignoreGone);
       return undefined;

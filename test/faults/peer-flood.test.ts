@@ -14,8 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { createSelfSignedIdentity } from '../../agent/security/certificate';
 import { cleanupAgents } from '../helpers/agents';
 import {
-  launchSite,
-  pairSites,
+  pairedSites,
   sleep,
   startSite,
   stopSite,
@@ -89,8 +88,7 @@ describe('a connection flood on the replication port', { timeout: 120_000 }, () 
   let dr: Site;
 
   before(async () => {
-    [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-    await pairSites(hq, dr);
+    [hq, dr] = await pairedSites();
   });
 
   after(cleanupAgents);

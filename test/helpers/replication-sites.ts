@@ -177,6 +177,13 @@ export async function pairSites(a: Site, b: Site): Promise<void> {
   for (const site of [a, b]) await untilLinked(site, true);
 }
 
+/** Headquarters and Recovery DC, launched side by side and paired: where two-site tests start. */
+export async function pairedSites(): Promise<[Site, Site]> {
+  const [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
+  await pairSites(hq, dr);
+  return [hq, dr];
+}
+
 /** Waits until the site's only peer link is (dis)connected. */
 export async function untilLinked(site: Site, connected: boolean, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;

@@ -15,8 +15,7 @@ import {
   createVpg,
   insertCheckpoint,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   sleep,
   startSite,
   stopSite,
@@ -99,8 +98,7 @@ async function fillWithText(path: string): Promise<void> {
 }
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   const vm = (await vms(hq))[0];
   assert.ok(vm);
   vmId = vm.vmId;

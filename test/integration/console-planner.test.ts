@@ -15,8 +15,7 @@ import {
   call as callAgent,
   createVpg,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   setWorkload,
   startSite,
   stopSite,
@@ -124,8 +123,7 @@ async function untilConnected(core: ConsoleCore): Promise<void> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tl-console-planner-'));
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   const vm = (await vms(hq))[0];
   assert.ok(vm);
   vpg = await createVpg(hq, dr, { name: 'File server', vmIds: [vm.vmId] });

@@ -14,8 +14,7 @@ import { cleanupAgents, makeTempDir } from '../helpers/agents';
 import { consoleCall, isError } from '../helpers/console-call';
 import {
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   startSite,
   stopSite,
   untilVpg,
@@ -59,8 +58,7 @@ async function current(): Promise<VpgView> {
 describe('console core: editing a VPG through real agents', () => {
   before(
     async () => {
-      [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-      await pairSites(hq, dr);
+      [hq, dr] = await pairedSites();
       core = new ConsoleCore({
         settings: openNodeSettings(await makeTempDir('tl-console-vpg-edit-')),
         mode: 'browser',

@@ -9,8 +9,7 @@ import { cleanupAgents } from '../helpers/agents';
 import {
   createVpg,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   setWorkload,
   untilVpg,
   vms,
@@ -29,8 +28,7 @@ let hq: Site;
 let dr: Site;
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
 });
 after(cleanupAgents);
 

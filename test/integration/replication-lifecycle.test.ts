@@ -13,8 +13,7 @@ import {
   exportDisk,
   insertCheckpoint,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   setWorkload,
   sha256File,
   startSite,
@@ -52,8 +51,7 @@ const list = async (site: Site): Promise<VpgState[]> =>
   VpgStateSchema.array().parse(await call(site, 'vpg.list'));
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   inventory = await vms(hq);
 });
 after(cleanupAgents);

@@ -20,8 +20,7 @@ import {
   exportDiskInProcess,
   insertCheckpoint,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   pauseAll,
   setWorkload,
   sha256File,
@@ -105,8 +104,7 @@ async function checkOracle(entry: (typeof oracle)[number]): Promise<void> {
 }
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   inventory = await vms(hq);
   assert.ok(inventory.length >= 3, 'three sim VMs at least');
 });

@@ -14,8 +14,7 @@ import {
   createVpg,
   errorOf,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   setWorkload,
   sleep,
   startSite,
@@ -53,8 +52,7 @@ async function workload(): Promise<WorkloadStatus> {
 const metricsFile = (): string => join(hq.creds.dataDir, 'state', 'metrics', `${vpg.vpgId}.ndjson`);
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   const vm = (await vms(hq))[0];
   assert.ok(vm);
   vmId = vm.vmId;

@@ -16,8 +16,7 @@ import {
   errorOf,
   insertCheckpoint,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   pauseAll,
   setWorkload,
   sha256File,
@@ -59,8 +58,7 @@ async function taskList(site: Site, params: Record<string, unknown>): Promise<Ta
 }
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   exportDir = await makeTempDir('tideline-export-task-');
   core = new ConsoleCore({
     settings: openNodeSettings(await makeTempDir('tideline-console-tasks-')),

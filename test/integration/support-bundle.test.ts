@@ -19,8 +19,7 @@ import {
   call,
   createVpg,
   errorOf,
-  launchSite,
-  pairSites,
+  pairedSites,
   startSite,
   stopSite,
   vms,
@@ -74,8 +73,7 @@ async function plantLogLines(site: Site, lines: readonly object[]): Promise<void
 
 describe('support bundles (log.collect) from real agents', () => {
   before(async () => {
-    [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-    await pairSites(hq, dr);
+    [hq, dr] = await pairedSites();
     const [vm] = await vms(hq);
     assert.ok(vm);
     vpgName = 'support-bundle-vpg';

@@ -7,8 +7,7 @@ import {
   createVpg,
   errorOf,
   isStatus,
-  launchSite,
-  pairSites,
+  pairedSites,
   startSite,
   stopSite,
   untilLinked,
@@ -28,8 +27,7 @@ let dr: Site;
 let vpg: VpgState;
 
 before(async () => {
-  [hq, dr] = await Promise.all([launchSite('Headquarters'), launchSite('Recovery DC')]);
-  await pairSites(hq, dr);
+  [hq, dr] = await pairedSites();
   const vm = (await vms(hq))[0];
   assert.ok(vm);
   vpg = await createVpg(hq, dr, { name: 'Web tier', vmIds: [vm.vmId], rpoTargetSeconds: 10 });
