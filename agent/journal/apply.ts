@@ -46,10 +46,10 @@ class InFlight {
     const overlaps = this.running.some(
       (r) => r.replica === replica && r.start < end && start < r.end,
     );
-    if (overlaps || this.promises.length >= MAX_IN_FLIGHT) await this.drain();
-    if (end - start >= DIRECT_MIN_BYTES) {
-      // A large one goes alone: several O_DIRECT writes at once were slower (§ 18).
-      await this.drain();
+    // A large one goes alone: several O_DIRECT writes at once were slower (§ 18).
+    const large = end - start >= DIRECT_MIN_BYTES;
+    if (overlaps || large || this.promises.length >= MAX_IN_FLIGHT) await this.drain();
+    if (large) {
       await run();
       return;
     }
