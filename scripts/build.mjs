@@ -39,6 +39,14 @@ const nodeEsm = {
 
 const entries = [
   { part: 'agent', entry: 'agent/cli.ts', outfile: 'dist/agent/cli.mjs', options: nodeEsm },
+  {
+    // The worker of journal/small-writes.ts, loaded from beside cli.mjs: Node only, so a
+    // worker thread does not load the whole agent again.
+    part: 'agent',
+    entry: 'agent/journal/small-writes-worker.ts',
+    outfile: 'dist/agent/small-writes-worker.mjs',
+    options: { ...nodeEsm, banner: undefined },
+  },
   { part: 'main', entry: 'main/web/cli.ts', outfile: 'dist/main/web.mjs', options: nodeEsm },
   {
     part: 'main',

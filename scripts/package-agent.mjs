@@ -7,6 +7,7 @@
 // Inside, under tideline-agent-<version>-linux-<arch>/:
 //   bin/tideline-agent      sh wrapper: runs lib/cli.mjs on runtime/node
 //   lib/cli.mjs             the bundled agent (npm run build)
+//   lib/small-writes-worker.mjs  the worker thread of the journal's apply, loaded from beside it
 //   lib/native/lz4.node     lz4-napi's binary for the architecture (agent/util/lz4.ts)
 //   lib/native/crc32.node   @node-rs/crc32's binary for the architecture (agent/util/crc32.ts;
 //                           from the npm registry, at the lockfile's version)
@@ -169,7 +170,10 @@ if (!values['no-build']) {
   });
 }
 const bundle = join(root, 'dist', 'agent', 'cli.mjs');
-if (!existsSync(bundle)) fail('dist/agent/cli.mjs is missing: run npm run build');
+const worker = join(root, 'dist', 'agent', 'small-writes-worker.mjs');
+for (const file of [bundle, worker]) {
+  if (!existsSync(file)) fail(`${file} is missing: run npm run build`);
+}
 
 const WRAPPER = `#!/bin/sh
 # tideline-agent: the agent on the Node runtime shipped beside it (the host needs no Node).
@@ -204,6 +208,7 @@ for (const arch of arches) {
   writeFileSync(join(top, 'bin', 'tideline-agent'), WRAPPER, { mode: 0o755 });
   chmodSync(join(top, 'bin', 'tideline-agent'), 0o755);
   copyFileSync(bundle, join(top, 'lib', 'cli.mjs'));
+  copyFileSync(worker, join(top, 'lib', 'small-writes-worker.mjs'));
   copyFileSync(
     join(root, 'resources', 'systemd', 'tideline-agent.service'),
     join(top, 'systemd', 'tideline-agent.service'),
@@ -214,6 +219,7 @@ for (const arch of arches) {
     'lib/cli.mjs',
     'lib/native/crc32.node',
     'lib/native/lz4.node',
+    'lib/small-writes-worker.mjs',
     'runtime/LICENSE',
     'runtime/node',
     'systemd/tideline-agent.service',

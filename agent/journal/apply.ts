@@ -1,10 +1,11 @@
 import { CorruptRecordError, decodeRecord, type StreamRecord } from '../replication/record';
 import { assertNever } from '../util/assert-never';
 import { BufferPool } from '../util/buffer-pool';
-import { DIRECT_MIN_BYTES } from '../util/direct-io';
 import { JournalCorruptError } from './errors';
+import type { JournalLog } from './options';
 import type { ReplicaDisk } from './replica';
 import type { SegmentFile } from './segment-file';
+import { SmallWrites } from './small-writes';
 
 /**
  * Records are read in ranges of whole records of up to this size (a larger record alone),
@@ -22,55 +23,6 @@ const CHUNKS = new BufferPool({
 });
 
 /**
- * Small replica writes of one range in flight at once. Each costs a thread-pool round trip;
- * one after the other they left three of the pool's four threads idle (bench:journal, 4 KiB
- * records: bench/README.md § 18).
- */
-const MAX_IN_FLIGHT = 16;
-
-/**
- * Replica writes running together. A write that overlaps one still running on the same
- * replica waits for all of them first, so each byte still ends as the last record covering
- * it wrote it, as in seq order.
- */
-class InFlight {
-  private readonly running: {
-    readonly replica: ReplicaDisk;
-    readonly start: number;
-    readonly end: number;
-  }[] = [];
-  private promises: Promise<void>[] = [];
-  private failure: { err: unknown } | undefined;
-
-  async add(replica: ReplicaDisk, start: number, end: number, run: () => Promise<void>) {
-    const overlaps = this.running.some(
-      (r) => r.replica === replica && r.start < end && start < r.end,
-    );
-    // A large one goes alone: several O_DIRECT writes at once were slower (§ 18).
-    const large = end - start >= DIRECT_MIN_BYTES;
-    if (overlaps || large || this.promises.length >= MAX_IN_FLIGHT) await this.drain();
-    if (large) {
-      await run();
-      return;
-    }
-    this.running.push({ replica, start, end });
-    this.promises.push(
-      run().catch((err: unknown) => {
-        this.failure ??= { err };
-      }),
-    );
-  }
-
-  /** Waits for every write; the first failure is thrown once all have settled. */
-  async drain(): Promise<void> {
-    await Promise.all(this.promises);
-    this.promises = [];
-    this.running.length = 0;
-    if (this.failure !== undefined) throw this.failure.err;
-  }
-}
-
-/**
  * Writes the records with seq in [from, to] to the replica files, in seq order, reading the
  * segments sequentially in large chunks (checksums are verified again: a segment damaged
  * since open must not reach the replica). Returns the replicas it wrote, which the caller
@@ -83,29 +35,38 @@ export async function applyRecords(input: {
   readonly from: number;
   readonly to: number;
   readonly replicaFor: (diskId: string) => ReplicaDisk | undefined;
+  /** Told once per process if apply's worker thread cannot run. */
+  readonly log?: JournalLog;
 }): Promise<Set<ReplicaDisk>> {
   const { vpgId, segments, from, to, replicaFor } = input;
   const touched = new Set<ReplicaDisk>();
   let expected = from;
-  const writes = new InFlight();
+  // Small records go to the worker in order; anything else waits for them first, so every
+  // byte still ends as the last record covering it wrote it.
+  const small = new SmallWrites(input.log);
   const apply = async (record: StreamRecord): Promise<void> => {
     switch (record.kind) {
       case 'write':
       case 'seed': {
         const replica = replicaFor(record.diskId);
         if (replica === undefined) return;
-        const { offset, data } = record;
-        await writes.add(replica, offset, offset + data.length, () => replica.write(offset, data));
         touched.add(replica);
+        const target = replica.smallWriteTarget(record.offset, record.data);
+        if (target !== undefined) {
+          small.add(target, record.offset, record.data);
+          return;
+        }
+        await small.flush();
+        await replica.write(record.offset, record.data);
         return;
       }
       case 'zero':
       case 'trim': {
         const replica = replicaFor(record.diskId);
         if (replica === undefined) return;
-        const { offset, length } = record;
-        await writes.add(replica, offset, offset + length, () => replica.zero(offset, length));
         touched.add(replica);
+        await small.flush();
+        await replica.zero(record.offset, record.length);
         return;
       }
       case 'checkpoint':
@@ -151,7 +112,7 @@ export async function applyRecords(input: {
         }
       } finally {
         // The records' data are views into buf: every write is done before it goes back.
-        await writes.drain().finally(() => CHUNKS.give(buf));
+        await small.flush().finally(() => CHUNKS.give(buf));
       }
     }
   }

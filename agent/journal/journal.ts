@@ -769,6 +769,7 @@ export class Journal extends EventEmitter<JournalEventMap> {
         const disk = this.diskIndex.get(diskId);
         return disk === undefined ? undefined : this.replicas[disk];
       },
+      log: this.log,
     });
     await Promise.all([...touched].map((r) => r.sync()));
     this.applied = target;

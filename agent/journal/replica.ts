@@ -8,6 +8,7 @@ import { formatBytes } from '../util/bytes';
 import { DirectWriter, directWritable } from '../util/direct-io';
 import { JournalConfigError } from './errors';
 import { readZeroFilled, writeAll } from './segment-file';
+import type { SmallWriteTarget } from './small-writes';
 
 const run = promisify(execFile);
 
@@ -31,6 +32,7 @@ export class ReplicaDisk {
   private canPunch = true;
   /** Large aligned writes around the page cache (the replica is read rarely: failovers). */
   private readonly direct: DirectWriter;
+  private smallTarget: SmallWriteTarget | undefined;
 
   constructor(readonly spec: ReplicaDiskSpec) {
     this.direct = new DirectWriter(spec.replicaPath);
@@ -90,6 +92,19 @@ export class ReplicaDisk {
     if (!(directWritable(data, offset) && (await this.direct.write(data, offset)))) {
       await writeAll(file, data, offset);
     }
+  }
+
+  /**
+   * Where apply's worker may write `data` at `offset` itself (journal/small-writes.ts): the
+   * file's descriptor, for a write that does not go through O_DIRECT; undefined otherwise.
+   */
+  smallWriteTarget(offset: number, data: Buffer): SmallWriteTarget | undefined {
+    if (directWritable(data, offset)) return undefined;
+    const file = this.file();
+    if (this.smallTarget?.fd !== file.fd) {
+      this.smallTarget = { fd: file.fd, write: (at, bytes) => writeAll(file, bytes, at) };
+    }
+    return this.smallTarget;
   }
 
   /** Makes [offset, offset + length) read as zeros. */

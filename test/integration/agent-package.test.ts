@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, readdir, symlink, stat } from 'node:fs/promises';
+import { readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -102,12 +102,13 @@ describe('the agent package', { timeout: 300_000 }, () => {
       'lib/cli.mjs',
       'lib/native/crc32.node',
       'lib/native/lz4.node',
+      'lib/small-writes-worker.mjs',
       'runtime/LICENSE',
       'runtime/node',
       'systemd/tideline-agent.service',
     ]);
     const { stdout } = await run('sha256sum', ['-c', 'SHA256SUMS'], { cwd: top });
-    assert.equal(stdout.trim().split('\n').length, 7);
+    assert.equal(stdout.trim().split('\n').length, 8);
     assert.ok(((await stat(join(top, 'runtime', 'node'))).mode & 0o111) !== 0, 'node runs');
   });
 
@@ -143,5 +144,31 @@ describe('the agent package', { timeout: 300_000 }, () => {
     assert.equal(started?.['crc32'], 'native', 'the CRC-32 binary shipped beside the bundle');
     assert.equal(started?.['lz4'], true, 'the LZ4 binary shipped beside the bundle');
     assert.equal(await agent.stop('SIGTERM'), 0);
+  });
+
+  it("runs apply's worker thread from beside the bundle, on its own runtime", async () => {
+    // What journal/small-writes.ts does with it: start it from lib/, wait for its hello (id
+    // 0), hand it a batch, and read the file back.
+    const dir = await makeTempDir('tideline-package-worker-');
+    const file = join(dir, 'replica');
+    const script = `
+      import { openSync, closeSync, readFileSync } from 'node:fs';
+      import { Worker } from 'node:worker_threads';
+      const fd = openSync(${JSON.stringify(file)}, 'w+');
+      const worker = new Worker(new URL('./small-writes-worker.mjs', ${JSON.stringify(`file://${join(top, 'lib')}/`)}));
+      const data = new TextEncoder().encode('xxxxworker wrote this').buffer;
+      worker.on('message', (done) => {
+        if (done.id === 0) {
+          worker.postMessage({ id: 1, data, plan: new Float64Array([fd, 2, 4, 17]) }, [data]);
+          return;
+        }
+        closeSync(fd);
+        process.stdout.write(JSON.stringify({ done, file: readFileSync(${JSON.stringify(file)}, 'latin1') }));
+        worker.terminate();
+      });
+    `;
+    await writeFile(join(dir, 'check.mjs'), script);
+    const { stdout } = await run(join(top, 'runtime', 'node'), [join(dir, 'check.mjs')], { env });
+    assert.deepEqual(JSON.parse(stdout), { done: { id: 1 }, file: '\0\0worker wrote this' });
   });
 });

@@ -65,6 +65,19 @@ describe('the agent bundle', () => {
   });
 });
 
+describe("apply's worker bundle", () => {
+  it('loads nothing but Node built-ins, and is small (a worker thread must not load the agent)', async () => {
+    await ensureAgentBuilt();
+    const file = join(root, 'dist/agent/small-writes-worker.mjs');
+    assert.deepEqual(
+      [...runtimeModules(file)].filter((m) => !builtins.has(m)),
+      [],
+      'small-writes-worker.mjs would need node_modules',
+    );
+    assert.ok(readFileSync(file).length < 16 * 1024, 'it holds only the worker');
+  });
+});
+
 /** Every module a bundle leaves to run time, as esbuild recorded it (scripts/build.mjs). */
 function runtimeModules(file: string): Set<string> {
   const meta = JSON.parse(readFileSync(`${file}.meta.json`, 'utf8')) as {
