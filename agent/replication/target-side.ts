@@ -39,6 +39,7 @@ import {
 } from './vpg-control';
 import { brokenState, publicVpg } from './vpg-view';
 import type { StoredVpg, VpgStore } from './vpg-store';
+import { OncePer } from '../util/once-per';
 
 export interface TargetSideOptions {
   readonly dataDir: string;
@@ -72,7 +73,7 @@ export class TargetSide {
   private readonly queue = new KeyedQueue();
   /** VPGs with a retire queued behind their exclusive section. */
   private readonly retiring = new Set<string>();
-  private lastUnknownWarning = 0;
+  private readonly unknownWarning = new OncePer(10_000);
   /** Failovers' holds, kept here so a reopened journal keeps its VPG's hold. */
   private readonly holds = new Map<string, RecoveryHold>();
 
@@ -183,9 +184,7 @@ export class TargetSide {
     const target = this.vpgs.get(vpgId);
     if (target === undefined || target.vpg.peerAgentId !== link.peerAgentId) {
       // Not ours (removed here, or never prepared): acknowledge nothing.
-      const now = Date.now();
-      if (now - this.lastUnknownWarning > 10_000) {
-        this.lastUnknownWarning = now;
+      if (this.unknownWarning.take()) {
         this.options.log.warn(
           { vpgId, peer: link.peerAgentId },
           'records for a VPG this agent does not receive: ignored',

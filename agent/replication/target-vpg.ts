@@ -16,6 +16,7 @@ import type { StoredVpg } from './vpg-store';
 import type { TargetUsage } from './vpg-control';
 import { answerHashes, type HashesParams, type HashesResult } from './hash-control';
 import { ChangeFigures } from './change-figures';
+import { OncePer } from '../util/once-per';
 
 export interface TargetVpgOptions {
   readonly dataDir: string;
@@ -71,9 +72,10 @@ export class TargetVpg {
   /** The retention pass running, and whether another was asked for meanwhile. */
   private retentionRun: Promise<void> | undefined;
   private retentionAgain = false;
-  private lastLimitCheck = 0;
-  private lastLimitWarning = 0;
-  private lastHoldWarning = 0;
+  private readonly limitCheck = new OncePer(LIMIT_CHECK_MS);
+  /** Warnings that passes and held receives would repeat: once a retention tick. */
+  private readonly limitWarning: OncePer;
+  private readonly holdWarning: OncePer;
   private failure: TidelineError | undefined;
   private waiters: Waiter[] = [];
   private closing = false;
@@ -91,7 +93,11 @@ export class TargetVpg {
     /** The clean-point signal of each checkpoint (change-figures.ts). */
     private readonly change: ChangeFigures,
     private readonly options: TargetVpgOptions,
-  ) {}
+  ) {
+    const tick = options.retentionIntervalMs ?? 10_000;
+    this.limitWarning = new OncePer(tick);
+    this.holdWarning = new OncePer(tick);
+  }
 
   /** Opens (or creates) the journal and replicas, and starts retention. */
   static async open(vpg: StoredVpg, options: TargetVpgOptions): Promise<TargetVpg> {
@@ -384,13 +390,11 @@ export class TargetVpg {
   /**
    * Past the hard limit a pass starts now, not at the next tick: between ticks the journal
    * grew by their period times the write rate (from 2 to 7.4 GiB in 20 s at 300 MiB/s,
-   * bench/README.md § 15). Looked at every LIMIT_CHECK_MS at most (the size is a sum over
-   * the segments).
+   * bench/README.md § 15). Looked at every LIMIT_CHECK_MS at most: while a pin holds apply,
+   * a pass per receive would free nothing, back to back, under the exclusive replica lock.
    */
   private checkHardLimit(): void {
-    const now = Date.now();
-    if (now - this.lastLimitCheck < LIMIT_CHECK_MS) return;
-    this.lastLimitCheck = now;
+    if (!this.limitCheck.take()) return;
     const usage = this.journal.usage();
     if (usage.bytes > usage.hardLimitBytes) this.runRetention();
   }
@@ -427,9 +431,7 @@ export class TargetVpg {
   }
 
   private warnHeld(bytes: number, hardLimitBytes: number): void {
-    const now = Date.now();
-    if (now - this.lastHoldWarning < (this.options.retentionIntervalMs ?? 10_000)) return;
-    this.lastHoldWarning = now;
+    if (!this.holdWarning.take()) return;
     this.options.log.warn(
       { bytes, hardLimitBytes },
       'journal past its hard limit faster than apply frees it: records wait at the protected site',
@@ -461,10 +463,7 @@ export class TargetVpg {
     this.change.prune(this.journal.checkpoints()[0]?.seq ?? this.journal.lastSeq + 1);
     this.options.onRetention?.(this.vpg, result, Date.now());
     // Passes may follow each other while writes keep the journal at its limit: warn once a tick.
-    const now = Date.now();
-    const quiet = now - this.lastLimitWarning < (this.options.retentionIntervalMs ?? 10_000);
-    if (result.historyReduced !== undefined && !quiet) {
-      this.lastLimitWarning = now;
+    if (result.historyReduced !== undefined && this.limitWarning.take()) {
       this.options.log.warn(
         { ...result.historyReduced },
         'ALERT journal hard limit reached: history reduced',
