@@ -1,12 +1,12 @@
 import { readdir, unlink } from 'node:fs/promises';
-import type { CheckpointRecord, StreamRecord } from '../replication/record';
+import type { CheckpointRecord } from '../replication/record';
 import { fsyncDirectory } from '../store/atomic-file';
 import { JournalCorruptError } from './errors';
 import { parseSegmentFileName } from './layout';
 import { addRecordRow, NO_DISK } from './record-table';
 import { endsInPadding } from '../util/direct-io';
 import { SegmentFile } from './segment-file';
-import { scanRecords } from './segment-scan';
+import { scanRecords, type OnScannedRecord } from './segment-scan';
 import type { CheckpointInfo } from './state-files';
 
 export interface TailCut {
@@ -99,12 +99,10 @@ async function scanAll(
     }
     const handle = await segment.file();
     const { size } = await handle.stat();
-    let older: number | undefined;
-    const onRecord = (record: StreamRecord, position: number, bytes: number): boolean => {
+    const onRecord: OnScannedRecord = (record, position, bytes) => {
       if (record.vpgId === vpgId && record.seq < segment.firstSeq) {
         // Older than the segment: what a reused file held before (util/spare-files.ts).
-        older = position;
-        return false;
+        return { stopBefore: 'an older record past the last one (a reused file)' };
       }
       if (record.seq !== expected || record.vpgId !== vpgId) {
         throw new JournalCorruptError(
@@ -125,14 +123,7 @@ async function scanAll(
       expected += 1;
       return true;
     };
-    const scanned = await scanRecords(handle, 0, size, onRecord);
-    const outcome =
-      older === undefined
-        ? scanned
-        : {
-            end: older,
-            bad: { position: older, reason: 'an older record past the last one (a reused file)' },
-          };
+    const outcome = await scanRecords(handle, 0, size, onRecord);
     segment.bytes = outcome.end;
     if (outcome.bad === undefined) continue;
     if (await endsInPadding(handle, outcome.end, size)) {

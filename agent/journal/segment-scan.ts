@@ -1,15 +1,21 @@
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptRecordError, decodeRecord, type StreamRecord } from '../replication/record';
 
+/** A record the caller will not take: the scan ends before it, reported as bad. */
+export interface StopBefore {
+  readonly stopBefore: string;
+}
+
 /**
  * Called for each record, in file order. `record` (and its data) is a view into the scan's
- * buffer: valid until the returned promise settles. Return false to stop after this record.
+ * buffer: valid until the returned promise settles. Return false to stop after this record,
+ * or `{stopBefore: reason}` to end the scan before it as at a record that does not decode.
  */
 export type OnScannedRecord = (
   record: StreamRecord,
   position: number,
   bytes: number,
-) => boolean | void | Promise<boolean | void>;
+) => boolean | void | StopBefore | Promise<boolean | void | StopBefore>;
 
 export interface ScanOutcome {
   /** File position just after the last good record handed to the callback. */
@@ -48,6 +54,9 @@ export async function scanRecords(
     }
     if (result.status === 'ok') {
       const goOn = await onRecord(result.record, base + at, result.bytes);
+      if (typeof goOn === 'object') {
+        return { end: base + at, bad: { position: base + at, reason: goOn.stopBefore } };
+      }
       at += result.bytes;
       if (goOn === false) return { end: base + at };
       continue;
