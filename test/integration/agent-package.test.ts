@@ -163,12 +163,17 @@ describe('the agent package', { timeout: 300_000 }, () => {
           return;
         }
         closeSync(fd);
-        process.stdout.write(JSON.stringify({ done, file: readFileSync(${JSON.stringify(file)}, 'latin1') }));
+        process.stdout.write(JSON.stringify({ id: done.id, error: done.error ?? null, back: done.data?.byteLength, file: readFileSync(${JSON.stringify(file)}, 'latin1') }));
         worker.terminate();
       });
     `;
     await writeFile(join(dir, 'check.mjs'), script);
     const { stdout } = await run(join(top, 'runtime', 'node'), [join(dir, 'check.mjs')], { env });
-    assert.deepEqual(JSON.parse(stdout), { done: { id: 1 }, file: '\0\0worker wrote this' });
+    assert.deepEqual(JSON.parse(stdout), {
+      id: 1,
+      error: null,
+      back: 21, // the batch's buffer, given back
+      file: '\0\0worker wrote this',
+    });
   });
 });
