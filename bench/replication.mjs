@@ -18,7 +18,7 @@
 // Usage: npm run build && node --import tsx bench/replication.mjs [--seconds 20] [--warmup 6]
 //          [--vms all|N] [--sim-vms N] [--rate-mib 2048] [--anchor-runs 3] [--pin] [--profile DIR]
 //          [--content random|text] [--compression off|lz4] [--link-mbit N]
-//          [--journal-limit-mib N]
+//          [--journal-limit-mib N] [--target-root DIR]
 //   --content: what the sim VMs write (random by default; text compresses to ≈ 1/3 with lz4).
 //   --compression: the source agent's site.setLinkCompression; the bytes on the wire and their
 //          share of the record bytes are printed.
@@ -29,12 +29,14 @@
 //          to the replicas as it takes new ones, as in steady state; the journal's size then
 //          stays flat, so the rate is measured as the record bytes sent (at most the 16 MiB
 //          window ahead of the journal).
+//   --target-root: the recovery agent's data directory under DIR, another file system than the
+//          source's (here, a tmpfs): the sites then do not share one disk, as on two hosts.
 //   --pin: the source agent (and the anchor's sender) on CPU 0, the recovery agent (and the
 //          anchor's receiver) on CPU 1 (taskset), so each side's cost is its own core's.
 //   --profile: CPU profiles of both agents (bench/cpu-profile.mjs); summarize with
 //          node bench/profile-summary.mjs DIR/source/*.cpuprofile
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     compression: { type: 'string', default: 'off' },
     'link-mbit': { type: 'string' },
     'journal-limit-mib': { type: 'string' },
+    'target-root': { type: 'string' },
     profile: { type: 'string' },
     // Internal: the anchor's child processes.
     role: { type: 'string' },
@@ -253,13 +256,14 @@ async function main() {
   const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
   const load = loadAverage;
   console.log(`load average before: ${load()}`);
-  const { hq, dr, sites, agents } = await launchPairedSites({
+  const { hq, dr, drRoot, sites, agents } = await launchPairedSites({
     diskMiB: Number(values['disk-mib']),
     ...(values['sim-vms'] !== undefined && { simVms: Number(values['sim-vms']) }),
     // The workload outruns the pipeline on purpose: the backlog must stay in the outbox (not
     // switch to bitmap mode) for the whole run, however fast the pipeline gets.
     runArgs: ['--outbox-limit-mib', String(OUTBOX_LIMIT_MIB)],
     profileDir,
+    targetRoot: values['target-root'],
   });
   const { createVpg, setWorkload, vms, vpgState, call, sleep } = sites;
   if (values.pin) {
@@ -373,6 +377,10 @@ async function main() {
     console.log(
       `  link: compression ${values.compression}${values['link-mbit'] === undefined ? '' : `, limited to ${values['link-mbit']} Mbit/s`}; on the wire ${mibs(wireBytes / seconds)}, ${recordBytes > 0 ? ((100 * wireBytes) / recordBytes).toFixed(1) : '—'} % of the record bytes sent`,
     );
+    if (drRoot !== undefined) {
+      const fs = spawnSync('stat', ['-f', '-c', '%T', drRoot], { encoding: 'utf8' }).stdout.trim();
+      console.log(`  the recovery agent's data on ${drRoot} (${fs}): the sites share no disk`);
+    }
     if (values.pin)
       console.log(
         '  pinned (taskset): source agent and anchor sender on CPU 0, recovery agent and anchor receiver on CPU 1',
@@ -408,6 +416,7 @@ async function main() {
     console.log(`load average during: ${loadDuring}; after: ${load()}`);
   } finally {
     await agents.cleanupAgents();
+    if (drRoot !== undefined) rmSync(drRoot, { recursive: true, force: true });
   }
   if (profileDir !== undefined) console.log(`cpu profiles in ${profileDir}/{source,target}`);
 }

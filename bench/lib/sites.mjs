@@ -2,7 +2,7 @@
 // paired sites from the built bundle (dist/), optionally CPU-profiled (bench/cpu-profile.mjs),
 // and the machine figures every bench prints (load average, a process's CPU seconds).
 // The bench must run under `node --import tsx` (the site helpers are TypeScript test helpers).
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -51,7 +51,9 @@ export function profileEnv(profileDir, name, onSignal = false) {
  * `diskMiB` sim disks (and `simVms` VMs, default 4–6), paired. With `profileDir`, both are
  * restarted under the CPU profiler (launchSite takes no environment) and write their profiles
  * to `<profileDir>/{source,target}` when stopped (with `profileOnSignal`, per SIGUSR2 window).
- * Resolves { hq, dr, sites, agents }: `sites` and `agents` are the helper modules
+ * With `targetRoot`, the recovery agent's data directory is made under it (another file
+ * system: each site with a disk of its own, as on two hosts), and `drRoot` is that directory,
+ * for the caller to remove. Resolves { hq, dr, drRoot, sites, agents }: `sites` and `agents` are the helper modules
  * (test/helpers/replication-sites.ts, agents.ts); call agents.cleanupAgents() at the end.
  */
 export async function launchPairedSites({
@@ -60,13 +62,20 @@ export async function launchPairedSites({
   runArgs = [],
   profileDir,
   profileOnSignal,
+  targetRoot,
 }) {
   const sites = await import('../../test/helpers/replication-sites.ts');
   const agents = await import('../../test/helpers/agents.ts');
   const initArgs = ['--sim-disk-mib', String(diskMiB)];
   if (simVms !== undefined) initArgs.push('--sim-vms', String(simVms));
   const hq = await sites.launchSite('Bench HQ', { initArgs, runArgs });
-  const dr = await sites.launchSite('Bench DR', { initArgs, runArgs });
+  const drRoot =
+    targetRoot === undefined ? undefined : mkdtempSync(join(resolve(targetRoot), 'tideline-dr-'));
+  const dr = await sites.launchSite('Bench DR', {
+    initArgs,
+    runArgs,
+    ...(drRoot !== undefined && { dataDir: join(drRoot, 'data') }),
+  });
   if (profileDir !== undefined) {
     const dir = resolve(profileDir);
     mkdirSync(dir, { recursive: true });
@@ -91,5 +100,5 @@ export async function launchPairedSites({
     }
   }
   await sites.pairSites(hq, dr);
-  return { hq, dr, sites, agents };
+  return { hq, dr, drRoot, sites, agents };
 }
