@@ -1,6 +1,6 @@
 import type { Alert } from '../../app/alerts/alert-schemas';
 import type { RpoTick } from '../../app/protocol';
-import type { RetentionResult } from '../journal/journal-types';
+import type { TargetRetention } from '../replication/target-vpg';
 import type { Logger } from '../log';
 import type { StoredVpg } from '../replication/vpg-store';
 import { AlertStore, type AlertFilter } from './alert-store';
@@ -46,13 +46,14 @@ export class AlertService {
     this.guard('RPO alert', tick.vpgId, () => this.rpo.tick(tick));
   }
 
-  journalRetention(vpg: StoredVpg, result: RetentionResult, time: number): void {
+  journalRetention(vpg: StoredVpg, result: TargetRetention, time: number): void {
     this.guard('journal alert', vpg.vpgId, () =>
       this.journal.retention({
         vpgId: vpg.vpgId,
         vpgName: vpg.name,
         time,
         historyReduced: result.historyReduced !== undefined,
+        recordsHeld: result.recordsHeld,
         historyMs: vpg.journal.historySeconds * 1000,
         oldestSourceTime: result.usage.oldestSourceTime,
         bytes: result.usage.bytes,

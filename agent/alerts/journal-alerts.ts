@@ -7,6 +7,8 @@ export interface JournalRetentionReport {
   readonly time: number;
   /** The hard limit forced history out early in this pass. */
   readonly historyReduced: boolean;
+  /** Apply falls behind the writes: records wait at the protected site (its RPO grows). */
+  readonly recordsHeld?: boolean;
   readonly historyMs: number;
   /** Source time of the oldest recoverable point. */
   readonly oldestSourceTime: number | undefined;
@@ -21,7 +23,9 @@ export interface JournalRetentionReport {
  * - 'journal-size-warning': raised while usage is above warningBytes, cleared below;
  * - 'journal-history-reduced': raised when the hard limit forced history out early; it stays
  *   raised until the journal again reaches back the whole history window (the admin's
- *   promise of points in time is kept again), not merely until the next pass.
+ *   promise of points in time is kept again), not merely until the next pass. While records
+ *   wait at the protected site for apply to free room (`recordsHeld`), its message says so:
+ *   the cause of a growing RPO is then the recovery site's apply, not the link.
  */
 export class JournalAlerts {
   constructor(private readonly store: Pick<AlertStore, 'open' | 'raise' | 'update' | 'clear'>) {}
@@ -67,7 +71,12 @@ export class JournalAlerts {
     const message =
       `VPG "${r.vpgName}": the journal reached its hard limit ${mib(r.hardLimitBytes)} and ` +
       `history was applied early; the oldest point in time is now ${oldest}, less than the ` +
-      `${Math.round(r.historyMs / 60_000)} min window. Raise the hard limit or shorten the window.`;
+      `${Math.round(r.historyMs / 60_000)} min window. ` +
+      (r.recordsHeld === true
+        ? 'Writes arrive faster than the recovery site applies them to its replica disks, so ' +
+          'they now wait at the protected site and the RPO grows: give the journal and replicas ' +
+          'a faster disk, or raise the hard limit to absorb the burst.'
+        : 'Raise the hard limit or shorten the window.');
     if (r.historyReduced) {
       if (open === undefined) {
         this.store.raise(

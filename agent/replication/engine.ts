@@ -46,7 +46,7 @@ import type { TaskManager } from '../tasks/task-manager';
 import { startExportTask, type ExportDiskRequest } from './export-task';
 import type { ReplicationPolicies } from '../policy/policy-scheduler';
 import type { Journal } from '../journal/journal';
-import type { RetentionResult } from '../journal/journal-types';
+import type { TargetRetention } from './target-vpg';
 import type { MetadataStore } from '../recovery/recovery-types';
 
 /** What the engine tells the consoles (the daemon broadcasts them as notifications). */
@@ -56,7 +56,7 @@ export interface ReplicationEvents {
   /** A source VPG left this agent (its metrics history goes with it). */
   vpgRemoved?(vpgId: string): void;
   /** A retention pass of a received VPG's journal (journal alerts). */
-  journalRetention?(vpg: StoredVpg, result: RetentionResult, time: number): void;
+  journalRetention?(vpg: StoredVpg, result: TargetRetention, time: number): void;
   /**
    * A VPG's journal disk (recovery site) or outbox disk (protected site) filled up (message)
    * or has room again (undefined).

@@ -18,13 +18,19 @@ import { answerHashes, type HashesParams, type HashesResult } from './hash-contr
 import { ChangeFigures } from './change-figures';
 import { OncePer } from '../util/once-per';
 
+/** A retention pass at the recovery site: the journal's result, and the receive side's. */
+export interface TargetRetention extends RetentionResult {
+  /** Records wait for apply to free room (past holdThreshold): the source's RPO grows. */
+  readonly recordsHeld: boolean;
+}
+
 export interface TargetVpgOptions {
   readonly dataDir: string;
   readonly log: Logger;
   /** Period of journal.enforceRetention (default 10 s). */
   readonly retentionIntervalMs?: number;
   /** Each retention pass's result, for journal alerts (agent/alerts). */
-  readonly onRetention?: (vpg: StoredVpg, result: RetentionResult, time: number) => void;
+  readonly onRetention?: (vpg: StoredVpg, result: TargetRetention, time: number) => void;
   /** The journal's disk filled up (a message) or has room again (undefined): for an alert. */
   readonly onDiskFull?: (vpg: StoredVpg, message: string | undefined, time: number) => void;
 }
@@ -76,6 +82,8 @@ export class TargetVpg {
   /** Warnings that passes and held receives would repeat: once a retention tick. */
   private readonly limitWarning: OncePer;
   private readonly holdWarning: OncePer;
+  /** Receives roomForRecords is making wait. */
+  private waiting = 0;
   private failure: TidelineError | undefined;
   private waiters: Waiter[] = [];
   private closing = false;
@@ -419,13 +427,16 @@ export class TargetVpg {
       const run = this.retentionRun;
       if (run === undefined) return;
       let timer: NodeJS.Timeout | undefined;
+      this.waiting += 1;
       const done = await Promise.race([
         run.then(() => true),
         new Promise<false>((resolve) => {
           timer = setTimeout(() => resolve(false), HOLD_RECHECK_MS);
         }),
-      ]);
-      clearTimeout(timer);
+      ]).finally(() => {
+        this.waiting -= 1;
+        clearTimeout(timer);
+      });
       if (done && this.journal.usage().appliedSeq === usage.appliedSeq) return;
     }
   }
@@ -461,7 +472,7 @@ export class TargetVpg {
     if (this.closing) return;
     const result = await this.journal.enforceRetention();
     this.change.prune(this.journal.checkpoints()[0]?.seq ?? this.journal.lastSeq + 1);
-    this.options.onRetention?.(this.vpg, result, Date.now());
+    this.options.onRetention?.(this.vpg, { ...result, recordsHeld: this.waiting > 0 }, Date.now());
     // Passes may follow each other while writes keep the journal at its limit: warn once a tick.
     if (result.historyReduced !== undefined && this.limitWarning.take()) {
       this.options.log.warn(

@@ -65,6 +65,20 @@ describe('journal alerts and the alert store', () => {
     assert.equal(alert?.clearedAt, back);
   });
 
+  it('history reduced: says when writes wait at the protected site, and stops saying it', () => {
+    const journal = new JournalAlerts(store);
+    journal.retention(report({ historyReduced: true, oldestSourceTime: T0 - HOUR }));
+    const message = () => store.list({ kind: 'journal-history-reduced' })[0]?.message ?? '';
+    assert.doesNotMatch(message(), /wait at the protected site/);
+    journal.retention(
+      report({ time: T0 + 1_000, historyReduced: true, recordsHeld: true, oldestSourceTime: T0 }),
+    );
+    assert.equal(store.list().length, 1, 'the same alert, its message updated');
+    assert.match(message(), /wait at the protected site and the RPO grows/);
+    journal.retention(report({ time: T0 + 2_000, historyReduced: true, oldestSourceTime: T0 }));
+    assert.doesNotMatch(message(), /wait at the protected site/);
+  });
+
   it('keeps a bounded history, dropping the oldest cleared alerts first', () => {
     const first = store.raise({ kind: 'rpo', vpgId: 'keep', vpgName: 'k', message: 'm' }, 1);
     for (let i = 0; i < 8; i += 1) {

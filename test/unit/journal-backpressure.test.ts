@@ -86,7 +86,16 @@ async function feed(vpg: TargetVpg, mib: number): Promise<number> {
 
 describe('journal back-pressure', { timeout: 120_000 }, () => {
   it('holds records past the hold threshold until apply frees room', async () => {
-    target = await TargetVpg.open(storedVpg(), { dataDir: root, log });
+    const passes: { historyReduced: boolean; recordsHeld: boolean }[] = [];
+    target = await TargetVpg.open(storedVpg(), {
+      dataDir: root,
+      log,
+      onRetention: (_vpg, result) =>
+        passes.push({
+          historyReduced: result.historyReduced !== undefined,
+          recordsHeld: result.recordsHeld,
+        }),
+    });
     const worst = await feed(target, 512);
     // A batch appended just below the threshold is the most it can go past it.
     const bound = holdThreshold(LIMIT) + BATCH * (MiB + 64);
@@ -97,6 +106,11 @@ describe('journal back-pressure', { timeout: 120_000 }, () => {
     const usage = target.usage();
     assert.ok(usage.appliedSeq > 0, 'apply freed the room');
     assert.equal(usage.lastSeq, 512);
+    // The passes that ran while records waited say so (the journal alert tells the admin).
+    assert.ok(
+      passes.some((p) => p.recordsHeld && p.historyReduced),
+      `a pass reported records held: ${JSON.stringify(passes.slice(0, 5))}`,
+    );
   });
 
   it('keeps history past the limit while a recovery pin holds apply', async () => {
