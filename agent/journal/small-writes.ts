@@ -12,7 +12,10 @@ import type { SmallWritesDone, SmallWritesJob } from './small-writes-worker';
 
 /** A batch is sent once it holds this many bytes (and at every flush). */
 export const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
-/** Batch buffers: a batch ends past SMALL_BATCH_BYTES by less than one small record. */
+/**
+ * Batch buffers: a batch of small records ends past SMALL_BATCH_BYTES by less than one of
+ * them; one with a larger unaligned record gets a buffer of its own (batchBuffer).
+ */
 const BATCH_BUFFER_BYTES = SMALL_BATCH_BYTES + 256 * 1024;
 /** Batch buffers kept for reuse once the worker gives them back. */
 const SPARE_BUFFERS = 4;
