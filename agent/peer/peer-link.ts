@@ -62,6 +62,11 @@ export interface LinkTuning {
   readonly keepaliveMs: number;
   /** Unacknowledged bytes per VPG (default 16 MiB). */
   readonly windowBytes: number;
+  /**
+   * A VPG's window grows past windowBytes, up to this (default 32 MiB), while its link
+   * acknowledges more than a window per WINDOW_DELAY_MS (record-window.ts). Absent: fixed.
+   */
+  readonly maxWindowBytes?: number;
   /** Target size of a RECORDS frame (default 1 MiB). */
   readonly batchBytes: number;
   /** Received record bytes not yet persisted above which reading pauses (default 64 MiB). */
@@ -75,6 +80,7 @@ export interface LinkTuning {
 export const DEFAULT_LINK_TUNING: LinkTuning = {
   keepaliveMs: 10_000,
   windowBytes: 16 * 1024 * 1024,
+  maxWindowBytes: 32 * 1024 * 1024,
   batchBytes: RECORDS_BATCH_BYTES,
   receiveBacklogBytes: 64 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
@@ -106,6 +112,11 @@ function windowCharge(recordBytes: number, packed: PackedRecords | undefined): n
 
 /** A group stops taking frames at this size (a bound on one journal write). */
 const MAX_RECEIVE_GROUP_BYTES = 16 * 1024 * 1024;
+/**
+ * A grown window holds at most this long's worth of the VPG's acknowledged rate: on this
+ * machine an ACK waits ≈ 30 ms for the journal's write and fdatasync (bench/README.md § 21).
+ */
+const WINDOW_DELAY_MS = 200;
 
 /**
  * Target side: persist the records (in seq order, ignoring duplicates) and resolve with the
@@ -187,7 +198,13 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
     this.peer = { ...options.peer };
     this.role = linkRole(options.self.agentId, options.peer.agentId);
     this.backoff = new Backoff(options.tuning.backoff);
-    this.window = new RecordWindow(options.tuning.windowBytes);
+    const { windowBytes, maxWindowBytes } = options.tuning;
+    this.window = new RecordWindow(
+      windowBytes,
+      maxWindowBytes === undefined
+        ? undefined
+        : { maxBytes: maxWindowBytes, delayMs: WINDOW_DELAY_MS },
+    );
     if (this.role === 'acceptor')
       this.error = `waiting for site "${this.peer.siteName}" to connect`;
   }

@@ -12,6 +12,25 @@ interface Waiter {
   readonly reject: (err: Error) => void;
 }
 
+/** Acknowledged bytes per second of one VPG, over intervals of at least RATE_INTERVAL_MS. */
+interface AckRate {
+  bytesPerSecond: number;
+  acked: number;
+  since: number;
+}
+
+const RATE_INTERVAL_MS = 250;
+
+/** How the window grows past its base on a fast link. */
+export interface WindowGrowth {
+  /** The most a VPG may have unacknowledged. */
+  readonly maxBytes: number;
+  /** In flight: at most this long's worth of the VPG's acknowledged rate (above the base). */
+  readonly delayMs: number;
+  /** Monotonic ms (default performance.now). */
+  readonly clock?: () => number;
+}
+
 interface VpgWindow {
   bytes: number;
   readonly inFlight: InFlight[];
@@ -23,11 +42,32 @@ interface VpgWindow {
  * VPG's unacknowledged bytes plus the batch fit in the window (or nothing is in flight, so a
  * batch bigger than the window still goes, alone). An ACK or POSITION for seq S releases
  * every batch whose last record is ≤ S. This is what bounds memory and queues on both ends.
+ *
+ * With `growth`, a VPG's window is its acknowledged rate times `growth.delayMs`, between
+ * `windowBytes` and `growth.maxBytes`. A fast link whose acknowledgements wait for the
+ * recovery site's fdatasync gets enough in flight to cover it; a slow link keeps the base,
+ * so what waits in its queues (and delays the ACKs) stays as it was.
  */
 export class RecordWindow {
   private readonly vpgs = new Map<string, VpgWindow>();
+  private readonly rates = new Map<string, AckRate>();
+  private readonly clock: () => number;
 
-  constructor(readonly windowBytes: number) {}
+  constructor(
+    readonly windowBytes: number,
+    private readonly growth?: WindowGrowth,
+  ) {
+    this.clock = growth?.clock ?? (() => performance.now());
+  }
+
+  /** The VPG's window now: the base, or more on a fast link (see the class). */
+  limit(vpgId: string): number {
+    const growth = this.growth;
+    if (growth === undefined) return this.windowBytes;
+    const rate = this.rates.get(vpgId)?.bytesPerSecond ?? 0;
+    const wanted = Math.floor((rate * growth.delayMs) / 1000);
+    return Math.min(growth.maxBytes, Math.max(this.windowBytes, wanted));
+  }
 
   /** Bytes sent for `vpgId` and not yet acknowledged. */
   unacked(vpgId: string): number {
@@ -37,7 +77,7 @@ export class RecordWindow {
   /** Waits for room, then counts the batch (ending at `lastSeq`) as in flight. */
   acquire(vpgId: string, lastSeq: number, bytes: number): Promise<void> {
     const vpg = this.vpg(vpgId);
-    if (vpg.waiters.length === 0 && this.fits(vpg, bytes)) {
+    if (vpg.waiters.length === 0 && this.fits(vpgId, vpg, bytes)) {
       this.take(vpg, lastSeq, bytes);
       return Promise.resolve();
     }
@@ -50,10 +90,13 @@ export class RecordWindow {
   release(vpgId: string, seq: number): void {
     const vpg = this.vpgs.get(vpgId);
     if (vpg === undefined) return;
+    let released = 0;
     while (vpg.inFlight.length > 0 && (vpg.inFlight[0]?.lastSeq ?? Infinity) <= seq) {
       const done = vpg.inFlight.shift();
-      if (done !== undefined) vpg.bytes -= done.bytes;
+      if (done !== undefined) released += done.bytes;
     }
+    vpg.bytes -= released;
+    this.measure(vpgId, released);
     this.wake(vpgId, vpg);
   }
 
@@ -83,6 +126,25 @@ export class RecordWindow {
       for (const waiter of vpg.waiters.splice(0)) waiter.reject(error);
     }
     this.vpgs.clear();
+    this.rates.clear(); // the next connection may take another path
+  }
+
+  private measure(vpgId: string, bytes: number): void {
+    if (this.growth === undefined) return;
+    const now = this.clock();
+    let rate = this.rates.get(vpgId);
+    if (rate === undefined) {
+      rate = { bytesPerSecond: 0, acked: 0, since: now };
+      this.rates.set(vpgId, rate);
+    }
+    rate.acked += bytes;
+    const elapsed = now - rate.since;
+    if (elapsed < RATE_INTERVAL_MS) return;
+    const sample = (rate.acked * 1000) / elapsed;
+    // Halfway to each new interval's rate: a slower link brings the window down within ~1 s.
+    rate.bytesPerSecond = rate.bytesPerSecond === 0 ? sample : (rate.bytesPerSecond + sample) / 2;
+    rate.acked = 0;
+    rate.since = now;
   }
 
   private vpg(vpgId: string): VpgWindow {
@@ -94,8 +156,8 @@ export class RecordWindow {
     return vpg;
   }
 
-  private fits(vpg: VpgWindow, bytes: number): boolean {
-    return vpg.bytes === 0 || vpg.bytes + bytes <= this.windowBytes;
+  private fits(vpgId: string, vpg: VpgWindow, bytes: number): boolean {
+    return vpg.bytes === 0 || vpg.bytes + bytes <= this.limit(vpgId);
   }
 
   private take(vpg: VpgWindow, lastSeq: number, bytes: number): void {
@@ -106,7 +168,7 @@ export class RecordWindow {
   private wake(vpgId: string, vpg: VpgWindow): void {
     while (vpg.waiters.length > 0) {
       const waiter = vpg.waiters[0];
-      if (waiter === undefined || !this.fits(vpg, waiter.bytes)) break;
+      if (waiter === undefined || !this.fits(vpgId, vpg, waiter.bytes)) break;
       vpg.waiters.shift();
       this.take(vpg, waiter.lastSeq, waiter.bytes);
       waiter.resolve();

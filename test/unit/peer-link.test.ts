@@ -25,6 +25,7 @@ const log = pino({ level: process.env['TIDELINE_TEST_LOG'] ?? 'silent' });
 const TUNING: Partial<LinkTuning> = {
   keepaliveMs: 500,
   windowBytes: 64 * 1024,
+  maxWindowBytes: 64 * 1024, // fixed: the tests count on this window
   batchBytes: 16 * 1024,
   handshakeTimeoutMs: 3_000,
   backoff: { initialMs: 50, maxMs: 200 },

@@ -30,6 +30,7 @@ const log = pino({ level: process.env['TIDELINE_TEST_LOG'] ?? 'silent' });
 const TUNING: Partial<LinkTuning> = {
   keepaliveMs: 1000,
   windowBytes: 256 * 1024,
+  maxWindowBytes: 256 * 1024, // a fixed small window: back-pressure all along
   batchBytes: 32 * 1024,
   handshakeTimeoutMs: 3000,
   backoff: { initialMs: 20, maxMs: 100 },
