@@ -8,7 +8,7 @@ export interface JournalRetentionReport {
   /** The hard limit forced history out early in this pass. */
   readonly historyReduced: boolean;
   /** Apply falls behind the writes: records wait at the protected site (its RPO grows). */
-  readonly recordsHeld?: boolean;
+  readonly recordsHeld: boolean;
   readonly historyMs: number;
   /** Source time of the oldest recoverable point. */
   readonly oldestSourceTime: number | undefined;
@@ -72,7 +72,7 @@ export class JournalAlerts {
       `VPG "${r.vpgName}": the journal reached its hard limit ${mib(r.hardLimitBytes)} and ` +
       `history was applied early; the oldest point in time is now ${oldest}, less than the ` +
       `${Math.round(r.historyMs / 60_000)} min window. ` +
-      (r.recordsHeld === true
+      (r.recordsHeld
         ? 'Writes arrive faster than the recovery site applies them to its replica disks, so ' +
           'they now wait at the protected site and the RPO grows: give the journal and replicas ' +
           'a faster disk, or raise the hard limit to absorb the burst.'

@@ -142,7 +142,9 @@ export async function commit(ctx: FailoverContext, params: FailoverCommitParams)
  * them (a restart serves them from the files; the recovery disks and their NBD exports go).
  * The sim re-registers a VM under a new id: the map says which old id became which. VMs are
  * matched by the VM they recover (sourceVmId), not by id, so a commit run again after a
- * restart in the middle of the switch finds those already switched.
+ * restart in the middle of the switch finds those already switched. The VMs are saved in the
+ * record before the first is unregistered: one a restart caught unregistered and not yet
+ * registered again is registered from there.
  */
 async function switchToReplicas(
   ctx: FailoverContext,
@@ -153,16 +155,21 @@ async function switchToReplicas(
   const target = ctx.options.replication.recoveryTarget(record.vpgId);
   if (target === undefined) throw ctx.notReceived(record.vpgId);
   const replicas = new Map(target.openJournal.disks().map((d) => [d.diskId, d.replicaPath]));
-  const recovered = (await hypervisor.listVms()).filter(
+  const listed = (await hypervisor.listVms()).filter(
     (v) => v.recoveredFrom?.failoverId === record.failoverId,
   );
-  for (const vm of recovered) await hypervisor.powerOff(vm.vmId);
+  const present = new Set(listed.map((v) => v.recoveredFrom?.sourceVmId));
+  // Unregistered by an interrupted switch and never registered again: only the record has them.
+  const lost = (record.switching ?? []).filter((v) => !present.has(v.recoveredFrom?.sourceVmId));
+  const recovered = [...listed, ...lost];
+  await ctx.update({ ...record, switching: recovered });
+  for (const vm of listed) await hypervisor.powerOff(vm.vmId);
   await set.close();
   ctx.sets.delete(record.failoverId);
   const vmIds = new Map<string, string>();
   const bySource = new Map<string, string>();
   for (const vm of recovered) {
-    await hypervisor.unregisterVm(vm.vmId);
+    if (listed.includes(vm)) await hypervisor.unregisterVm(vm.vmId);
     const next = await hypervisor.registerVm({
       name: vm.name,
       hostId: vm.hostId,
@@ -204,8 +211,9 @@ async function switchToReplicas(
     await Promise.all(group.vms.map((vm) => hypervisor.powerOn(vm.vmId)));
   }
   ctx.options.inventoryChanged(['vm']);
+  const { switching: _done, ...rest } = record;
   const next: FailoverRecord = {
-    ...record,
+    ...rest,
     vms: record.vms.map((v) => ({ ...v, vmId: bySource.get(v.sourceVmId) ?? v.vmId })),
   };
   await ctx.update(next);

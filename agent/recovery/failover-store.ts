@@ -6,6 +6,7 @@ import {
   isFailoverActive,
   type CheckpointTest,
   type FailoverStatus,
+  VmSchema,
 } from '../../app/protocol';
 import { writeJsonAtomic } from '../store/atomic-file';
 import { readJsonFile } from '../store/json-file';
@@ -26,6 +27,12 @@ export const FailoverRecordSchema = FailoverStatusSchema.extend({
   sourceResumePending: z.boolean().optional(),
   /** Commit with reverse protection: the VPG protecting the recovered VMs back. */
   reverseVpgId: z.string().optional(),
+  /**
+   * Commit's switch to the replica files: the recovered VMs as they were before it
+   * unregistered any, so a restart between a VM's unregistering and its registering on the
+   * replica files registers it then (failover-commit.ts).
+   */
+  switching: z.array(VmSchema).optional(),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecordSchema>;
 

@@ -18,6 +18,7 @@ function report(patch: Partial<JournalRetentionReport>): JournalRetentionReport 
     vpgName: 'Web tier',
     time: T0,
     historyReduced: false,
+    recordsHeld: false,
     historyMs: 4 * HOUR,
     oldestSourceTime: T0 - 4 * HOUR,
     bytes: 10 * MiB,
