@@ -511,6 +511,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * writes durable on the disks and the new acked position was saved atomically.
    */
   async release(uptoSeq: number): Promise<void> {
+    this.acknowledge(uptoSeq);
     const run = this.releasing.then(() => this.releaseNow(uptoSeq));
     this.releasing = run.catch(() => undefined);
     await run;
@@ -719,7 +720,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   // ---- release ----
 
-  private async releaseNow(uptoSeq: number): Promise<void> {
+  /**
+   * The backlog shrinks as the ACK arrives, not after the disk sync of releaseNow (a write
+   * meanwhile must not overflow on bytes the target already has), nor after an earlier
+   * release's sync: those run one at a time, and one under load took long enough that an ACK
+   * received before the link went down still shrank the backlog after it.
+   */
+  private acknowledge(uptoSeq: number): void {
     const limit = this.readableSeq();
     if (uptoSeq > limit) {
       throw new TidelineError(
@@ -730,9 +737,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     if (uptoSeq <= this.acked) return;
     this.acked = uptoSeq;
-    // The backlog shrinks now, not after the disk sync below (a write meanwhile must not
-    // overflow on bytes the target already has).
     this.recomputeAckedBytes();
+  }
+
+  /** Deletes the segments `uptoSeq` acknowledged in full (never the one being appended to). */
+  private async releaseNow(uptoSeq: number): Promise<void> {
     const deletable: Segment[] = [];
     for (let i = 0; i < this.segments.length - 1; i += 1) {
       const segment = this.segments[i] as Segment;

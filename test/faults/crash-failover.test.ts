@@ -9,6 +9,8 @@
  * seeded generator (TIDELINE_CRASH_SEED), so a failure replays.
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TaskSchema, type Vm } from '../../app/protocol';
 import { cleanupAgents } from '../helpers/agents';
@@ -41,6 +43,31 @@ import {
 const SEED = Number(process.env['TIDELINE_CRASH_SEED'] ?? 1205);
 const say = (line: string): void => void process.stdout.write(`# crash failover: ${line}\n`);
 const seconds = (since: number): string => ((Date.now() - since) / 1000).toFixed(1);
+
+/** Source disk id → hash of what the recovered VM's disk holds (NBD export or file). */
+async function recoveredHashes(
+  dr: Site,
+  vpgId: string,
+  protectedVms: readonly Vm[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const vm of (await vms(dr)).filter((v) => v.recoveredFrom?.vpgId === vpgId)) {
+    const source = protectedVms.find((p) => p.vmId === vm.recoveredFrom?.sourceVmId);
+    assert.ok(source, `${vm.name} was recovered from a protected VM`);
+    for (const [i, disk] of vm.disks.entries()) {
+      const hash = disk.location.startsWith('nbd')
+        ? await exportHash(disk.location)
+        : await sha256File(disk.location);
+      out.set(source.disks[i]?.diskId ?? '', hash);
+    }
+  }
+  return out;
+}
+
+function assertSameDisks(got: Map<string, string>, want: Map<string, string>, what: string) {
+  assert.equal(got.size, want.size, `${what}: every disk recovered`);
+  for (const [diskId, hash] of want) assert.equal(got.get(diskId), hash, `${what}: ${diskId}`);
+}
 
 describe('kill -9 during failover, move and commit', { timeout: 900_000 }, () => {
   const random = seededRandom(SEED + 1);
@@ -84,27 +111,6 @@ describe('kill -9 during failover, move and commit', { timeout: 900_000 }, () =>
     await startSite(site);
   }
 
-  /** Source disk id → hash of what the recovered VM's disk holds (NBD export or file). */
-  async function recoveredHashes(): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const vm of (await vms(dr)).filter((v) => v.recoveredFrom?.vpgId === vpgId)) {
-      const source = protectedVms.find((p) => p.vmId === vm.recoveredFrom?.sourceVmId);
-      assert.ok(source, `${vm.name} was recovered from a protected VM`);
-      for (const [i, disk] of vm.disks.entries()) {
-        const hash = disk.location.startsWith('nbd')
-          ? await exportHash(disk.location)
-          : await sha256File(disk.location);
-        out.set(source.disks[i]?.diskId ?? '', hash);
-      }
-    }
-    return out;
-  }
-
-  function assertSameDisks(got: Map<string, string>, want: Map<string, string>, what: string) {
-    assert.equal(got.size, want.size, `${what}: every disk recovered`);
-    for (const [diskId, hash] of want) assert.equal(got.get(diskId), hash, `${what}: ${diskId}`);
-  }
-
   /** No failover of the VPG active any more, protection back, nothing left Running. */
   async function protectionBack(what: string): Promise<void> {
     const deadline = Date.now() + 60_000;
@@ -140,7 +146,7 @@ describe('kill -9 during failover, move and commit', { timeout: 900_000 }, () =>
       if (active?.phase === 'BeforeCommit') {
         // It came up before the kill: whole, at the checkpoint, and it survived the restart.
         assert.equal(task.completionCode, 'Success', task.exception);
-        assertSameDisks(await recoveredHashes(), want, `round ${round}`);
+        assertSameDisks(await recoveredHashes(dr, vpgId, protectedVms), want, `round ${round}`);
         await taskSucceeds(dr, await startTask(dr, 'failover.rollback', { vpgId }));
       } else {
         assert.equal(task.completionCode, 'Failed', `round ${round}: ${JSON.stringify(active)}`);
@@ -179,7 +185,11 @@ describe('kill -9 during failover, move and commit', { timeout: 900_000 }, () =>
           assert.equal(vm.powerState, 'stopped', `${vm.name} is off at the protected site`);
           for (const disk of vm.disks) want.set(disk.diskId, await sha256File(disk.location));
         }
-        assertSameDisks(await recoveredHashes(), want, `move round ${round}`);
+        assertSameDisks(
+          await recoveredHashes(dr, vpgId, protectedVms),
+          want,
+          `move round ${round}`,
+        );
         await taskSucceeds(dr, await startTask(dr, 'failover.rollback', { vpgId }));
       } else {
         assert.equal(
@@ -239,9 +249,86 @@ describe('kill -9 during failover, move and commit', { timeout: 900_000 }, () =>
     }
     for (const site of [hq, dr]) await untilTasksSettled(site, 'commit');
     // The recovered VMs run on their promoted replica files: the source at the checkpoint.
-    assertSameDisks(await recoveredHashes(), want, 'promoted');
+    assertSameDisks(await recoveredHashes(dr, vpgId, protectedVms), want, 'promoted');
     say(
       `commit: killed ${delay} ms into promotion${again ? ', committed again after the restart' : ''}`,
     );
   });
 });
+
+/**
+ * The one moment of a commit where a kill used to lose a VM: after the switch to the replica
+ * files unregistered a recovered VM and before it registered it again. Made exact here: the
+ * agent is stopped in BeforeCommit and its files are set as such a kill leaves them (the
+ * failover Promoting with the VMs saved, one VM gone from the inventory).
+ */
+describe(
+  'kill -9 between a VM unregistered and registered on its replica files',
+  {
+    timeout: 300_000,
+  },
+  () => {
+    let hq: Site;
+    let dr: Site;
+    let vpgId: string;
+    let protectedVms: Vm[];
+
+    before(async () => {
+      requireTools(['nbdcopy']);
+      ({ hq, dr, vpgId, protectedVms } = await launchLab({ vmCount: 2 }));
+      await untilVpg(hq, vpgId, (s) => s.status === 'Protecting', 'Protecting', 60_000);
+      await untilMetadata(dr, vpgId);
+    });
+
+    after(cleanupAgents);
+
+    it('the commit run again registers the VM from the failover record: nothing lost', async () => {
+      const oracle = new Oracle(hq, dr, vpgId, protectedVms);
+      await oracle.setWorkloads(false, MiB / 2);
+      await sleep(1000);
+      const at = await oracle.checkpoint('switch');
+      const want = oracle.checkpoints.at(-1)?.hashes as Map<string, string>;
+      await taskSucceeds(
+        dr,
+        await startTask(dr, 'failover.live', { vpgId, checkpoint: { kind: 'seq', seq: at.seq } }),
+      );
+      const recovered = (await vms(dr)).filter((v) => v.recoveredFrom?.vpgId === vpgId);
+      assert.equal(recovered.length, 2);
+      const lost = recovered[1] as Vm;
+      await stopSite(dr, 'SIGKILL');
+
+      const stateDir = join(dr.creds.dataDir, 'state');
+      const failoversFile = join(stateDir, 'failovers.json');
+      const state = JSON.parse(await readFile(failoversFile, 'utf8')) as {
+        failovers: { vpgId: string; phase: string; switching?: Vm[] }[];
+      };
+      const record = state.failovers.find((f) => f.vpgId === vpgId && f.phase === 'BeforeCommit');
+      assert.ok(record, 'the failover waits in BeforeCommit');
+      record.phase = 'Promoting';
+      record.switching = recovered;
+      await writeFile(failoversFile, JSON.stringify(state));
+      const inventoryFile = join(stateDir, 'inventory.json');
+      const inventory = JSON.parse(await readFile(inventoryFile, 'utf8')) as { vms: Vm[] };
+      inventory.vms = inventory.vms.filter((v) => v.vmId !== lost.vmId);
+      await writeFile(inventoryFile, JSON.stringify(inventory));
+
+      await startSite(dr);
+      let [interrupted] = await failovers(dr, { vpgId });
+      for (const deadline = Date.now() + 30_000; interrupted?.phase !== 'BeforeCommit';) {
+        assert.ok(Date.now() < deadline, `back in BeforeCommit: ${JSON.stringify(interrupted)}`);
+        await sleep(250);
+        [interrupted] = await failovers(dr, { vpgId });
+      }
+      assert.match(interrupted?.message ?? '', /commit again/);
+      const retry = await taskSucceeds(dr, await startTask(dr, 'failover.commit', { vpgId }));
+      await taskSucceeds(dr, String(retry.result?.['promoteTaskId']), 120_000);
+      const [committed] = await failovers(dr, { vpgId, includeEnded: true });
+      assert.equal(committed?.phase, 'Committed', tail(dr));
+      assertSameDisks(await recoveredHashes(dr, vpgId, protectedVms), want, 'promoted');
+      const back = (await vms(dr)).find(
+        (v) => v.recoveredFrom?.sourceVmId === lost.recoveredFrom?.sourceVmId,
+      );
+      assert.equal(back?.powerState, 'running', 'the lost VM is registered and running again');
+    });
+  },
+);

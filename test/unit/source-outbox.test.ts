@@ -344,6 +344,45 @@ test('the limit: hasRoom turns false once the backlog would exceed it', async ()
   await box.close();
 });
 
+test('an ACK shrinks the backlog at once, even while an earlier release waits for its disk sync', async () => {
+  const dir = await tempDir();
+  let syncing: (() => void) | undefined;
+  const slowSync = (): Promise<number> =>
+    new Promise((resolve) => {
+      syncing = () => resolve(0);
+    });
+  const box = new Outbox({ dir, vpgId: 'vpg-1', limitBytes: 4 * 1024 * 1024, syncData: slowSync });
+  await box.open();
+  const data = randomBytes(60 * 1024);
+  let seq = 0;
+  for (let i = 0; i < 60; i += 1) {
+    seq += 1;
+    await box.append({
+      vpgId: 'vpg-1',
+      seq,
+      sourceTime: 1_700_000_000_000 + seq,
+      kind: 'write',
+      diskId: 'd0',
+      offset: seq * 4096,
+      data,
+    });
+    box.markApplied(seq);
+  }
+  assert.ok((await segmentFiles(dir)).length >= 3);
+  const first = box.release(30); // whole segments to delete: waits for the disks' sync
+  await new Promise((r) => setImmediate(r));
+  const after30 = box.backlogBytes;
+  const second = box.release(seq); // the next ACK, while that sync still runs
+  assert.equal(box.backlogBytes, 0, `the second ACK counted at once (was ${after30})`);
+  assert.equal(box.ackedSeq, seq);
+  syncing?.();
+  await first;
+  syncing?.();
+  await second;
+  assert.equal(box.backlogBytes, 0);
+  await box.close();
+});
+
 test('acknowledged records free room at once, and after a crash at most a segment of them counts', async () => {
   const dir = await tempDir();
   const limitBytes = 4 * 1024 * 1024;
