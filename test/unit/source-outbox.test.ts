@@ -57,6 +57,19 @@ function makeRecord(seq: number): StreamRecord {
   }
 }
 
+/** A write of `data` to disk d0 at block `seq`. */
+function writeRecord(seq: number, data: Buffer): StreamRecord {
+  return {
+    vpgId: 'vpg-1',
+    seq,
+    sourceTime: 1_700_000_000_000 + seq,
+    kind: 'write',
+    diskId: 'd0',
+    offset: seq * 4096,
+    data,
+  };
+}
+
 function decodeAll(bufs: readonly Buffer[]): StreamRecord[] {
   return bufs.map((b) => {
     const d = decodeRecord(b);
@@ -357,15 +370,7 @@ test('an ACK shrinks the backlog at once, even while an earlier release waits fo
   let seq = 0;
   for (let i = 0; i < 60; i += 1) {
     seq += 1;
-    await box.append({
-      vpgId: 'vpg-1',
-      seq,
-      sourceTime: 1_700_000_000_000 + seq,
-      kind: 'write',
-      diskId: 'd0',
-      offset: seq * 4096,
-      data,
-    });
+    await box.append(writeRecord(seq, data));
     box.markApplied(seq);
   }
   assert.ok((await segmentFiles(dir)).length >= 3);
@@ -395,15 +400,7 @@ test('acknowledged records free room at once, and after a crash at most a segmen
   const box = new Outbox({ dir, vpgId: 'vpg-1', limitBytes, syncData: slowSync });
   await box.open();
   const data = randomBytes(60 * 1024);
-  const write = (seq: number): StreamRecord => ({
-    vpgId: 'vpg-1',
-    seq,
-    sourceTime: 1_700_000_000_000 + seq,
-    kind: 'write',
-    diskId: 'd0',
-    offset: seq * 4096,
-    data,
-  });
+  const write = (seq: number): StreamRecord => writeRecord(seq, data);
   let seq = 0;
   const one = encodeRecord(write(1)).length;
   while (box.hasRoom(one)) {
