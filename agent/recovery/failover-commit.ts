@@ -64,7 +64,11 @@ export async function commit(ctx: FailoverContext, params: FailoverCommitParams)
       handle.step(STEPS.window);
       handle.step(STEPS.promote);
       const set = await ctx.diskSet(committing);
-      const promoting: FailoverRecord = { ...committing, phase: 'Promoting' };
+      const promoting: FailoverRecord = {
+        ...committing,
+        phase: 'Promoting',
+        promotionStarted: true,
+      };
       await ctx.update(promoting);
       ctx.applyHold(promoting);
       const promote = ctx.options.tasks.run(

@@ -60,6 +60,15 @@ export async function rollback(ctx: FailoverContext, params: { vpgId: string }):
     );
   }
   requirePhase(record, 'BeforeCommit', 'roll back');
+  if (record.promotionStarted === true) {
+    // The replicas may hold the view at the checkpoint and the recovered VMs' writes: with
+    // protection resumed, older checkpoints and every later failover would read them.
+    throw new TidelineError(
+      'CONFLICT',
+      `Cannot roll back the failover of VPG "${record.vpgName}": its commit had started writing the recovered data into the replica disks, which no longer match the journal. Commit again to finish it${record.message === undefined ? '' : ` (${record.message})`}.`,
+      { vpgId: record.vpgId, phase: record.phase },
+    );
+  }
   ctx.window.disarm(record.failoverId);
   const rolling: FailoverRecord = { ...record, phase: 'RollingBack' };
   await ctx.update(rolling);

@@ -1,13 +1,18 @@
 /**
  * Acceptance (issue 6): a rollback leaves the recovery site exactly as before and protection
  * resumes; auto-rollback fires after its timeout; an agent restarted in the middle of a
- * failover leaves the task Failed with its reason, and a new failover can run.
+ * failover leaves the task Failed with its reason, and a new failover can run. Once a commit
+ * has started writing into the replicas, rollback is refused: only committing again is safe.
  */
 import assert from 'node:assert/strict';
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes } from '../../app/errors';
 import { after, before, describe, it } from 'node:test';
 import type { Network, Vm } from '../../app/protocol';
 import {
   call,
+  errorOf,
   insertCheckpoint,
   setWorkload,
   startSite,
@@ -161,5 +166,38 @@ describe('rollback, auto-rollback and a restart mid-failover', { timeout: 300_00
     await taskSucceeds(dr, await startTask(dr, 'failover.test', { vpgId }));
     await taskSucceeds(dr, await startTask(dr, 'failover.stopTest', { vpgId }));
     await assertAsBefore();
+  });
+
+  it('a commit whose promotion failed part-way cannot be rolled back; committing again finishes it', async () => {
+    await untilVpg(dr, vpgId, (s) => s.status === 'Protecting', 'protecting before the failover');
+    await taskSucceeds(dr, await startTask(dr, 'failover.live', { vpgId }));
+    // A replica file moved away: promotion writes into the others (or none), then fails.
+    const config = JSON.parse(
+      await readFile(join(dr.creds.dataDir, 'journal', vpgId, 'journal.json'), 'utf8'),
+    ) as { disks: { replicaPath: string }[] };
+    const replica = config.disks.at(-1)?.replicaPath ?? '';
+    await rename(replica, `${replica}.away`);
+    const commit = await taskSucceeds(dr, await startTask(dr, 'failover.commit', { vpgId }));
+    const promote = await endedTask(dr, String(commit.result?.['promoteTaskId']), 120_000);
+    assert.equal(promote.completionCode, 'Failed', JSON.stringify(promote));
+    const [failed] = await failovers(dr, { vpgId });
+    assert.equal(failed?.phase, 'BeforeCommit');
+    assert.match(failed?.message ?? '', /Promotion failed/);
+
+    const refused = await errorOf(dr, 'failover.rollback', { vpgId });
+    assert.equal(refused.code, ErrorCodes.CONFLICT);
+    assert.match(
+      refused.message,
+      /Cannot roll back .*replica disks.*Commit again/,
+      refused.message,
+    );
+    const [still] = await failovers(dr, { vpgId });
+    assert.equal(still?.phase, 'BeforeCommit', 'nothing changed by the refusal');
+
+    await rename(`${replica}.away`, replica);
+    const again = await taskSucceeds(dr, await startTask(dr, 'failover.commit', { vpgId }));
+    await taskSucceeds(dr, String(again.result?.['promoteTaskId']), 120_000);
+    const [committed] = await failovers(dr, { vpgId, includeEnded: true });
+    assert.equal(committed?.phase, 'Committed', tail(dr));
   });
 });
