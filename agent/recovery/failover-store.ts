@@ -33,12 +33,6 @@ export const FailoverRecordSchema = FailoverStatusSchema.extend({
    * replica files registers it then (failover-commit.ts).
    */
   switching: z.array(VmSchema).optional(),
-  /**
-   * Commit started writing the recovered data into the replica files (Promoting). Set for good:
-   * an interrupted or failed promotion goes back to BeforeCommit, but a rollback then would
-   * resume protection over replicas that no longer match the journal (failover-stop.ts).
-   */
-  promotionStarted: z.literal(true).optional(),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecordSchema>;
 

@@ -207,6 +207,12 @@ export const FailoverStatusSchema = z.object({
   endedAt: z.number().int().optional(),
   /** Why it failed, for the admin. */
   message: z.string().optional(),
+  /**
+   * Commit started writing the recovered data into the replica disks. Set for good: a
+   * promotion that failed or was cut by a restart is back in BeforeCommit to be committed
+   * again, and rollback is refused (the replicas no longer match the journal).
+   */
+  promotionStarted: z.literal(true).optional(),
 });
 export type FailoverStatus = z.infer<typeof FailoverStatusSchema>;
 

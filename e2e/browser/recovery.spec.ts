@@ -1,8 +1,11 @@
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Page, TestInfo } from '@playwright/test';
 import { writeSeed } from '../fixtures/agent-sites';
 import { repoPath } from '../fixtures/paths';
 import { expect, test } from '../fixtures/lab';
 import {
+  call,
   insertNamedCheckpoint,
   recoveredVmNames,
   startRecoveryLab,
@@ -236,4 +239,46 @@ test('a planned move from the wizard with reverse protection, committed', async 
   await expect(recovery.phase).toHaveText('Committed', { timeout: 90_000 });
   expect(await recoveredVmNames(rl)).toHaveLength(2);
   await keepShot(page, testInfo, 'move-committed');
+});
+
+test('a commit whose promotion failed part-way: only commit again is offered, and it finishes', async ({
+  page,
+  lab,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const rl = await startRecoveryLab(lab, 'Payroll');
+  const server = await lab.startConsole({
+    seedFile: await writeSeed(await lab.tempDir('seed'), [rl.hq, rl.dr]),
+  });
+  await call(rl.dr, 'failover.live', { vpgId: rl.vpgId });
+  await new EstatePage(page).open(server.url);
+  const recovery = new RecoveryPage(page);
+  await recovery.open();
+  await page
+    .getByRole('row', { name: 'Failover Payroll live' })
+    .getByRole('button', { name: 'Details' })
+    .click();
+  await expect(recovery.phase).toHaveText('Waiting for commit', { timeout: 90_000 });
+
+  // A replica file moved away at the recovery site: the promotion fails after it started.
+  const journal = join(rl.dr.init.dataDir, 'journal', rl.vpgId, 'journal.json');
+  const { disks } = JSON.parse(await readFile(journal, 'utf8')) as {
+    disks: { replicaPath: string }[];
+  };
+  const replica = disks.at(-1)?.replicaPath ?? '';
+  await rename(replica, `${replica}.away`);
+  await page.getByRole('button', { name: 'Commit' }).click();
+  await expect(
+    page.getByText('The commit stopped part-way. Commit again to finish it.'),
+  ).toBeVisible({
+    timeout: 60_000,
+  });
+  await expect(page.getByText(/can no longer be rolled back/)).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Roll back' })).toHaveCount(0);
+  await keepShot(page, testInfo, 'promotion-failed');
+
+  await rename(`${replica}.away`, replica);
+  await page.getByRole('button', { name: 'Commit' }).click();
+  await expect(recovery.phase).toHaveText('Committed', { timeout: 90_000 });
+  expect(await recoveredVmNames(rl)).toHaveLength(2);
 });

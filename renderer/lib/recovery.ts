@@ -321,7 +321,8 @@ export function failoverActions(f: ConsoleFailover): {
 } {
   return {
     commit: f.phase === 'BeforeCommit',
-    rollback: f.phase === 'BeforeCommit',
+    // Once promotion wrote into the replicas, only committing again is safe (the agent refuses).
+    rollback: f.phase === 'BeforeCommit' && f.promotionStarted !== true,
     stopTest: f.phase === 'Testing',
   };
 }

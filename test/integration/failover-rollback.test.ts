@@ -183,6 +183,7 @@ describe('rollback, auto-rollback and a restart mid-failover', { timeout: 300_00
     const [failed] = await failovers(dr, { vpgId });
     assert.equal(failed?.phase, 'BeforeCommit');
     assert.match(failed?.message ?? '', /Promotion failed/);
+    assert.equal(failed?.promotionStarted, true, 'the console is told: no roll back offered');
 
     const refused = await errorOf(dr, 'failover.rollback', { vpgId });
     assert.equal(refused.code, ErrorCodes.CONFLICT);

@@ -315,6 +315,11 @@ describe('following a failover', () => {
       rollback: true,
       stopTest: false,
     });
+    assert.deepEqual(failoverActions(failover({ phase: 'BeforeCommit', promotionStarted: true })), {
+      commit: true,
+      rollback: false,
+      stopTest: false,
+    });
     assert.deepEqual(failoverActions(failover({ phase: 'Testing' })), {
       commit: false,
       rollback: false,

@@ -196,28 +196,48 @@ function ActionBar({ failover }: { failover: ConsoleFailover }) {
         >
           <Stack direction="row" sx={{ alignItems: 'center', gap: 2 }}>
             <Box sx={{ flex: '1 1 auto', minWidth: 0 }}>
-              <Typography sx={{ fontWeight: 700 }}>The VMs are up. Commit or roll back.</Typography>
-              <Typography variant="body2" color="text.secondary">
-                Check the applications first. Commit keeps these VMs
-                {failover.reverseProtection ? ' and protects them back to the original site' : ''};
-                roll back removes them and resumes protection.{' '}
-                {failover.commitPolicy.kind === 'none'
-                  ? 'Nothing happens until you decide.'
-                  : `${commitPolicyText(failover.commitPolicy)}${
-                      deadline !== undefined ? `: in ${formatCountdown(deadline, now)}` : ''
-                    }.`}
-              </Typography>
+              {actions.rollback ? (
+                <>
+                  <Typography sx={{ fontWeight: 700 }}>
+                    The VMs are up. Commit or roll back.
+                  </Typography>
+                  <Typography variant="body2" color="text.secondary">
+                    Check the applications first. Commit keeps these VMs
+                    {failover.reverseProtection
+                      ? ' and protects them back to the original site'
+                      : ''}
+                    ; roll back removes them and resumes protection.{' '}
+                    {failover.commitPolicy.kind === 'none'
+                      ? 'Nothing happens until you decide.'
+                      : `${commitPolicyText(failover.commitPolicy)}${
+                          deadline !== undefined ? `: in ${formatCountdown(deadline, now)}` : ''
+                        }.`}
+                  </Typography>
+                </>
+              ) : (
+                <>
+                  <Typography sx={{ fontWeight: 700 }}>
+                    The commit stopped part-way. Commit again to finish it.
+                  </Typography>
+                  <Typography variant="body2" color="text.secondary">
+                    {failover.message !== undefined ? `${failover.message}. ` : ''}The replica disks
+                    already hold recovered data, so this failover can no longer be rolled back.
+                  </Typography>
+                </>
+              )}
             </Box>
-            <Button
-              variant="outlined"
-              color="inherit"
-              sx={{ flexShrink: 0 }}
-              startIcon={<Undo />}
-              disabled={acting !== undefined}
-              onClick={() => void rollback(failover)}
-            >
-              Roll back
-            </Button>
+            {actions.rollback && (
+              <Button
+                variant="outlined"
+                color="inherit"
+                sx={{ flexShrink: 0 }}
+                startIcon={<Undo />}
+                disabled={acting !== undefined}
+                onClick={() => void rollback(failover)}
+              >
+                Roll back
+              </Button>
+            )}
             <Button
               variant="contained"
               color="success"
