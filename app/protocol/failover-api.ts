@@ -98,7 +98,7 @@ export const failoverMethods = {
   'failover.rollback': method(
     z.strictObject(VpgRef),
     TaskRefSchema,
-    'Undo a live failover or move before commit: remove the recovered VMs and networks and resume protection.',
+    'Undo a live failover or move before commit: remove the recovered VMs and networks and resume protection. CONFLICT once a commit has started promoting (promotionStarted): only committing again is safe then.',
   ),
   'failover.list': method(
     z
