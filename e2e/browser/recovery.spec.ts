@@ -1,6 +1,7 @@
-import { readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rename } from 'node:fs/promises';
 import type { Page, TestInfo } from '@playwright/test';
+import { journalDirFor } from '../../agent/journal/layout';
+import { readJournalConfig } from '../../agent/journal/state-files';
 import { writeSeed } from '../fixtures/agent-sites';
 import { repoPath } from '../fixtures/paths';
 import { expect, test } from '../fixtures/lab';
@@ -261,10 +262,7 @@ test('a commit whose promotion failed part-way: only commit again is offered, an
   await expect(recovery.phase).toHaveText('Waiting for commit', { timeout: 90_000 });
 
   // A replica file moved away at the recovery site: the promotion fails after it started.
-  const journal = join(rl.dr.init.dataDir, 'journal', rl.vpgId, 'journal.json');
-  const { disks } = JSON.parse(await readFile(journal, 'utf8')) as {
-    disks: { replicaPath: string }[];
-  };
+  const { disks } = await readJournalConfig(journalDirFor(rl.dr.init.dataDir, rl.vpgId));
   const replica = disks.at(-1)?.replicaPath ?? '';
   await rename(replica, `${replica}.away`);
   await page.getByRole('button', { name: 'Commit' }).click();

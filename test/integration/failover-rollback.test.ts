@@ -5,9 +5,10 @@
  * has started writing into the replicas, rollback is refused: only committing again is safe.
  */
 import assert from 'node:assert/strict';
-import { readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rename } from 'node:fs/promises';
 import { ErrorCodes } from '../../app/errors';
+import { journalDirFor } from '../../agent/journal/layout';
+import { readJournalConfig } from '../../agent/journal/state-files';
 import { after, before, describe, it } from 'node:test';
 import type { Network, Vm } from '../../app/protocol';
 import {
@@ -172,10 +173,8 @@ describe('rollback, auto-rollback and a restart mid-failover', { timeout: 300_00
     await untilVpg(dr, vpgId, (s) => s.status === 'Protecting', 'protecting before the failover');
     await taskSucceeds(dr, await startTask(dr, 'failover.live', { vpgId }));
     // A replica file moved away: promotion writes into the others (or none), then fails.
-    const config = JSON.parse(
-      await readFile(join(dr.creds.dataDir, 'journal', vpgId, 'journal.json'), 'utf8'),
-    ) as { disks: { replicaPath: string }[] };
-    const replica = config.disks.at(-1)?.replicaPath ?? '';
+    const { disks } = await readJournalConfig(journalDirFor(dr.creds.dataDir, vpgId));
+    const replica = disks.at(-1)?.replicaPath ?? '';
     await rename(replica, `${replica}.away`);
     const commit = await taskSucceeds(dr, await startTask(dr, 'failover.commit', { vpgId }));
     const promote = await endedTask(dr, String(commit.result?.['promoteTaskId']), 120_000);

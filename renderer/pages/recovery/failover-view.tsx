@@ -196,12 +196,14 @@ function ActionBar({ failover }: { failover: ConsoleFailover }) {
         >
           <Stack direction="row" sx={{ alignItems: 'center', gap: 2 }}>
             <Box sx={{ flex: '1 1 auto', minWidth: 0 }}>
-              {actions.rollback ? (
-                <>
-                  <Typography sx={{ fontWeight: 700 }}>
-                    The VMs are up. Commit or roll back.
-                  </Typography>
-                  <Typography variant="body2" color="text.secondary">
+              <Typography sx={{ fontWeight: 700 }}>
+                {actions.rollback
+                  ? 'The VMs are up. Commit or roll back.'
+                  : 'The commit stopped part-way. Commit again to finish it.'}
+              </Typography>
+              <Typography variant="body2" color="text.secondary">
+                {actions.rollback ? (
+                  <>
                     Check the applications first. Commit keeps these VMs
                     {failover.reverseProtection
                       ? ' and protects them back to the original site'
@@ -212,19 +214,11 @@ function ActionBar({ failover }: { failover: ConsoleFailover }) {
                       : `${commitPolicyText(failover.commitPolicy)}${
                           deadline !== undefined ? `: in ${formatCountdown(deadline, now)}` : ''
                         }.`}
-                  </Typography>
-                </>
-              ) : (
-                <>
-                  <Typography sx={{ fontWeight: 700 }}>
-                    The commit stopped part-way. Commit again to finish it.
-                  </Typography>
-                  <Typography variant="body2" color="text.secondary">
-                    {failover.message !== undefined ? `${failover.message}. ` : ''}The replica disks
-                    already hold recovered data, so this failover can no longer be rolled back.
-                  </Typography>
-                </>
-              )}
+                  </>
+                ) : (
+                  `${failover.message !== undefined ? `${failover.message}. ` : ''}The replica disks already hold recovered data, so this failover can no longer be rolled back.`
+                )}
+              </Typography>
             </Box>
             {actions.rollback && (
               <Button
