@@ -58,9 +58,8 @@ export class SegmentFile {
    */
   async append(buffers: readonly Buffer[], bytes: number): Promise<void> {
     const file = await this.file();
-    if (!(await this.direct.append(file, this.bytes, buffers, bytes))) {
-      await writeAllv(file, buffers, this.bytes);
-    }
+    const buffered = await this.direct.append(file, this.bytes, buffers, bytes);
+    if (buffered !== undefined) await writeAllv(file, buffered.buffers, buffered.position);
   }
 
   /** The file's bytes [start, end), at `at` in a buffer from `alloc` (DirectAppender). */

@@ -631,13 +631,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const position = segment.size;
     const bufs = batch.length === 1 ? first.bufs : batch.flatMap((p) => p.bufs);
     segment.direct.useRing(this.takeRing());
-    if (await segment.direct.append(segment.handle, position, bufs, bytes)) {
-      // Through O_DIRECT: no page-cache copy (util/direct-io.ts).
-    } else if (bytes <= SYNC_WRITE_BYTES) {
-      const written = writevSync(segment.handle.fd, bufs, position);
-      if (written !== bytes) throw shortWrite(written, bytes);
-    } else {
-      await writeAll(segment.handle, bufs, position, bytes);
+    // Undefined: through O_DIRECT, no page-cache copy (util/direct-io.ts).
+    const buffered = await segment.direct.append(segment.handle, position, bufs, bytes);
+    if (buffered !== undefined && buffered.bytes <= SYNC_WRITE_BYTES) {
+      const written = writevSync(segment.handle.fd, buffered.buffers, buffered.position);
+      if (written !== buffered.bytes) throw shortWrite(written, buffered.bytes);
+    } else if (buffered !== undefined) {
+      await writeAll(segment.handle, buffered.buffers, buffered.position, buffered.bytes);
     }
     if (this.commitMode === 'fdatasync') await datasync(segment.handle);
     for (const p of batch) segment.push(p.bytes);

@@ -48,6 +48,14 @@ const MAX_CHUNKS = 32;
 /** Staging buffers out at once, in all (32 MiB): bench:replication's RSS with 21 disks. */
 const MAX_STAGING_IN_USE = 128;
 const EMPTY = Buffer.alloc(0);
+const ZEROS = Buffer.alloc(DIRECT_BLOCK);
+
+/** An append for the caller's buffered handle: `buffers` (`bytes` in all) at `position`. */
+export interface BufferedAppend {
+  readonly position: number;
+  readonly buffers: readonly Buffer[];
+  readonly bytes: number;
+}
 
 const idle: Buffer[] = [];
 /** Memory from allocAligned: page-aligned, so O_DIRECT can take it without staging. */
@@ -123,6 +131,8 @@ export class DirectAppender {
   private direct: Promise<FileHandle | undefined> | undefined;
   /** The file's bytes from blockStart(end) to end, once known. */
   private tail: Buffer | undefined;
+  /** Where `tail` ends: an append that failed leaves it past the file's end, not to be used. */
+  private tailEnd = 0;
   /** An O_DIRECT append left zeros past the valid bytes (a buffered one may not cover them). */
   private padded = false;
   /** Recent appends in memory (useRing): the staging of large appends, and read from. */
@@ -148,28 +158,21 @@ export class DirectAppender {
 
   /**
    * Appends `buffers` (`bytes` in all) at `end`, the end of the file's valid bytes (`file`
-   * reads the last partial block back when it is not known). False: nothing was written, the
-   * caller writes through its buffered handle (the append is small, O_DIRECT is refused here,
-   * or staging buffers are short). On failure the caller cuts the file back to `end`, which
-   * leaves the known tail as it was.
+   * reads the last partial block back when it is not known). Undefined: written through
+   * O_DIRECT. Otherwise nothing was written (the append is small, O_DIRECT is refused here,
+   * or staging buffers are short): the caller writes what it answers through its buffered
+   * handle. On failure the caller cuts the file back to `end`.
    */
   async append(
     file: FileHandle,
     end: number,
     buffers: readonly Buffer[],
     bytes: number,
-  ): Promise<boolean> {
+  ): Promise<BufferedAppend | undefined> {
     const ring = this.ring;
-    if (bytes < DIRECT_MIN_BYTES) {
-      this.tail = undefined; // the buffered write changes it: read back when next needed
-      ring?.put(this, end, buffers, bytes);
-      return false;
-    }
+    if (bytes < DIRECT_MIN_BYTES) return this.buffered(end, buffers, bytes);
     const direct = await this.handle();
-    if (direct === undefined) {
-      ring?.put(this, end, buffers, bytes);
-      return false;
-    }
+    if (direct === undefined) return this.buffered(end, buffers, bytes);
     const from = blockStart(end);
     const stop = roundUp(end + bytes);
     if (ring !== undefined && stop - from <= ring.size) {
@@ -183,24 +186,62 @@ export class DirectAppender {
       this.tail = undefined;
       await writeAligned(direct, ring.slices(from, stop), from);
       this.padded = stop !== end + bytes;
-      return true;
+      return undefined;
     }
     ring?.forget(this);
     this.tail = await this.knownTail(file, end);
+    this.tailEnd = end;
     const staging = takeStaging();
-    if (staging === undefined) {
-      this.tail = undefined; // as for a small append
-      return false;
-    }
+    if (staging === undefined) return this.buffered(end, buffers, bytes);
     this.tail = await appendDirect(direct, end, this.tail, buffers, bytes, staging);
+    this.tailEnd = end + bytes;
     this.padded = (end + bytes) % DIRECT_BLOCK !== 0;
-    return true;
+    return undefined;
+  }
+
+  /**
+   * What the caller writes through the page cache for an append of `buffers` at `end`: whole
+   * blocks where the bytes before `end` in its block are known (kept, or in the ring), so the
+   * kernel never reads a block to fill in a page it does not hold. A partial page of a block
+   * on the disk is read before it is written, and a reused segment written through O_DIRECT
+   * has none of its pages cached: bench:nbd's 4 KiB QD1 ran at half qemu-nbd's rate, the
+   * outbox's synchronous writev waiting on those reads (bench/README.md § 23). The zeros past
+   * the end are padding, as an O_DIRECT append's.
+   */
+  private buffered(end: number, buffers: readonly Buffer[], bytes: number): BufferedAppend {
+    const from = blockStart(end);
+    const head = this.tailAt(end) ?? this.fromRing(from, end);
+    this.ring?.put(this, end, buffers, bytes);
+    this.tail = tailAfter(head, end, buffers, bytes);
+    this.tailEnd = end + bytes;
+    // Not known (a file opened again): the kernel reads that one block.
+    if (head === undefined) return { position: end, buffers, bytes };
+    const stop = end + bytes;
+    const pad = roundUp(stop) - stop;
+    if (pad > 0) this.padded = true;
+    const out = head.length > 0 ? [head, ...buffers] : [...buffers];
+    if (pad > 0) out.push(ZEROS.subarray(0, pad));
+    return { position: from, buffers: out, bytes: stop + pad - from };
+  }
+
+  private tailAt(end: number): Buffer | undefined {
+    return this.tailEnd === end && this.tail?.length === end - blockStart(end)
+      ? this.tail
+      : undefined;
+  }
+
+  private fromRing(from: number, end: number): Buffer | undefined {
+    if (this.ring?.holds(this, from, end) !== true) return undefined;
+    const head = Buffer.allocUnsafe(end - from);
+    this.ring.copyOut(from, end, head);
+    return head;
   }
 
   /** The file's bytes from blockStart(end) to end: known, held by the ring, or read back. */
   private async knownTail(file: FileHandle, end: number): Promise<Buffer> {
     const from = blockStart(end);
-    if (this.tail?.length === end - from) return this.tail;
+    const known = this.tailAt(end);
+    if (known !== undefined) return known;
     const tail = Buffer.alloc(end - from);
     if (this.ring?.holds(this, from, end)) {
       this.ring.copyOut(from, end, tail);
@@ -397,6 +438,37 @@ export async function writeDirect(
   if (staging === undefined) return false;
   await appendDirect(handle, position, EMPTY, [data], data.length, staging);
   return true;
+}
+
+/**
+ * The bytes from blockStart(end + bytes) to end + bytes once `buffers` (`bytes` in all) follow
+ * `head`, the bytes from blockStart(end) to end; undefined when they need an unknown head.
+ */
+function tailAfter(
+  head: Buffer | undefined,
+  end: number,
+  buffers: readonly Buffer[],
+  bytes: number,
+): Buffer | undefined {
+  const stop = end + bytes;
+  const length = stop - blockStart(stop);
+  const fromBuffers = Math.min(length, bytes);
+  // Only when the append stays in end's block is any of it head's: all of head.
+  const fromHead = length - fromBuffers;
+  if (fromHead > 0 && head === undefined) return undefined;
+  const tail = Buffer.allocUnsafe(length);
+  if (head !== undefined && fromHead > 0) head.copy(tail, 0);
+  let skip = bytes - fromBuffers;
+  let at = fromHead;
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    at += buffer.copy(tail, at, skip);
+    skip = 0;
+  }
+  return tail;
 }
 
 function roundUp(n: number): number {
