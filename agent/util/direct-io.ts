@@ -225,9 +225,7 @@ export class DirectAppender {
   }
 
   private tailAt(end: number): Buffer | undefined {
-    return this.tailEnd === end && this.tail?.length === end - blockStart(end)
-      ? this.tail
-      : undefined;
+    return this.tailEnd === end ? this.tail : undefined;
   }
 
   private fromRing(from: number, end: number): Buffer | undefined {
@@ -240,13 +238,9 @@ export class DirectAppender {
   /** The file's bytes from blockStart(end) to end: known, held by the ring, or read back. */
   private async knownTail(file: FileHandle, end: number): Promise<Buffer> {
     const from = blockStart(end);
-    const known = this.tailAt(end);
+    const known = this.tailAt(end) ?? this.fromRing(from, end);
     if (known !== undefined) return known;
     const tail = Buffer.alloc(end - from);
-    if (this.ring?.holds(this, from, end)) {
-      this.ring.copyOut(from, end, tail);
-      return tail;
-    }
     const { bytesRead } = await file.read(tail, 0, tail.length, from);
     if (bytesRead !== tail.length) throw new Error(`short read of the last block at ${end}`);
     return tail;
