@@ -41,7 +41,13 @@ import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { launchPairedSites, loadAverage, processCpuSeconds, processRssMiB } from './lib/sites.mjs';
+import {
+  launchPairedSites,
+  loadAverage,
+  processCpuSeconds,
+  processRssMiB,
+  threadCpuSeconds,
+} from './lib/sites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -314,6 +320,11 @@ async function main() {
     };
     await sleep(warmupSeconds * 1000);
     const cpuOf = () => [hq, dr].map((site) => processCpuSeconds(site.agent.process.pid));
+    // The event loop's own thread: JS, TLS, and the syscalls made on it (the rest is libuv's
+    // pool and V8's helper threads).
+    const mainCpuOf = () =>
+      [hq, dr].map((site) => threadCpuSeconds(site.agent.process.pid, site.agent.process.pid));
+    const firstMainCpu = mainCpuOf();
     const firstCpu = cpuOf();
     const first = await sample();
     const firstTraffic = await traffic();
@@ -326,6 +337,7 @@ async function main() {
     const last = await sample();
     const lastTraffic = await traffic();
     const lastCpu = cpuOf();
+    const lastMainCpu = mainCpuOf();
     const lastWritten = await workloadBytes().catch(() => undefined);
     const rss = [hq, dr].map((site) => processRssMiB(site.agent.process.pid));
     const seconds = (last.at - first.at) / 1000;
@@ -366,7 +378,7 @@ async function main() {
     const anchor = anchors[Math.floor(anchors.length / 2)];
     const anchorRate = anchor.rate;
     const journalGiB = persistedBytes / 1024 ** 3;
-    const perGiB = (cpu) => `${cpu.toFixed(1)} s`;
+    const perGiB = (cpu) => `${cpu.toFixed(2)} s`;
 
     const mibs = (r) => `${(r / MiB).toFixed(1)} MiB/s`;
     console.log(
@@ -401,6 +413,9 @@ async function main() {
     console.log(`  ratio journal/anchor ${(journalRate / anchorRate).toFixed(2)}`);
     console.log(
       `  CPU seconds per GiB (user + system, all threads): source agent ${perGiB((lastCpu[0] - firstCpu[0]) / journalGiB)}, recovery agent ${perGiB((lastCpu[1] - firstCpu[1]) / journalGiB)}; anchor sender ${perGiB(anchor.cpu.sender / (anchorBytes / 1024 ** 3))}, receiver ${perGiB(anchor.cpu.receiver / (anchorBytes / 1024 ** 3))}`,
+    );
+    console.log(
+      `    of it on the main thread: source agent ${perGiB((lastMainCpu[0] - firstMainCpu[0]) / journalGiB)}, recovery agent ${perGiB((lastMainCpu[1] - firstMainCpu[1]) / journalGiB)}`,
     );
     console.log(
       `  memory (RSS, MiB) at the window's end / peak: source agent ${rss[0].now.toFixed(0)} / ${rss[0].peak.toFixed(0)}, recovery agent ${rss[1].now.toFixed(0)} / ${rss[1].peak.toFixed(0)}; ${diskCount} disks`,

@@ -13,10 +13,19 @@ export function loadAverage() {
     .join(' ');
 }
 
-/** Another process's user + system CPU seconds so far (Linux /proc). */
+/** Another process's user + system CPU seconds so far, all its threads (Linux /proc). */
 export function processCpuSeconds(pid) {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** The same for one thread of it: its main thread is `tid` = `pid`. */
+export function threadCpuSeconds(pid, tid) {
+  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuSeconds(path) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(path, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
   } catch {
     return NaN;
