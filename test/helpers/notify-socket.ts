@@ -100,7 +100,7 @@ export async function listenNotifySocket(): Promise<NotifySocket> {
       }
     },
     async close() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await once(child, 'exit');
       }

@@ -189,10 +189,13 @@ export async function startSshHost(options: SshHostOptions = {}): Promise<SshHos
       return fingerprint();
     },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
+        // Listened for before the kill: unshare may exit before `kill` itself has returned, and
+        // a listener added after that waits for good (the test then ends with its hook pending).
+        const exited = once(child, 'exit');
         // Killing the pid namespace's init ends every process in it (sshd, a deployed agent).
         await run('kill', ['-KILL', String(inner)]).catch(() => undefined);
-        await once(child, 'exit');
+        await exited;
       }
       await rm(work, { recursive: true, force: true }).catch(() => undefined);
     },
