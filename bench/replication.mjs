@@ -44,9 +44,9 @@ import { parseArgs } from 'node:util';
 import {
   launchPairedSites,
   loadAverage,
+  mainThreadCpuSeconds,
   processCpuSeconds,
   processRssMiB,
-  threadCpuSeconds,
 } from './lib/sites.mjs';
 
 const { values } = parseArgs({
@@ -322,8 +322,7 @@ async function main() {
     const cpuOf = () => [hq, dr].map((site) => processCpuSeconds(site.agent.process.pid));
     // The event loop's own thread: JS, TLS, and the syscalls made on it (the rest is libuv's
     // pool and V8's helper threads).
-    const mainCpuOf = () =>
-      [hq, dr].map((site) => threadCpuSeconds(site.agent.process.pid, site.agent.process.pid));
+    const mainCpuOf = () => [hq, dr].map((site) => mainThreadCpuSeconds(site.agent.process.pid));
     const firstMainCpu = mainCpuOf();
     const firstCpu = cpuOf();
     const first = await sample();

@@ -18,9 +18,9 @@ export function processCpuSeconds(pid) {
   return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
-/** The same for one thread of it: its main thread is `tid` = `pid`. */
-export function threadCpuSeconds(pid, tid) {
-  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+/** The same for its main thread alone (the event loop's: its thread id is the pid). */
+export function mainThreadCpuSeconds(pid) {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 function statCpuSeconds(path) {
