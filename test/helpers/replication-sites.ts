@@ -34,6 +34,7 @@ import {
   type WorkloadStatus,
 } from '../../app/protocol';
 import {
+  cleanupAgents,
   connectRaw,
   initAgent,
   makeTempDir,
@@ -127,6 +128,16 @@ export async function stopSite(site: Site, signal: NodeJS.Signals = 'SIGTERM'): 
   await site.client.close();
   const code = await site.agent.stop(signal);
   if (signal === 'SIGTERM') assert.equal(code, 0, `${site.name} stopped cleanly:\n${tail(site)}`);
+}
+
+/**
+ * A suite's end: kills the sites' agents (SIGKILL: a failover may be half done), closing their
+ * consoles first, then removes every temp dir the suite made (cleanupAgents): stopping a site
+ * alone leaves its data directory behind.
+ */
+export async function killSites(...sites: (Site | undefined)[]): Promise<void> {
+  for (const site of sites) if (site !== undefined) await stopSite(site, 'SIGKILL');
+  await cleanupAgents();
 }
 
 /** Starts the agent again on the same addresses and reconnects the console client. */

@@ -12,7 +12,14 @@ import type { Vm } from '../../app/protocol';
 import { SimInventorySchema } from '../../agent/hypervisor/sim/generator';
 import { requireTools } from '../helpers/nbd-tools';
 import { Oracle } from '../helpers/replication-oracle';
-import { stopSite, untilVpg, vpgState, vms, type Site } from '../helpers/replication-sites';
+import {
+  killSites,
+  stopSite,
+  untilVpg,
+  vpgState,
+  vms,
+  type Site,
+} from '../helpers/replication-sites';
 import {
   exportHash,
   failovers,
@@ -53,9 +60,7 @@ describe('live failover with the protected site down', { timeout: 240_000 }, () 
     await untilMetadata(dr, vpgId, 1);
   });
 
-  after(async () => {
-    for (const site of [hq, dr]) if (site !== undefined) await stopSite(site, 'SIGKILL');
-  });
+  after(() => killSites(hq, dr));
 
   it('recovers at the latest checkpoint in boot order, reusing networks', async () => {
     const networksBefore = await networks(dr);

@@ -23,7 +23,7 @@ import {
   setWorkload,
   sha256File,
   sleep,
-  stopSite,
+  killSites,
   untilVpg,
   vms,
   vpgState,
@@ -66,9 +66,7 @@ describe('planned move, reverse protection and failback', { timeout: 420_000 }, 
     await untilMetadata(dr, vpgId);
   });
 
-  after(async () => {
-    for (const site of [hq, dr]) if (site !== undefined) await stopSite(site, 'SIGKILL');
-  });
+  after(() => killSites(hq, dr));
 
   const recoveredOf = async (site: Site, fromVpgId: string): Promise<Vm[]> =>
     (await vms(site)).filter((v) => v.recoveredFrom?.vpgId === fromVpgId);

@@ -18,6 +18,7 @@ import {
   setWorkload,
   startSite,
   tail,
+  killSites,
   stopSite,
   untilVpg,
   vpgState,
@@ -53,9 +54,7 @@ describe('rollback, auto-rollback and a restart mid-failover', { timeout: 300_00
     networksBefore = await networks(dr);
   });
 
-  after(async () => {
-    for (const site of [hq, dr]) if (site !== undefined) await stopSite(site, 'SIGKILL');
-  });
+  after(() => killSites(hq, dr));
 
   async function assertAsBefore(): Promise<void> {
     assert.deepEqual(await vms(dr), vmsBefore, 'the VMs as before');

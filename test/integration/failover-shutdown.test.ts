@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Vm } from '../../app/protocol';
 import {
   insertCheckpoint,
-  stopSite,
+  killSites,
   untilVpg,
   vms,
   waitForCheckpoint,
@@ -29,9 +29,7 @@ describe('live failover that shuts the protected VMs down first', { timeout: 180
     await untilMetadata(dr, vpgId);
   });
 
-  after(async () => {
-    for (const site of [hq, dr]) if (site !== undefined) await stopSite(site, 'SIGKILL');
-  });
+  after(() => killSites(hq, dr));
 
   it('powers the protected VMs off before the recovered ones come up', async () => {
     const ids = protectedVms.map((v) => v.vmId);

@@ -14,7 +14,7 @@ import {
   call,
   errorOf,
   recordTicks,
-  stopSite,
+  killSites,
   untilVpg,
   vpgState,
   vms,
@@ -49,9 +49,7 @@ describe('test failover under a running workload', { timeout: 240_000 }, () => {
     await untilMetadata(dr, vpgId);
   });
 
-  after(async () => {
-    for (const site of [hq, dr]) if (site !== undefined) await stopSite(site, 'SIGKILL');
-  });
+  after(() => killSites(hq, dr));
 
   it('recovers at the checkpoint, keeps protecting, and leaves no trace after stopTest', async () => {
     const vmsBefore = await vms(dr);

@@ -11,7 +11,7 @@ import { ControlResponseSchema, type ControlResponse } from '../../agent/peer/me
 import { FrameType } from '../../agent/peer/wire';
 import { createSelfSignedIdentity } from '../../agent/security/certificate';
 import { connectPeer, type KeyPair, type PeerClient } from '../helpers/peer-client';
-import { call, errorOf, stopSite, untilVpg, vms, type Site } from '../helpers/replication-sites';
+import { call, errorOf, killSites, untilVpg, vms, type Site } from '../helpers/replication-sites';
 import { launchLab, startTask, taskSucceeds, untilMetadata } from './failover-helpers';
 
 /** The smallest agent id there is: this agent dials, so HQ accepts its HELLO. */
@@ -51,9 +51,7 @@ describe('peer roles and removal during a test failover', { timeout: 240_000 }, 
     pairing.close();
   });
 
-  after(async () => {
-    for (const site of [hq, dr]) if (site !== undefined) await stopSite(site, 'SIGKILL');
-  });
+  after(() => killSites(hq, dr));
 
   function identity() {
     return {
