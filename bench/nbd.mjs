@@ -26,7 +26,7 @@
 //   --profile DIR: CPU profiles of both agents during each agent run, written as
 //   DIR/{source,target}/<job>-round<n>.cpuprofile (fill and drains excluded). Summarize:
 //   node bench/profile-summary.mjs DIR/source/randwrite-qd1-round1.cpuprofile
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -142,6 +142,10 @@ async function main() {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const server of order) {
           await drained();
+          // The page cache written back first: qemu-nbd (cache=writeback) leaves up to 3 GiB of
+          // dirty pages, and their writeback during the next run cost the agent ≈ 1.5 ms more
+          // CPU per 1 MiB write (bench/README.md § 26). Neither server pays for the other's.
+          spawnSync('sync');
           await sites.sleep(500);
           const pids = server.name === 'agent' ? agentPids : [server.pid];
           const cpuBefore = pids.map(processCpuSeconds);
