@@ -6,8 +6,8 @@
 // included); the figures compared are the ones it prints. For each figure: both builds'
 // medians, the pairs' differences B − A (median, range), how many pairs B is lower in, and the
 // exact two-sided sign test of that count. CPU per GiB is also printed divided by the same
-// run's anchor receiver's (a TLS stream on the same machine at the same minute), which takes
-// the machine's speed out of the figure.
+// run's anchor receiver's (a TLS stream at the same minute); with one anchor run per bench
+// that ratio was noisier than the plain figure (bench/README.md § 25).
 //
 // Usage: node bench/ab.mjs --base REF [--pairs 4] [--keep-worktree] [-- replication args]
 //   e.g. node bench/ab.mjs --base main --pairs 4 -- --anchor-runs 1

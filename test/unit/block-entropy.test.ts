@@ -3,26 +3,17 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  BLOCK_ENTROPY_WASM_BASE64,
-  BlockEntropyWindow,
-  WINDOW_BLOCKS,
-} from '../../agent/replication/block-entropy';
+import { BLOCK_ENTROPY_WASM_BASE64, WINDOW_BLOCKS } from '../../agent/replication/block-entropy';
 import {
   ChangeSignal,
   HIGH_ENTROPY_BITS,
+  blockWindow,
   SIGNAL_BLOCK_BYTES,
   sampledBlockEntropy,
 } from '../../agent/replication/change-signal';
 
 const B = SIGNAL_BLOCK_BYTES;
 const REPO = join(import.meta.dirname, '..', '..');
-
-/** The step table as change-signal.ts builds it (not exported there: one table per module). */
-function stepTable(): Float64Array {
-  const cLogC = (c: number): number => (c < 2 ? 0 : c * Math.log2(c));
-  return Float64Array.from({ length: B + 1 }, (_, c) => cLogC(c + 1) - cLogC(c));
-}
 
 /**
  * Bytes over an alphabet of 1–256 values, in runs: from zeros and text-like data to random
@@ -55,7 +46,7 @@ const content = (maxBytes: number): fc.Arbitrary<Buffer> =>
 
 describe('block entropy in WebAssembly', () => {
   it('gives sampledBlockEntropy’s figure to the bit, for every block of a window', () => {
-    const window = new BlockEntropyWindow(stepTable());
+    const window = blockWindow();
     fc.assert(
       fc.property(
         content((WINDOW_BLOCKS + 3) * B),
@@ -75,7 +66,7 @@ describe('block entropy in WebAssembly', () => {
   });
 
   it('judges zeros 0 bits and random bytes above the threshold', () => {
-    const window = new BlockEntropyWindow(stepTable());
+    const window = blockWindow();
     const data = Buffer.alloc(2 * B);
     for (let i = B; i < 2 * B; i += 1) data[i] = (Math.imul(i, 2654435761) >>> 13) & 255;
     assert.equal(window.load(data, 0, 2), 2);
