@@ -112,11 +112,12 @@ export class Workloads {
     disks: WorkloadDisk[] | undefined,
   ): Promise<WorkloadStatus> {
     const status = this.apply(request, vmName, disks);
-    // "Paused" is answered once the VM's last writes are sequenced: a checkpoint inserted
-    // after the answer then holds every write the VM made.
-    if (request.paused === true) await this.generator.settle(request.vmId);
     await this.save();
-    return status;
+    if (request.paused !== true) return status;
+    // "Paused" is answered once the VM's last writes are sequenced, with their count: a
+    // checkpoint inserted after the answer then holds every write the answer counts.
+    await this.generator.settle(request.vmId);
+    return this.status(request.vmId);
   }
 
   private apply(

@@ -82,6 +82,7 @@ export const WorkloadSettingsSchema = z.strictObject({
   mix: WriteMixSchema.optional(),
   /** 0 = uniformly random offsets, 1 = writes cluster tightly. */
   locality: z.number().min(0).max(1).optional(),
+  /** true: answered once the writes in flight have landed, and the answer counts them. */
   paused: z.boolean().optional(),
   /** Default `random` (unchanged when absent in a change). */
   content: WorkloadContentSchema.optional(),

@@ -45,6 +45,44 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
   }
 }
 
+describe('pausing a workload', () => {
+  it('answers with the bytes of every write it made, those in flight at the pause included', async (t) => {
+    // A tap whose writes land only when the test lets them: the pause finds some in flight.
+    let landed = 0;
+    let issued = 0;
+    let open = (): void => undefined;
+    let gate = new Promise<void>((resolve) => (open = resolve));
+    const tap = {
+      ...countingTap(),
+      write: async (_diskId: string, _offset: number, data: Buffer) => {
+        issued += 1;
+        await gate;
+        landed += data.length;
+      },
+    };
+    const workloads = new Workloads(tap, 'sim');
+    workloads.start();
+    t.after(() => workloads.stop());
+    await workloads.set({ vmId: 'db', bytesPerSecond: 8 * MiB }, 'db', disks('db'));
+    await until('writes in flight', () => issued > 0);
+    const answer = workloads.set(
+      { vmId: 'db', bytesPerSecond: 8 * MiB, paused: true },
+      'db',
+      disks('db'),
+    );
+    const inFlight = issued;
+    await sleep(50);
+    open();
+    gate = Promise.resolve();
+    const paused = await answer;
+    assert.equal(paused.paused, true);
+    assert.ok(landed > 0 && paused.writes === inFlight, `${paused.writes} of ${inFlight} writes`);
+    assert.equal(paused.bytes, landed, 'the answer counts every byte that reached the tap');
+    await sleep(100);
+    assert.equal(issued, inFlight, 'nothing is issued after the answer');
+  });
+});
+
 describe('workloads across a restart', () => {
   it('are saved on every change and restarted; a VM gone or unprotected is dropped', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tideline-workloads-'));
