@@ -57,3 +57,21 @@ test('the outbox backlog never reads negative while acknowledged segments are de
   assert.equal(outbox.backlogBytes, 1058);
   await outbox.close();
 });
+
+test('the outbox backlog never counts a group commit twice: read as the commit completes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tideline-backlog-'));
+  dirs.push(dir);
+  // 'fdatasync': a commit announces its records readable in the step that counts them held.
+  const outbox = new Outbox({ dir, vpgId: 'vpg-1', limitBytes: 1 << 30, commit: 'fdatasync' });
+  await outbox.open();
+  const seen: number[] = [];
+  outbox.on('readable', () => seen.push(outbox.backlogBytes));
+  await append(outbox, 1, 5);
+  assert.ok(seen.length > 0, 'read as a commit completed');
+  assert.ok(
+    Math.max(...seen) <= 5 * 1058,
+    `at most the 5 records appended (${5 * 1058} bytes), read ${seen.join(', ')}`,
+  );
+  assert.equal(outbox.backlogBytes, 5 * 1058);
+  await outbox.close();
+});
