@@ -643,7 +643,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.commits += 1;
     // Both counters in one step: backlogBytes is read at any time, also by the 'readable'
     // listeners below, and a batch counted queued and held at once read as a backlog
-    // shrinking later (an outage test saw 1 MiB of it).
+    // a whole batch too high until the second counter caught up.
     this.heldBytes += bytes;
     this.queuedBytes -= bytes;
     const last = (batch[batch.length - 1] as PendingAppend).seq;

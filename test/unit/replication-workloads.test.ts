@@ -51,7 +51,7 @@ describe('pausing a workload', () => {
     let landed = 0;
     let issued = 0;
     let open = (): void => undefined;
-    let gate = new Promise<void>((resolve) => (open = resolve));
+    const gate = new Promise<void>((resolve) => (open = resolve));
     const tap = {
       ...countingTap(),
       write: async (_diskId: string, _offset: number, data: Buffer) => {
@@ -73,7 +73,6 @@ describe('pausing a workload', () => {
     const inFlight = issued;
     await sleep(50);
     open();
-    gate = Promise.resolve();
     const paused = await answer;
     assert.equal(paused.paused, true);
     assert.ok(landed > 0 && paused.writes === inFlight, `${paused.writes} of ${inFlight} writes`);
