@@ -73,7 +73,11 @@ export interface LinkTuning {
   readonly receiveBacklogBytes: number;
   /** Dial + TLS + HELLO, and every handshake answer (default 10 s). */
   readonly handshakeTimeoutMs: number;
-  /** Reconnect delays (app/backoff.ts; default 500 ms doubling to 30 s). */
+  /**
+   * Reconnect delays (app/backoff.ts; default 500 ms doubling to 5 s). The cap bounds how long
+   * protection stays down after the peer is back: with 30 s, a 30 s outage ended with the next
+   * attempt up to 30 s away (13–23 s seen). One dialer per pair, so no herd to spread out.
+   */
   readonly backoff: BackoffOptions;
 }
 
@@ -84,8 +88,11 @@ export const DEFAULT_LINK_TUNING: LinkTuning = {
   batchBytes: RECORDS_BATCH_BYTES,
   receiveBacklogBytes: 64 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
-  backoff: { initialMs: 500, maxMs: 30_000 },
+  backoff: { initialMs: 500, maxMs: 5_000 },
 };
+
+/** A dial failing the same way as the last is logged at info once per this many. */
+const QUIET_DIAL_FAILURES = 60;
 
 /** RECORDS frames received for one VPG and not yet handed to the handler. */
 interface ReceiveGroup {
@@ -432,6 +439,7 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
       this.attach(conn, hello, hello.max);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      const repeated = message === this.error;
       this.error = message;
       this.setState('disconnected');
       if (!this.running) return;
@@ -444,8 +452,14 @@ export class PeerLink extends EventEmitter<PeerLinkEvents> {
         this.options.onUnpairedByPeer(message);
         return;
       }
+      const attempts = this.backoff.attempts + 1;
       const delay = this.backoff.next();
-      this.options.log.info({ err: message, retryInMs: delay }, 'peer link: cannot connect');
+      // Every few seconds through a long outage: the same failure again goes to debug.
+      const level = repeated && attempts % QUIET_DIAL_FAILURES !== 0 ? 'debug' : 'info';
+      this.options.log[level](
+        { err: message, attempts, retryInMs: delay },
+        'peer link: cannot connect',
+      );
       this.scheduleDial(delay);
     } finally {
       if (this.dialAbort === abort) this.dialAbort = undefined;

@@ -229,8 +229,15 @@ describe('replication acceptance: oracle, crashes, outage, RPO', { timeout: 480_
     );
     const restarted = Date.now();
     await startSite(dr);
+    const listening = Date.now();
     await untilLinked(hq, true, 40_000);
     const linked = Date.now();
+    // The dialer's back-off is capped at 5 s (agent/peer/README.md): after 30 s down, the next
+    // attempt is at most that far away; the rest is the dial, the handshake and this poll.
+    assert.ok(
+      linked - listening <= 8_000,
+      `link up ${seconds(linked - listening)} after the recovery agent was back`,
+    );
     const caught = await untilVpg(
       hq,
       vpg.vpgId,
